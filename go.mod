@@ -1,0 +1,27 @@
+module github.com/herald-eventing/herald
+
+go 1.26.8
+
+require (
+	github.com/antchfx/xpath v1.3.9
+	github.com/beevik/etree v1.6.0
+	github.com/google/uuid v1.6.0
+	github.com/hooklift/gowsdl v0.5.0
+	github.com/jacoelho/xsd v0.4.0
+	go.etcd.io/bbolt v1.4.3
+)
+
+require (
+	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
+	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
+	golang.org/x/mod v0.41.0 // indirect
+	golang.org/x/sync v0.23.0 // indirect
+	golang.org/x/sys v0.48.0 // indirect
+	golang.org/x/tools v0.51.0 // indirect
+	honnef.co/go/tools v0.8.2 // indirect
+)
+
+tool (
+	github.com/hooklift/gowsdl/cmd/gowsdl
+	honnef.co/go/tools/cmd/staticcheck
+)
