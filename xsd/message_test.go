@@ -1,0 +1,252 @@
+package xsd
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const (
+	qualifiedOpen   = `<message xmlns="http://cloud42.jw.de/message">`
+	unqualifiedOpen = `<m:message xmlns:m="http://cloud42.jw.de/message">`
+)
+
+func q(children string) string { return qualifiedOpen + children + `</message>` }
+func u(children string) string { return unqualifiedOpen + children + `</m:message>` }
+
+func TestParseMessageSeed(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "event-message.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseMessage(data)
+	if err != nil {
+		t.Fatalf("seed message rejected: %v", err)
+	}
+	want := Message{
+		Topic:      "myTopic",
+		InstanceID: "i-38e24051",
+		Timestamp:  "2008-09-30 11:19:10 GMT",
+		Text:       "message text",
+		Info:       "additional message info",
+	}
+	if m != want {
+		t.Errorf("ParseMessage(seed) = %+v, want %+v", m, want)
+	}
+}
+
+func TestParseMessageAccepts(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want Message
+	}{
+		{"qualified, topic only", q(`<topic>t</topic>`), Message{Topic: "t"}},
+		{"unqualified (published schema)", u(`<topic>t</topic><instanceId>i</instanceId><timestamp>ts</timestamp><text>x</text><info>y</info>`),
+			Message{Topic: "t", InstanceID: "i", Timestamp: "ts", Text: "x", Info: "y"}},
+		{"qualified with prefix", `<p:message xmlns:p="http://cloud42.jw.de/message"><p:topic>t</p:topic><p:info>i</p:info></p:message>`,
+			Message{Topic: "t", Info: "i"}},
+		{"topic trimmed, other values as sent", q("<topic>\n  my topic \n</topic><instanceId> i </instanceId><text>\n line\n</text>"),
+			Message{Topic: "my topic", InstanceID: " i ", Text: "\n line\n"}},
+		{"references, CDATA and comments in values", q(`<topic>a&amp;b</topic><text>x<![CDATA[<y>]]><!-- c -->z&#65;</text>`),
+			Message{Topic: "a&b", Text: "x<y>zA"}},
+		{"empty optional elements", q(`<topic>t</topic><instanceId/><timestamp></timestamp>`), Message{Topic: "t"}},
+		{"XML declaration, comments, PIs, white space", "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- hi -->\n" +
+			q("\n <?pi x?>\n <topic>t</topic>\n <!-- c -->\n") + "\n", Message{Topic: "t"}},
+		{"byte order mark", "\xEF\xBB\xBF" + q(`<topic>t</topic>`), Message{Topic: "t"}},
+		{"xsi attribute the validator allows", `<m:message xmlns:m="http://cloud42.jw.de/message" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://cloud42.jw.de/message message.xsd"><topic>t</topic></m:message>`,
+			Message{Topic: "t"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := ParseMessage([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+			if m != tt.want {
+				t.Errorf("got %+v, want %+v", m, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseMessageRejects(t *testing.T) {
+	const ns = "http://cloud42.jw.de/message"
+	tests := []struct {
+		name, in, want string
+	}{
+		{"empty body", "", "empty body"},
+		{"blank body", " \n\t", "empty body"},
+		{"missing topic", q(`<instanceId>i</instanceId>`), "missing required element topic in message"},
+		{"no children", q(``), "missing required element topic in message"},
+		{"missing topic, unqualified", u(`<text>x</text>`), "missing required element topic in message"},
+		{"topic not first", q(`<instanceId>i</instanceId><topic>t</topic>`), "element topic must be the first child of message (found instanceId first)"},
+		{"blank topic", q(`<topic> </topic>`), "element topic in message is empty"},
+		{"empty topic", u(`<topic/>`), "element topic in message is empty"},
+		{"unknown element in other namespace", q(`<topic>t</topic><foo xmlns="urn:x"/>`),
+			"unexpected element {urn:x}foo in message (expected one of instanceId, timestamp, text, info)"},
+		{"unknown element in message namespace", q(`<topic>t</topic><foo/>`),
+			"unexpected element foo in message (expected one of instanceId, timestamp, text, info)"},
+		{"unknown element, unqualified", u(`<topic>t</topic><info>i</info><bar/>`),
+			"unexpected element bar in message (expected no element after info)"},
+		{"unknown first element", q(`<subject>t</subject>`), "unexpected element subject in message (expected topic)"},
+		{"known name in a foreign namespace", q(`<topic>t</topic><x:text xmlns:x="urn:x">a</x:text>`),
+			"unexpected element {urn:x}text in message (expected one of instanceId, timestamp, text, info)"},
+		{"duplicate element", q(`<topic>t</topic><text>a</text><text>b</text>`), "duplicate element text in message (it may appear once)"},
+		{"out of order", u(`<topic>t</topic><info>i</info><text>x</text>`), "element text is out of order in message: it must come before info"},
+		{"wrong root", `<bar xmlns="urn:x"><topic>t</topic></bar>`, "root element is {urn:x}bar, want {" + ns + "}message"},
+		{"wrong root namespace", `<message xmlns="urn:wrong"><topic>t</topic></message>`, "root element is {urn:wrong}message, want {" + ns + "}message"},
+		{"root without namespace", `<message><topic>t</topic></message>`, "root element is message, want {" + ns + "}message"},
+		{"not XML", "hello world", "not well-formed XML: line 1: text before the root element"},
+		{"JSON", `{"topic":"t"}`, "not well-formed XML: line 1: text before the root element"},
+		{"unclosed element", qualifiedOpen + "<topic>t</topic>", "not well-formed XML: line 1: unexpected EOF"},
+		{"mismatched tags", q("<topic>t</text>"), "not well-formed XML: line 1: element <topic> closed by </text>"},
+		{"undefined entity", q("\n<topic>&nbsp;</topic>"), "not well-formed XML: line 2: invalid character entity &nbsp;"},
+		{"unbound prefix", `<m:message><topic>t</topic></m:message>`, "not well-formed XML: line 1: unbound namespace prefix m"},
+		{"second root", q(`<topic>t</topic>`) + `<x/>`, "not well-formed XML: line 1: second root element x"},
+		{"text after root", q(`<topic>t</topic>`) + `tail`, "not well-formed XML: line 1: text after the root element"},
+		{"DOCTYPE", `<!DOCTYPE message [<!ENTITY e "x">]>` + q(`<topic>&e;</topic>`), "DOCTYPE is not allowed"},
+		{"DOCTYPE after declaration", "<?xml version=\"1.0\"?>\n<!DOCTYPE message SYSTEM \"file:///etc/passwd\">" + q(`<topic>t</topic>`), "DOCTYPE is not allowed"},
+		{"non-UTF-8 encoding", `<?xml version="1.0" encoding="ISO-8859-1"?>` + q(`<topic>t</topic>`), `unsupported encoding "ISO-8859-1": messages must be UTF-8`},
+		{"mixed forms, qualified first", q(`<topic>t</topic><instanceId xmlns="">i</instanceId>`),
+			"mixed element forms in message: the first child topic is in namespace " + ns + " but instanceId has no namespace (use one form for all children)"},
+		{"mixed forms, unqualified first", u(`<topic>t</topic><m:text>x</m:text>`),
+			"mixed element forms in message: the first child topic has no namespace but text is in namespace " + ns + " (use one form for all children)"},
+		{"text inside message", q(`hello<topic>t</topic>`), `text is not allowed directly inside message (found "hello")`},
+		{"text between children", u(`<topic>t</topic> stray <info>i</info>`), `text is not allowed directly inside message (found "stray")`},
+		{"long text inside message", q(`<topic>t</topic>` + strings.Repeat("x", 100)), `text is not allowed directly inside message (found "` + strings.Repeat("x", 40) + `...")`},
+		{"attribute on message", `<message xmlns="http://cloud42.jw.de/message" priority="high"><topic>t</topic></message>`, "attribute priority is not allowed on message"},
+		{"xml:lang on message", `<message xmlns="http://cloud42.jw.de/message" xml:lang="en"><topic>t</topic></message>`, "attribute xml:lang is not allowed on message"},
+		{"namespaced attribute on message", `<message xmlns="http://cloud42.jw.de/message" xmlns:x="urn:x" x:a="1"><topic>t</topic></message>`, "attribute {urn:x}a is not allowed on message"},
+		{"attribute on child", q(`<topic>t</topic><text lang="en">x</text>`), "attribute lang is not allowed on element text in message"},
+		{"element inside a value", u(`<topic>t<b>old</b></topic>`), "element topic in message must contain only text, found child element b"},
+		{"element inside a value, qualified", q(`<topic>t</topic><info><detail>d</detail></info>`), "element info in message must contain only text, found child element detail"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := ParseMessage([]byte(tt.in))
+			if err == nil {
+				t.Fatalf("accepted as %+v, want error %q", m, tt.want)
+			}
+			var me *MessageError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %v (%T) is not a *MessageError", err, err)
+			}
+			if me.Msg != tt.want {
+				t.Errorf("error\n got %q\nwant %q", me.Msg, tt.want)
+			}
+			if err.Error() != me.Msg {
+				t.Errorf("Error() = %q, want Msg %q", err.Error(), me.Msg)
+			}
+		})
+	}
+}
+
+// TestParseMessageSchemaDecides checks that the literal reading of the
+// published schema and the seed's example disagree, and that Herald's own
+// message.xsd is the one the seed's form is validated against.
+func TestParseMessageSchemaDecides(t *testing.T) {
+	eng, err := compiled()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, err := os.ReadFile(filepath.Join("..", "testdata", "event-message.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.qualified.Validate(bytes.NewReader(seed)); err != nil {
+		t.Errorf("seed message invalid against message.xsd: %v", err)
+	}
+	if err := eng.unqualified.Validate(bytes.NewReader(seed)); err == nil {
+		t.Error("seed message valid against message-published.xsd; the documented discrepancy is gone")
+	}
+	unq := []byte(u(`<topic>t</topic>`))
+	if err := eng.unqualified.Validate(bytes.NewReader(unq)); err != nil {
+		t.Errorf("unqualified message invalid against message-published.xsd: %v", err)
+	}
+	if err := eng.qualified.Validate(bytes.NewReader(unq)); err == nil {
+		t.Error("unqualified message valid against message.xsd")
+	}
+}
+
+func FuzzParseMessage(f *testing.F) {
+	if seed, err := os.ReadFile(filepath.Join("..", "testdata", "event-message.xml")); err == nil {
+		f.Add(seed)
+	}
+	for _, s := range []string{
+		"",
+		q(`<topic>t</topic>`),
+		u(`<topic> t </topic><instanceId>i</instanceId><timestamp>s</timestamp><text>x</text><info>y</info>`),
+		q(`<instanceId>i</instanceId>`),
+		q(`<topic>t</topic><foo xmlns="urn:x"/>`),
+		u(`<topic>t</topic><m:text>x</m:text>`),
+		q(`hello<topic>t</topic>`),
+		`<!DOCTYPE m []>` + q(`<topic>t</topic>`),
+		`<message xmlns="urn:wrong"><topic>t</topic></message>`,
+		q(`<topic>a&amp;<![CDATA[<b>]]></topic>`),
+		"\xEF\xBB\xBF" + q("<topic>\r\n</topic>"),
+		"not xml",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseMessage(data)
+		if err != nil {
+			var me *MessageError
+			if !errors.As(err, &me) {
+				t.Fatalf("error %v (%T) is not a *MessageError", err, err)
+			}
+			if me.Msg == "" || strings.ContainsAny(me.Msg, "\r\n") {
+				t.Fatalf("error message %q is not one non-empty line", me.Msg)
+			}
+			return
+		}
+		if m.Topic == "" || m.Topic != strings.TrimSpace(m.Topic) {
+			t.Fatalf("accepted message with topic %q", m.Topic)
+		}
+		// What was accepted survives a round trip through the qualified form.
+		again, err := ParseMessage(encode(m))
+		if err != nil {
+			t.Fatalf("re-encoded %+v rejected: %v", m, err)
+		}
+		if again != m {
+			t.Fatalf("round trip: got %+v, want %+v", again, m)
+		}
+	})
+}
+
+// encode writes m in the qualified form, every field present.
+func encode(m Message) []byte {
+	var b bytes.Buffer
+	b.WriteString(qualifiedOpen)
+	for _, f := range []struct{ name, value string }{
+		{"topic", m.Topic}, {"instanceId", m.InstanceID}, {"timestamp", m.Timestamp}, {"text", m.Text}, {"info", m.Info},
+	} {
+		b.WriteString("<" + f.name + ">")
+		_ = xml.EscapeText(&b, []byte(f.value))
+		b.WriteString("</" + f.name + ">")
+	}
+	b.WriteString("</message>")
+	return b.Bytes()
+}
+
+func BenchmarkParseMessage(b *testing.B) {
+	seed, err := os.ReadFile(filepath.Join("..", "testdata", "event-message.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ParseMessage(seed); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(seed)))
+	for b.Loop() {
+		if _, err := ParseMessage(seed); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
