@@ -1,0 +1,911 @@
+package eventing
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultSchedule is the default retry schedule: the delays before the
+// second, third, … attempt of a delivery (the first is immediate), the same
+// as Svix's: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+var defaultSchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+}
+
+// DefaultSchedule returns a copy of the default retry schedule.
+func DefaultSchedule() []time.Duration { return append([]time.Duration(nil), defaultSchedule...) }
+
+// DispatcherOptions configure delivery. Zero values take the defaults
+// documented on each field.
+type DispatcherOptions struct {
+	// Workers is the number of deliveries in flight at once (64).
+	Workers int
+	// Schedule holds the delays before each retry (DefaultSchedule). An
+	// event is attempted 1+len(Schedule) times before it becomes a dead
+	// letter.
+	Schedule []time.Duration
+	// Jitter spreads each delay by up to ± this fraction (0.2). Negative
+	// means none.
+	Jitter float64
+	// Timeout bounds one delivery attempt (15 s).
+	Timeout time.Duration
+	// MaxRetryAfter caps an endpoint's Retry-After (the schedule's
+	// longest delay).
+	MaxRetryAfter time.Duration
+	// QueueLimit is how many matched events a subscription keeps in
+	// memory before it falls back to reading the log (1024).
+	QueueLimit int
+	// ScanBatch is how many events one read of the log returns (256).
+	ScanBatch int
+	// FailureLimit and FailureWindow end a subscription whose endpoint
+	// has failed at least FailureLimit consecutive attempts spanning at
+	// least FailureWindow (10 attempts, 24 h). FailureLimit < 0 never ends one.
+	FailureLimit  int
+	FailureWindow time.Duration
+	// LogSize is how many attempts the delivery log keeps per
+	// subscription (20).
+	LogSize int
+	// FlushInterval is how often cursors and delivery state are written
+	// (200 ms). A crash repeats at most what was delivered since.
+	FlushInterval time.Duration
+	// Retention is how long events are kept after every cursor passed
+	// them (7 days); RetentionInterval how often the log is trimmed (1 min).
+	Retention         time.Duration
+	RetentionInterval time.Duration
+	// Random returns a number in [0,1) for jitter (math/rand/v2).
+	Random func() float64
+}
+
+func (o *DispatcherOptions) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 64
+	}
+	if o.Schedule == nil {
+		o.Schedule = DefaultSchedule()
+	}
+	if o.Jitter == 0 {
+		o.Jitter = 0.2
+	}
+	if o.Jitter < 0 {
+		o.Jitter = 0
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 15 * time.Second
+	}
+	if o.MaxRetryAfter <= 0 {
+		for _, d := range o.Schedule {
+			o.MaxRetryAfter = max(o.MaxRetryAfter, d)
+		}
+		if o.MaxRetryAfter == 0 {
+			o.MaxRetryAfter = time.Hour
+		}
+	}
+	if o.QueueLimit <= 0 {
+		o.QueueLimit = 1024
+	}
+	if o.ScanBatch <= 0 {
+		o.ScanBatch = 256
+	}
+	if o.FailureLimit == 0 {
+		o.FailureLimit = 10
+	}
+	if o.FailureWindow == 0 {
+		o.FailureWindow = 24 * time.Hour
+	}
+	if o.LogSize <= 0 {
+		o.LogSize = 20
+	}
+	if o.FlushInterval <= 0 {
+		o.FlushInterval = 200 * time.Millisecond
+	}
+	if o.Retention <= 0 {
+		o.Retention = 7 * 24 * time.Hour
+	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = time.Minute
+	}
+	if o.Random == nil {
+		o.Random = rand.Float64
+	}
+}
+
+// dispatcherHooks are the Service's callbacks.
+type dispatcherHooks struct {
+	// failed is called (from a worker) when a subscription passed the
+	// failure limit.
+	failed func(s *Subscription, reason string)
+}
+
+// A Dispatcher delivers logged events to subscriptions. See the package
+// documentation for the model.
+type Dispatcher struct {
+	log    EventLog
+	states StateStore
+	dead   DeadLetterStore
+	clock  Clock
+	logger *slog.Logger
+	opts   DispatcherOptions
+	hooks  dispatcherHooks
+
+	mu      sync.RWMutex
+	subs    map[string]*subState
+	byTopic map[string]map[*subState]struct{}
+	others  map[*subState]struct{} // push subscriptions without a topic filter
+
+	// matching: events committed by the log, waiting for the matcher.
+	inMu      sync.Mutex
+	incoming  []*Event
+	overflow  bool
+	inSignal  chan struct{}
+	matching  atomic.Uint64 // seq of the event being matched (or last matched)
+	matched   atomic.Uint64 // every event up to it has been matched
+	headMu    sync.Mutex
+	headCh    chan struct{} // closed when new events are matched
+	queue     workQueue
+	dirtyMu   sync.Mutex
+	dirty     map[*subState]struct{}
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	started   atomic.Bool
+	workers   sync.WaitGroup
+	closeOnce sync.Once
+	// deliveries run under deliverCtx, which outlives ctx until the
+	// shutdown deadline.
+	deliverCtx    context.Context
+	deliverCancel context.CancelFunc
+}
+
+// subState is the Dispatcher's view of one subscription. Fields below mu
+// are guarded by it.
+type subState struct {
+	id       string
+	topic    string // topic of a topic filter, "" otherwise
+	pull     bool
+	mu       sync.Mutex
+	sub      *Subscription
+	filter   Filter
+	endpoint Endpoint
+
+	queue     []*Event // matched events not yet delivered, in order
+	enqueued  uint64   // every event up to it has been considered
+	live      bool     // the matcher feeds queue; else the worker reads the log
+	scheduled bool     // in the work queue, being worked, or waiting for a timer
+	timer     Timer
+	removed   bool
+
+	attempts     int
+	nextAttempt  time.Time
+	failures     int
+	failingSince time.Time
+	log          []Attempt
+	saved        uint64 // cursor last written
+	pullCursor   uint64 // for pull subscriptions: what the client acknowledged
+}
+
+// NewDispatcher returns a dispatcher over the given stores. Call Start.
+func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOptions) *Dispatcher {
+	opts.defaults()
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{
+		log: st, states: st, dead: st, clock: clock, logger: logger, opts: opts,
+		subs:     map[string]*subState{},
+		byTopic:  map[string]map[*subState]struct{}{},
+		others:   map[*subState]struct{}{},
+		inSignal: make(chan struct{}, 1),
+		headCh:   make(chan struct{}),
+		dirty:    map[*subState]struct{}{},
+	}
+	d.queue.init()
+	head := st.Head()
+	d.matching.Store(head)
+	d.matched.Store(head)
+	st.Watch(d.committed)
+	return d
+}
+
+// committed is the log's commit callback: it must not block.
+func (d *Dispatcher) committed(evs []*Event) {
+	d.inMu.Lock()
+	if !d.overflow {
+		if len(d.incoming)+len(evs) > 64*1024 {
+			// The matcher is far behind: let it read the log instead of
+			// holding the events here.
+			d.overflow = true
+			d.incoming = nil
+		} else {
+			d.incoming = append(d.incoming, evs...)
+		}
+	}
+	d.inMu.Unlock()
+	select {
+	case d.inSignal <- struct{}{}:
+	default:
+	}
+}
+
+// Start loads delivery state for the subscriptions already added and starts
+// the matcher, the workers and the flusher. ctx bounds nothing but the
+// initial load; Shutdown stops them.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	states, err := d.states.DeliveryStates(ctx)
+	if err != nil {
+		return err
+	}
+	d.mu.RLock()
+	for id, s := range d.subs {
+		if st, ok := states[id]; ok {
+			s.mu.Lock()
+			s.restore(st)
+			s.mu.Unlock()
+		}
+	}
+	d.mu.RUnlock()
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	d.deliverCtx, d.deliverCancel = context.WithCancel(context.Background())
+	d.started.Store(true)
+	d.wg.Add(3)
+	go d.matchLoop()
+	go d.flushLoop()
+	go d.retentionLoop()
+	for range d.opts.Workers {
+		d.workers.Add(1)
+		go d.worker()
+	}
+	d.mu.RLock()
+	for _, s := range d.subs {
+		d.kick(s)
+	}
+	d.mu.RUnlock()
+	return nil
+}
+
+func (s *subState) restore(st *DeliveryState) {
+	if st.Cursor > s.enqueued {
+		s.enqueued = st.Cursor
+	}
+	s.saved = s.enqueued
+	s.pullCursor = s.enqueued
+	s.attempts = st.Attempts
+	s.nextAttempt = st.NextAttempt
+	s.failures = st.Failures
+	s.failingSince = st.FailingSince
+	s.log = append([]Attempt(nil), st.Log...)
+}
+
+// Add starts delivering to a subscription (from its Start position). It
+// replaces a subscription with the same id.
+func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
+	s := &subState{id: sub.ID, sub: sub, filter: f, endpoint: ep, enqueued: sub.Start, saved: sub.Start, pullCursor: sub.Start}
+	if _, ok := ep.(PullEndpoint); ok {
+		s.pull = true
+	}
+	if !s.pull {
+		s.topic = sub.Topic()
+	}
+	d.mu.Lock()
+	if old := d.subs[sub.ID]; old != nil {
+		d.unindex(old)
+		s.restoreFrom(old)
+	}
+	d.subs[sub.ID] = s
+	switch {
+	case s.pull:
+	case s.topic != "":
+		set := d.byTopic[s.topic]
+		if set == nil {
+			set = map[*subState]struct{}{}
+			d.byTopic[s.topic] = set
+		}
+		set[s] = struct{}{}
+	default:
+		d.others[s] = struct{}{}
+	}
+	d.mu.Unlock()
+	if d.started.Load() {
+		d.kick(s)
+	}
+}
+
+// restoreFrom carries the delivery position of a replaced state over.
+func (s *subState) restoreFrom(old *subState) {
+	old.mu.Lock()
+	defer old.mu.Unlock()
+	old.removed = true
+	if old.timer != nil {
+		old.timer.Stop()
+	}
+	s.enqueued = old.cursor(0)
+	s.saved, s.pullCursor = old.saved, old.pullCursor
+	s.attempts, s.nextAttempt = old.attempts, old.nextAttempt
+	s.failures, s.failingSince = old.failures, old.failingSince
+	s.log = old.log
+}
+
+// unindex removes s from the indexes; d.mu must be held.
+func (d *Dispatcher) unindex(s *subState) {
+	if set := d.byTopic[s.topic]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(d.byTopic, s.topic)
+		}
+	}
+	delete(d.others, s)
+}
+
+// Update replaces the stored subscription record (after Renew); a
+// subscription that is not in the dispatcher is ignored.
+func (d *Dispatcher) Update(sub *Subscription) {
+	d.mu.RLock()
+	s := d.subs[sub.ID]
+	d.mu.RUnlock()
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.sub = sub
+	s.mu.Unlock()
+	d.kick(s)
+}
+
+// Remove stops delivering to a subscription.
+func (d *Dispatcher) Remove(id string) {
+	d.mu.Lock()
+	s := d.subs[id]
+	if s != nil {
+		delete(d.subs, id)
+		d.unindex(s)
+	}
+	d.mu.Unlock()
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.removed = true
+	s.queue = nil
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.mu.Unlock()
+	d.dirtyMu.Lock()
+	delete(d.dirty, s)
+	d.dirtyMu.Unlock()
+}
+
+// Subscriptions returns the subscription records the dispatcher holds.
+func (d *Dispatcher) Subscriptions() []*Subscription {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]*Subscription, 0, len(d.subs))
+	for _, s := range d.subs {
+		s.mu.Lock()
+		out = append(out, s.sub)
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// kick makes sure s gets a worker's attention.
+func (d *Dispatcher) kick(s *subState) {
+	s.mu.Lock()
+	if s.removed || s.pull || s.scheduled {
+		s.mu.Unlock()
+		return
+	}
+	s.scheduled = true
+	s.mu.Unlock()
+	d.queue.push(s)
+}
+
+// matchLoop feeds committed events to the live subscriptions they match.
+func (d *Dispatcher) matchLoop() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-d.inSignal:
+		}
+		for {
+			d.inMu.Lock()
+			evs, overflow := d.incoming, d.overflow
+			d.incoming, d.overflow = nil, false
+			d.inMu.Unlock()
+			if overflow {
+				// Read what the log holds after what was matched; events
+				// that arrive meanwhile are skipped by seq below.
+				var err error
+				evs, _, err = d.log.ReadEvents(d.ctx, d.matched.Load(), 4096, "")
+				if err != nil {
+					if d.ctx.Err() == nil {
+						d.logger.Error("matcher cannot read the log", slog.Any("err", err))
+					}
+					d.inMu.Lock()
+					d.overflow = true
+					d.inMu.Unlock()
+					select {
+					case <-d.ctx.Done():
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					continue
+				}
+				if len(evs) == 4096 {
+					d.inMu.Lock()
+					d.overflow = true
+					d.inMu.Unlock()
+				}
+			}
+			if len(evs) == 0 {
+				break
+			}
+			for _, ev := range evs {
+				if ev.Seq <= d.matched.Load() {
+					continue
+				}
+				d.match(ev)
+			}
+			d.notifyHead()
+		}
+	}
+}
+
+func (d *Dispatcher) match(ev *Event) {
+	d.matching.Store(ev.Seq)
+	d.mu.RLock()
+	var targets []*subState
+	for s := range d.byTopic[ev.Topic] {
+		targets = append(targets, s)
+	}
+	for s := range d.others {
+		if s.filter.Match(ev) {
+			targets = append(targets, s)
+		}
+	}
+	d.mu.RUnlock()
+	for _, s := range targets {
+		s.mu.Lock()
+		if s.removed || !s.live || ev.Seq <= s.enqueued {
+			s.mu.Unlock()
+			continue
+		}
+		if len(s.queue) >= d.opts.QueueLimit {
+			// Too far behind: stop holding events in memory; the worker
+			// reads the log from s.enqueued once the queue drains.
+			s.live = false
+			s.mu.Unlock()
+			continue
+		}
+		s.queue = append(s.queue, ev)
+		s.enqueued = ev.Seq
+		kick := !s.scheduled
+		s.scheduled = true
+		s.mu.Unlock()
+		if kick {
+			d.queue.push(s)
+		}
+	}
+	d.matched.Store(ev.Seq)
+}
+
+func (d *Dispatcher) notifyHead() {
+	d.headMu.Lock()
+	close(d.headCh)
+	d.headCh = make(chan struct{})
+	d.headMu.Unlock()
+}
+
+// Matched returns the position up to which events have been matched, and a
+// channel closed when it moves on. Pull and stream readers wait on it.
+func (d *Dispatcher) Matched() (uint64, <-chan struct{}) {
+	d.headMu.Lock()
+	defer d.headMu.Unlock()
+	return d.matched.Load(), d.headCh
+}
+
+func (d *Dispatcher) worker() {
+	defer d.workers.Done()
+	for {
+		s, ok := d.queue.pop()
+		if !ok {
+			return
+		}
+		d.process(s)
+	}
+}
+
+// process gives one subscription one step of work: a read of the log when
+// its queue is empty and it is not live, else one delivery attempt of its
+// oldest event. It keeps the subscription scheduled while work remains.
+func (d *Dispatcher) process(s *subState) {
+	s.mu.Lock()
+	if s.removed {
+		s.scheduled = false
+		s.mu.Unlock()
+		return
+	}
+	if len(s.queue) == 0 && !s.live {
+		s.mu.Unlock()
+		if err := d.scan(s); err != nil {
+			if d.ctx.Err() != nil {
+				return
+			}
+			d.logger.Error("cannot read the event log", slog.String("subscription_id", s.id), slog.Any("err", err))
+			d.wait(s, d.clock.Now().Add(time.Second))
+			return
+		}
+		s.mu.Lock()
+	}
+	if s.removed || len(s.queue) == 0 {
+		s.scheduled = s.requeue(d)
+		s.mu.Unlock()
+		return
+	}
+	now := d.clock.Now()
+	if s.sub.Expired(now) {
+		// The lease ended: nothing more is delivered; the sweeper
+		// reclaims the subscription.
+		s.scheduled = false
+		s.mu.Unlock()
+		return
+	}
+	if now.Before(s.nextAttempt) {
+		at := s.nextAttempt
+		s.mu.Unlock()
+		d.wait(s, at)
+		return
+	}
+	ev, sub, ep := s.queue[0], s.sub, s.endpoint
+	s.attempts++
+	n := &Notification{Event: ev, Subscription: sub, MessageID: MessageID(sub.ID, ev.Seq), Attempt: s.attempts}
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(d.deliverCtx, d.opts.Timeout)
+	start := time.Now()
+	err := ep.Deliver(ctx, n)
+	latency := time.Since(start)
+	cancel()
+	d.outcome(s, ev, n, err, latency)
+}
+
+// requeue reports whether s still has work (and pushes it back to the work
+// queue if so); s.mu must be held.
+func (s *subState) requeue(d *Dispatcher) bool {
+	if s.removed || s.pull || (len(s.queue) == 0 && s.live) {
+		return false
+	}
+	d.queue.push(s)
+	return true
+}
+
+// wait parks s until at, then schedules it again.
+func (d *Dispatcher) wait(s *subState, at time.Time) {
+	delay := at.Sub(d.clock.Now())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.removed {
+		s.scheduled = false
+		return
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timer = d.clock.AfterFunc(max(delay, 0), func() {
+		if d.ctx.Err() != nil {
+			return
+		}
+		d.queue.push(s)
+	})
+}
+
+// outcome records one attempt's result and decides what comes next.
+func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error, latency time.Duration) {
+	now := d.clock.Now()
+	status, retryAfter, permanent := deliveryDetails(err)
+	att := Attempt{Time: now, Seq: ev.Seq, OK: err == nil, Status: status, Latency: latency}
+	if err != nil {
+		att.Error = err.Error()
+	}
+	s.mu.Lock()
+	s.log = append(s.log, att)
+	if len(s.log) > d.opts.LogSize {
+		s.log = append(s.log[:0:0], s.log[len(s.log)-d.opts.LogSize:]...)
+	}
+	d.markDirty(s)
+	if s.removed {
+		s.scheduled = false
+		s.mu.Unlock()
+		return
+	}
+	if err == nil {
+		s.pop()
+		s.failures, s.failingSince = 0, time.Time{}
+		s.scheduled = s.requeue(d)
+		s.mu.Unlock()
+		return
+	}
+	s.failures++
+	if s.failingSince.IsZero() {
+		s.failingSince = now
+	}
+	logger := d.logger.With(slog.String("subscription_id", s.id), slog.Uint64("seq", ev.Seq), slog.Int("attempt", n.Attempt))
+	exhausted := permanent || n.Attempt > len(d.opts.Schedule)
+	failedOut := d.opts.FailureLimit > 0 && s.failures >= d.opts.FailureLimit && now.Sub(s.failingSince) >= d.opts.FailureWindow
+	sub := s.sub
+	if !exhausted {
+		delay := d.opts.Schedule[n.Attempt-1]
+		delay = d.jitter(delay)
+		if retryAfter > 0 {
+			delay = min(retryAfter, d.opts.MaxRetryAfter)
+		}
+		s.nextAttempt = now.Add(delay)
+		s.mu.Unlock()
+		logger.Warn("delivery failed; will retry", slog.Any("err", err), slog.Duration("retry_in", delay))
+	} else {
+		s.mu.Unlock()
+		// The dead letter is durable before the cursor may pass the event.
+		dl := &DeadLetter{Seq: ev.Seq, Received: ev.Received, Message: ev.Message, Attempts: n.Attempt, Error: err.Error(), Time: now}
+		if derr := d.dead.AddDeadLetter(d.ctx, s.id, dl); derr != nil {
+			if !errors.Is(derr, ErrNotFound) && d.ctx.Err() == nil {
+				logger.Error("cannot store a dead letter; will retry the event", slog.Any("err", derr))
+				s.mu.Lock()
+				s.attempts--
+				s.mu.Unlock()
+				d.wait(s, now.Add(time.Second))
+				return
+			}
+		} else {
+			logger.Error("delivery failed for good; event moved to the dead letters", slog.Any("err", err))
+		}
+		s.mu.Lock()
+		if len(s.queue) > 0 && s.queue[0] == ev {
+			s.pop()
+		}
+		s.mu.Unlock()
+	}
+	if failedOut && d.hooks.failed != nil {
+		d.hooks.failed(sub, err.Error())
+		return
+	}
+	s.mu.Lock()
+	if s.removed {
+		s.scheduled = false
+		s.mu.Unlock()
+		return
+	}
+	at := s.nextAttempt
+	s.mu.Unlock()
+	if now.Before(at) {
+		d.wait(s, at)
+		return
+	}
+	s.mu.Lock()
+	s.scheduled = s.requeue(d)
+	s.mu.Unlock()
+}
+
+// pop drops the head of the queue after it was delivered or dead-lettered;
+// s.mu must be held.
+func (s *subState) pop() {
+	s.queue[0] = nil
+	s.queue = s.queue[1:]
+	if len(s.queue) == 0 {
+		s.queue = nil
+	}
+	s.attempts, s.nextAttempt = 0, time.Time{}
+}
+
+func (d *Dispatcher) jitter(delay time.Duration) time.Duration {
+	if d.opts.Jitter == 0 || delay == 0 {
+		return delay
+	}
+	f := 1 + d.opts.Jitter*(2*d.opts.Random()-1)
+	return time.Duration(float64(delay) * f)
+}
+
+// scan reads the log after s.enqueued into s.queue (the worker holding s's
+// turn is the only caller), and switches s to live when it caught up.
+func (d *Dispatcher) scan(s *subState) error {
+	s.mu.Lock()
+	after, topic, filter := s.enqueued, s.topic, s.filter
+	s.mu.Unlock()
+	evs, through, err := d.log.ReadEvents(d.ctx, after, d.opts.ScanBatch, topic)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.removed || s.enqueued != after {
+		return nil
+	}
+	for _, ev := range evs {
+		if filter.Match(ev) {
+			s.queue = append(s.queue, ev)
+		}
+	}
+	if through > s.enqueued {
+		s.enqueued = through
+		d.markDirty(s)
+	}
+	// Caught up when the read covered every event the matcher may have
+	// skipped while s was not live (see the package documentation).
+	if len(evs) < d.opts.ScanBatch && s.enqueued >= d.matching.Load() {
+		s.live = true
+	}
+	return nil
+}
+
+// cursor returns the position up to which s is done; s.mu must be held.
+// matched is the matcher's position read before taking s.mu.
+func (s *subState) cursor(matched uint64) uint64 {
+	if s.pull {
+		return s.pullCursor
+	}
+	if len(s.queue) > 0 {
+		return s.queue[0].Seq - 1
+	}
+	if s.live && matched > s.enqueued {
+		return matched
+	}
+	return s.enqueued
+}
+
+func (d *Dispatcher) markDirty(s *subState) {
+	d.dirtyMu.Lock()
+	d.dirty[s] = struct{}{}
+	d.dirtyMu.Unlock()
+}
+
+func (s *subState) state(matched uint64) *DeliveryState {
+	return &DeliveryState{
+		Cursor: s.cursor(matched), Attempts: s.attempts, NextAttempt: s.nextAttempt,
+		Failures: s.failures, FailingSince: s.failingSince,
+		Log: append([]Attempt(nil), s.log...),
+	}
+}
+
+func (d *Dispatcher) flushLoop() {
+	defer d.wg.Done()
+	tick := time.NewTicker(d.opts.FlushInterval)
+	defer tick.Stop()
+	n := 0
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-tick.C:
+		}
+		n++
+		// Every 25th flush also saves the cursors that moved only
+		// because the matcher passed events that did not match.
+		if err := d.Flush(context.Background(), n%25 == 0); err != nil {
+			d.logger.Error("cannot save delivery state", slog.Any("err", err))
+		}
+	}
+}
+
+// Flush writes the delivery state of subscriptions that changed; with all,
+// also of those whose cursor moved only because the matcher passed events
+// that did not match them.
+func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
+	d.dirtyMu.Lock()
+	dirty := d.dirty
+	d.dirty = map[*subState]struct{}{}
+	d.dirtyMu.Unlock()
+	matched := d.matched.Load()
+	states := map[string]*DeliveryState{}
+	saved := map[*subState]uint64{}
+	consider := func(s *subState, force bool) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.removed {
+			return
+		}
+		st := s.state(matched)
+		if force || st.Cursor != s.saved {
+			states[s.id] = st
+			saved[s] = st.Cursor
+		}
+	}
+	for s := range dirty {
+		consider(s, true)
+	}
+	if all {
+		d.mu.RLock()
+		for _, s := range d.subs {
+			if _, done := dirty[s]; !done {
+				consider(s, false)
+			}
+		}
+		d.mu.RUnlock()
+	}
+	if len(states) == 0 {
+		return nil
+	}
+	if err := d.states.SaveDeliveryStates(ctx, states); err != nil {
+		d.dirtyMu.Lock()
+		for s := range saved {
+			d.dirty[s] = struct{}{}
+		}
+		d.dirtyMu.Unlock()
+		return err
+	}
+	for s, c := range saved {
+		s.mu.Lock()
+		s.saved = c
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+func (d *Dispatcher) retentionLoop() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-time.After(d.opts.RetentionInterval):
+		}
+		if _, err := d.Trim(d.ctx); err != nil && d.ctx.Err() == nil {
+			d.logger.Error("cannot trim the event log", slog.Any("err", err))
+		}
+	}
+}
+
+// Trim deletes the events every subscription's saved cursor has passed that
+// are older than the retention, and returns how many.
+func (d *Dispatcher) Trim(ctx context.Context) (int, error) {
+	low := d.matched.Load()
+	d.mu.RLock()
+	for _, s := range d.subs {
+		s.mu.Lock()
+		low = min(low, s.saved)
+		s.mu.Unlock()
+	}
+	d.mu.RUnlock()
+	n, err := d.log.Trim(ctx, low, d.clock.Now().Add(-d.opts.Retention))
+	if n > 0 {
+		d.logger.Info("event log trimmed", slog.Int("events", n), slog.Uint64("through", low))
+	}
+	return n, err
+}
+
+// Shutdown stops starting deliveries, lets the deliveries in flight finish
+// until ctx ends (then cancels them), stops the matcher and saves the
+// delivery state.
+func (d *Dispatcher) Shutdown(ctx context.Context) error {
+	if !d.started.Load() {
+		return nil
+	}
+	var err error
+	d.closeOnce.Do(func() {
+		d.queue.close()
+		done := make(chan struct{})
+		go func() { d.workers.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+			d.deliverCancel()
+			<-done
+		}
+		d.cancel()
+		d.deliverCancel()
+		d.wg.Wait()
+		if ferr := d.Flush(context.Background(), true); ferr != nil && err == nil {
+			err = ferr
+		}
+	})
+	return err
+}

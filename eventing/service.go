@@ -1,0 +1,701 @@
+package eventing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/herald-eventing/herald/addressing"
+)
+
+// An Ender sends SubscriptionEnd messages to a subscription's EndTo.
+// transports/soap implements it.
+type Ender interface {
+	SubscriptionEnd(ctx context.Context, s *Subscription, status EndStatus, reason string) error
+}
+
+// Options configure a Service. Zero values take the documented defaults.
+type Options struct {
+	Store  Store
+	Clock  Clock        // SystemClock
+	Logger *slog.Logger // discard
+	// Ender sends SubscriptionEnd; nil sends none.
+	Ender Ender
+	// DefaultLease is granted to a wse:Subscribe without Expires (1 h).
+	DefaultLease time.Duration
+	// MaxLease caps every lease (0: 30 days; negative: no cap).
+	MaxLease time.Duration
+	// SweepInterval is how often expired subscriptions are reclaimed (1 s).
+	SweepInterval time.Duration
+	// EndOnShutdown ends every subscription with SubscriptionEnd
+	// SourceShuttingDown when the service shuts down.
+	EndOnShutdown bool
+	// Setting returns a processor setting's value by name (flags, env).
+	Setting func(name string) string
+	// HTTPClient is given to processors for deliveries over HTTP.
+	HTTPClient *http.Client
+	// Dispatcher configures delivery.
+	Dispatcher DispatcherOptions
+}
+
+// DefaultMessagePath is the path of the message endpoint until
+// setEndpointAddress moves it.
+const DefaultMessagePath = "/messages"
+
+// settingMessagePath is the settings key of the message endpoint's path.
+const settingMessagePath = "message_path"
+
+// A Service is Herald's event source and subscription manager: the
+// operations of WS-Eventing and of the Cloud42 management interface, the
+// publishing of events, and the dispatcher that delivers them.
+type Service struct {
+	store      Store
+	clock      Clock
+	logger     *slog.Logger
+	opts       Options
+	dispatcher *Dispatcher
+	processors map[string]openedProcessor
+	locks      [64]sync.Mutex // per subscription id, orders store and dispatcher updates
+	path       atomic.Value   // string: the message endpoint's path
+	wg         sync.WaitGroup
+	ctx        context.Context
+	cancel     context.CancelFunc
+	closing    atomic.Bool
+}
+
+type openedProcessor struct {
+	p   Processor
+	err error
+}
+
+// NewService opens every registered processor and loads the stored
+// subscriptions. Call Start to begin delivering.
+func NewService(ctx context.Context, o Options) (*Service, error) {
+	if o.Store == nil {
+		return nil, errors.New("eventing: Options.Store is nil")
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.DefaultLease <= 0 {
+		o.DefaultLease = time.Hour
+	}
+	if o.MaxLease == 0 {
+		o.MaxLease = 30 * 24 * time.Hour
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = time.Second
+	}
+	if o.Setting == nil {
+		o.Setting = func(string) string { return "" }
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	s := &Service{store: o.Store, clock: o.Clock, logger: o.Logger, opts: o, processors: map[string]openedProcessor{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	for _, name := range Drivers() {
+		d, _ := LookupDriver(name)
+		p, err := d.Open(Config{Get: o.Setting, HTTPClient: o.HTTPClient, Logger: o.Logger.With(slog.String("processor", name))})
+		if err == nil && p == nil {
+			err = fmt.Errorf("processor %s opened as nil", name)
+		}
+		s.processors[name] = openedProcessor{p: p, err: err}
+		if err != nil {
+			o.Logger.Info("subscription processor unavailable", slog.String("processor", name), slog.Any("err", err))
+		}
+	}
+	path, err := o.Store.Setting(ctx, settingMessagePath)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		path = DefaultMessagePath
+	}
+	s.path.Store(path)
+	s.dispatcher = NewDispatcher(o.Store, o.Clock, o.Logger, o.Dispatcher)
+	s.dispatcher.hooks.failed = s.deliveryFailed
+	err = o.Store.Subscriptions(ctx, func(sub *Subscription) error {
+		f, ep := s.restore(ctx, sub)
+		s.dispatcher.Add(sub, f, ep)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// restore rebuilds a stored subscription's filter and endpoint. A
+// subscription whose processor is gone or whose XML no longer parses keeps
+// its place; its deliveries fail with the reason, and are retried and
+// counted like any failure.
+func (s *Service) restore(ctx context.Context, sub *Subscription) (Filter, Endpoint) {
+	f, err := CompileFilter(sub.Filter)
+	if err != nil {
+		s.logger.Error("stored subscription has a bad filter", slog.String("subscription_id", sub.ID), slog.Any("err", err))
+		f = matchAll{}
+	}
+	ep, err := s.endpoint(ctx, sub.Processor, sub.Message, sub.Secret)
+	if err != nil {
+		s.logger.Error("stored subscription cannot be restored", slog.String("subscription_id", sub.ID), slog.String("processor", sub.Processor), slog.Any("err", err))
+		ep = brokenEndpoint{err}
+	}
+	return f, ep
+}
+
+func (s *Service) endpoint(ctx context.Context, processor, message, secret string) (Endpoint, error) {
+	p, err := s.processor(processor)
+	if err != nil {
+		return nil, err
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromString(message); err != nil || doc.Root() == nil {
+		return nil, fmt.Errorf("stored subscription message does not parse: %v", err)
+	}
+	return p.Endpoint(ctx, &EndpointRequest{Message: doc.Root(), Secret: secret})
+}
+
+type brokenEndpoint struct{ err error }
+
+func (b brokenEndpoint) Deliver(context.Context, *Notification) error { return b.err }
+func (b brokenEndpoint) Key() string                                  { return "" }
+
+// Start begins delivery and the lease sweeper.
+func (s *Service) Start(ctx context.Context) error {
+	if err := s.dispatcher.Start(ctx); err != nil {
+		return err
+	}
+	s.wg.Add(1)
+	go s.sweepLoop()
+	return nil
+}
+
+// Dispatcher returns the service's dispatcher.
+func (s *Service) Dispatcher() *Dispatcher { return s.dispatcher }
+
+// Clock returns the service's clock.
+func (s *Service) Clock() Clock { return s.clock }
+
+func (s *Service) lock(id string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// processor returns the opened processor for a name or alias: an
+// UnknownProcessor fault when none is registered under it, an
+// EventSourceUnableToProcess fault when it is not configured here.
+func (s *Service) processor(name string) (Processor, error) {
+	d, err := LookupDriver(strings.TrimSpace(name))
+	if err != nil {
+		return nil, UnknownProcessor(strings.TrimSpace(name), slices.Sorted(func(yield func(string) bool) {
+			for n := range s.processors {
+				if !yield(n) {
+					return
+				}
+			}
+		}))
+	}
+	op, ok := s.processors[d.Name]
+	if !ok {
+		return nil, EventSourceUnableToProcess(fmt.Sprintf("subscription processor %s was registered after the server started", d.Name))
+	}
+	if op.err != nil {
+		return nil, EventSourceUnableToProcess(fmt.Sprintf("subscription processor %s is not available on this server: %v", d.Name, op.err))
+	}
+	return op.p, nil
+}
+
+// CanonicalProcessor returns the registered name for a name or alias.
+func CanonicalProcessor(name string) (string, bool) {
+	d, err := LookupDriver(strings.TrimSpace(name))
+	if err != nil {
+		return "", false
+	}
+	return d.Name, true
+}
+
+// AvailableProcessors returns the names of the processors this server can
+// subscribe with, sorted.
+func (s *Service) AvailableProcessors() []string {
+	var out []string
+	for n, op := range s.processors {
+		if op.err == nil {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// SupportedDeliveryModes returns the delivery modes a wse:Subscribe may ask
+// for: Push (the soap processor) and one Herald mode per other available
+// processor.
+func (s *Service) SupportedDeliveryModes() []string {
+	modes := []string{DeliveryModePush}
+	for _, n := range s.AvailableProcessors() {
+		if n != "soap" {
+			modes = append(modes, DeliveryModePrefix+n)
+		}
+	}
+	return modes
+}
+
+func (s *Service) modeProcessor(mode string) (string, error) {
+	mode = strings.TrimSpace(mode)
+	if mode == "" || mode == DeliveryModePush {
+		return "soap", nil
+	}
+	if name, ok := strings.CutPrefix(mode, DeliveryModePrefix); ok && name != "soap" {
+		if op, ok := s.processors[name]; ok && op.err == nil {
+			return name, nil
+		}
+	}
+	return "", DeliveryModeRequestedUnavailable(mode, s.SupportedDeliveryModes())
+}
+
+// A SubscribeRequest is a subscription request from either front: a
+// WS-Eventing Subscribe or the Cloud42 management subscribe.
+type SubscribeRequest struct {
+	// Processor is a processor name or alias. When empty, Mode chooses.
+	Processor string
+	// Mode is the WS-Eventing delivery mode: "" or DeliveryModePush for
+	// the soap processor, DeliveryModePrefix + name for another one.
+	Mode string
+	// Message is the processor's part (see EndpointRequest.Message).
+	Message *etree.Element
+	Secret  string
+	Filter  *FilterSpec
+	// EndTo receives SubscriptionEnd; nil for none.
+	EndTo *addressing.EndpointReference
+	// Expires is the requested lease; nil when the request has none.
+	Expires *Expiration
+	// Management marks the Cloud42 front: the same processor, endpoint
+	// and filter give the existing subscription back, and no Expires
+	// means no expiry (that interface has no way to renew).
+	Management bool
+	// Manager is the subscription manager address given to the subscriber.
+	Manager string
+	// AddressingNS is the WS-Addressing namespace of the subscriber's EPRs.
+	AddressingNS string
+}
+
+// A Granted subscription: the record and the lease in the form requested.
+type Granted struct {
+	Subscription *Subscription
+	// Expires is the granted lease, in the requested form; for a lease
+	// that never ends IsDuration is false and Time is zero.
+	Expires Expiration
+	// Existing is true when a management request found its subscription.
+	Existing bool
+}
+
+// Subscribe creates a subscription.
+func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Granted, error) {
+	if req.Message == nil {
+		return nil, InvalidMessage("the subscription has no endpoint description")
+	}
+	if req.Processor == "" {
+		name, err := s.modeProcessor(req.Mode)
+		if err != nil {
+			return nil, err
+		}
+		req.Processor = name
+	}
+	p, err := s.processor(req.Processor)
+	if err != nil {
+		return nil, err
+	}
+	name, _ := CanonicalProcessor(req.Processor)
+	ep, err := p.Endpoint(ctx, &EndpointRequest{Message: req.Message, Secret: req.Secret})
+	if err != nil {
+		return nil, err
+	}
+	filter, err := CompileFilter(req.Filter)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	expires, granted, err := s.lease(req.Expires, now, req.Management)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := elementString(StripSecret(req.Message))
+	if err != nil {
+		return nil, err
+	}
+	sub := &Subscription{
+		ID: newSubscriptionID(), Processor: name, Message: msg, Secret: req.Secret,
+		Filter: req.Filter, Manager: req.Manager, AddressingNS: req.AddressingNS,
+		Expires: expires, Created: now, Start: s.store.Head(),
+	}
+	if req.EndTo != nil {
+		sub.EndTo = req.EndTo.String()
+	}
+	// Subscriptions are unique per endpoint: per endpoint and topic for
+	// the management front (the Cloud42 rule), per endpoint reference for
+	// WS-Eventing, where a repeated Subscribe updates the subscription.
+	// Endpoints without a key (pull) are never merged.
+	if k := ep.Key(); k != "" {
+		if req.Management {
+			sub.Key = dedupKey(name, k, req.Filter)
+		} else {
+			sub.Key = dedupKey(name+"\x00wse", k, nil)
+		}
+	}
+	unlock := s.lock(sub.ID)
+	existing, err := s.store.CreateSubscription(ctx, sub)
+	if err == nil && existing == nil {
+		s.dispatcher.Add(sub, filter, ep)
+	}
+	unlock()
+	switch {
+	case err != nil:
+		return nil, err
+	case existing == nil:
+		s.logger.Info("subscribed", slog.String("subscription_id", sub.ID), slog.String("processor", name))
+		return &Granted{Subscription: sub, Expires: granted}, nil
+	case req.Management:
+		return &Granted{Subscription: existing, Expires: Expiration{Time: existing.Expires}, Existing: true}, nil
+	}
+	return s.resubscribe(ctx, existing.ID, sub, filter, ep, granted)
+}
+
+// resubscribe updates the subscription id with a repeated WS-Eventing
+// Subscribe for its endpoint: the new filter, lease, EndTo and endpoint
+// description replace the old ones; the identifier and the delivery
+// position stay.
+func (s *Service) resubscribe(ctx context.Context, id string, req *Subscription, f Filter, ep Endpoint, granted Expiration) (*Granted, error) {
+	unlock := s.lock(id)
+	defer unlock()
+	sub, err := s.store.UpdateSubscription(ctx, id, func(cur *Subscription) error {
+		cur.Message, cur.Secret, cur.Filter, cur.EndTo = req.Message, req.Secret, req.Filter, req.EndTo
+		cur.Manager, cur.AddressingNS, cur.Expires = req.Manager, req.AddressingNS, req.Expires
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, EventSourceUnableToProcess("the subscription for this endpoint ended while it was being updated; subscribe again")
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.dispatcher.Add(sub, f, ep)
+	s.logger.Info("subscription updated by a repeated Subscribe", slog.String("subscription_id", id))
+	return &Granted{Subscription: sub, Expires: granted, Existing: true}, nil
+}
+
+// lease computes a lease's end from a request: zero, negative or past is
+// InvalidExpirationTime; longer than MaxLease is cut to it; none is
+// DefaultLease (or, for the management front, no expiry).
+func (s *Service) lease(req *Expiration, now time.Time, management bool) (time.Time, Expiration, error) {
+	if req == nil {
+		if management {
+			return time.Time{}, Expiration{}, nil
+		}
+		at := now.Add(s.opts.DefaultLease)
+		return at, Expiration{Time: at}, nil
+	}
+	at := req.At(now)
+	if !at.After(now) {
+		if req.IsDuration {
+			return time.Time{}, Expiration{}, InvalidExpirationTime(fmt.Sprintf("the duration %s is not positive", FormatDuration(req.Duration)))
+		}
+		return time.Time{}, Expiration{}, InvalidExpirationTime(fmt.Sprintf("%s is in the past", FormatDateTime(req.Time)))
+	}
+	if s.opts.MaxLease > 0 && at.Sub(now) > s.opts.MaxLease {
+		at = now.Add(s.opts.MaxLease)
+	}
+	if req.IsDuration {
+		return at, Expiration{IsDuration: true, Duration: at.Sub(now)}, nil
+	}
+	return at, Expiration{Time: at}, nil
+}
+
+func elementString(el *etree.Element) (string, error) {
+	doc := etree.NewDocument()
+	doc.SetRoot(el)
+	return doc.WriteToString()
+}
+
+// live returns the subscription id unless it is unknown or expired.
+func (s *Service) live(ctx context.Context, id string) (*Subscription, error) {
+	sub, err := s.store.Subscription(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, UnknownSubscription(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sub.Expired(s.clock.Now()) {
+		return nil, UnknownSubscription(id)
+	}
+	return sub, nil
+}
+
+// GetStatus returns a live subscription (UnknownSubscription otherwise).
+func (s *Service) GetStatus(ctx context.Context, id string) (*Subscription, error) {
+	return s.live(ctx, id)
+}
+
+// Renew extends a live subscription's lease; an unknown or expired one is
+// UnableToRenew. A Renew racing an Unsubscribe either renews a
+// subscription that is then removed, or finds it gone: never both halves.
+func (s *Service) Renew(ctx context.Context, id string, req *Expiration) (*Granted, error) {
+	unlock := s.lock(id)
+	defer unlock()
+	var granted Expiration
+	sub, err := s.store.UpdateSubscription(ctx, id, func(sub *Subscription) error {
+		now := s.clock.Now()
+		if sub.Expired(now) {
+			return UnableToRenew(fmt.Sprintf("the subscription %s has expired", id))
+		}
+		at, g, err := s.lease(req, now, false)
+		if err != nil {
+			return err
+		}
+		sub.Expires, granted = at, g
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, UnableToRenew(fmt.Sprintf("the subscription %s is not known", id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.dispatcher.Update(sub)
+	return &Granted{Subscription: sub, Expires: granted}, nil
+}
+
+// Unsubscribe ends a subscription at the subscriber's request (no
+// SubscriptionEnd). Unknown or expired → UnknownSubscription.
+func (s *Service) Unsubscribe(ctx context.Context, id string) error {
+	unlock := s.lock(id)
+	defer unlock()
+	if _, err := s.live(ctx, id); err != nil {
+		return err
+	}
+	if _, err := s.store.DeleteSubscription(ctx, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return UnknownSubscription(id)
+		}
+		return err
+	}
+	s.dispatcher.Remove(id)
+	s.logger.Info("unsubscribed", slog.String("subscription_id", id))
+	return nil
+}
+
+// Cancel ends a subscription on the operator's behalf and sends
+// SubscriptionEnd (SourceCancelling) to its EndTo.
+func (s *Service) Cancel(ctx context.Context, id, reason string) error {
+	if reason == "" {
+		reason = "The subscription was cancelled by the operator."
+	}
+	sub, err := s.end(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.logger.Info("subscription cancelled", slog.String("subscription_id", id))
+	s.sendEnd(sub, EndSourceCancelling, reason)
+	return nil
+}
+
+// end deletes a live subscription from the store and the dispatcher.
+func (s *Service) end(ctx context.Context, id string) (*Subscription, error) {
+	unlock := s.lock(id)
+	defer unlock()
+	if _, err := s.live(ctx, id); err != nil {
+		return nil, err
+	}
+	sub, err := s.store.DeleteSubscription(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, UnknownSubscription(id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.dispatcher.Remove(id)
+	return sub, nil
+}
+
+// sendEnd sends SubscriptionEnd in the background (a few tries).
+func (s *Service) sendEnd(sub *Subscription, status EndStatus, reason string) {
+	if sub.EndTo == "" || s.opts.Ender == nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.deliverEnd(s.ctx, sub, status, reason)
+	}()
+}
+
+func (s *Service) deliverEnd(ctx context.Context, sub *Subscription, status EndStatus, reason string) {
+	for attempt, delay := range []time.Duration{0, time.Second, 5 * time.Second} {
+		if delay > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+		}
+		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := s.opts.Ender.SubscriptionEnd(actx, sub, status, reason)
+		cancel()
+		if err == nil {
+			return
+		}
+		s.logger.Warn("SubscriptionEnd not delivered", slog.String("subscription_id", sub.ID), slog.Int("attempt", attempt+1), slog.Any("err", err))
+	}
+}
+
+// deliveryFailed ends a subscription whose endpoint passed the failure
+// limit: SubscriptionEnd DeliveryFailure to its EndTo, and an operator event
+// on EndedTopic, so that no endpoint is ever disabled silently.
+func (s *Service) deliveryFailed(sub *Subscription, lastErr string) {
+	sub, err := s.end(s.ctx, sub.ID)
+	if err != nil {
+		return // already gone
+	}
+	s.logger.Error("subscription ended: its endpoint keeps failing", slog.String("subscription_id", sub.ID), slog.String("processor", sub.Processor), slog.String("err", lastErr))
+	reason := fmt.Sprintf("Herald ended the subscription: its endpoint failed repeatedly; last error: %s", lastErr)
+	s.sendEnd(sub, EndDeliveryFailure, reason)
+	now := s.clock.Now()
+	_, err = s.Publish(s.ctx, &Message{
+		Topic: EndedTopic, InstanceID: "herald", Timestamp: now.UTC().Format(time.RFC3339),
+		Text: fmt.Sprintf("subscription %s (%s) ended: DeliveryFailure", sub.ID, sub.Processor),
+		Info: lastErr,
+	})
+	if err != nil {
+		s.logger.Error("cannot publish the operator event", slog.Any("err", err))
+	}
+}
+
+// Publish appends an event to the log; when it returns, the event is
+// durable and will reach every matching subscription.
+func (s *Service) Publish(ctx context.Context, m *Message) (*Event, error) {
+	if strings.TrimSpace(m.Topic) == "" {
+		return nil, errors.New("eventing: message has no topic")
+	}
+	return s.store.Append(ctx, m, s.clock.Now())
+}
+
+// MessagePath returns the path of the message endpoint.
+func (s *Service) MessagePath() string { return s.path.Load().(string) }
+
+// reservedPaths cannot become the message endpoint.
+var reservedPaths = []string{"/eventing", "/subscriptions", "/xsd", "/stream", "/healthz", "/metrics", "/"}
+
+// SetMessagePath moves the message endpoint to path (persisted).
+func (s *Service) SetMessagePath(ctx context.Context, path string) error {
+	path = strings.TrimSpace(path)
+	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?# \t") || strings.Contains(path, "//") {
+		return InvalidValue("address", fmt.Sprintf("%q is not an absolute URL path such as /messages", path))
+	}
+	for _, r := range reservedPaths {
+		if path == r || (r != "/" && strings.HasPrefix(path, r+"/")) {
+			return InvalidValue("address", fmt.Sprintf("%q is used by Herald itself", path))
+		}
+	}
+	if err := s.store.SetSetting(ctx, settingMessagePath, path); err != nil {
+		return err
+	}
+	s.path.Store(path)
+	s.logger.Info("message endpoint moved", slog.String("path", path))
+	return nil
+}
+
+func (s *Service) sweepLoop() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(s.opts.SweepInterval):
+		}
+		s.Sweep(s.ctx)
+	}
+}
+
+// Sweep reclaims the subscriptions whose lease has ended (no
+// SubscriptionEnd) and returns how many.
+func (s *Service) Sweep(ctx context.Context) int {
+	now := s.clock.Now()
+	n := 0
+	for _, sub := range s.dispatcher.Subscriptions() {
+		if !sub.Expired(now) {
+			continue
+		}
+		unlock := s.lock(sub.ID)
+		cur, err := s.store.Subscription(ctx, sub.ID)
+		if err == nil && cur.Expired(now) {
+			_, err = s.store.DeleteSubscription(ctx, sub.ID)
+		}
+		if err == nil || errors.Is(err, ErrNotFound) {
+			if cur == nil || cur.Expired(now) {
+				s.dispatcher.Remove(sub.ID)
+				n++
+			} else {
+				s.dispatcher.Update(cur)
+			}
+		}
+		unlock()
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			s.logger.Error("cannot reclaim an expired subscription", slog.String("subscription_id", sub.ID), slog.Any("err", err))
+		}
+	}
+	if n > 0 {
+		s.logger.Info("expired subscriptions reclaimed", slog.Int("count", n))
+	}
+	return n
+}
+
+// Shutdown stops delivery (finishing deliveries in flight until ctx ends),
+// and, with EndOnShutdown, ends every subscription with SubscriptionEnd
+// SourceShuttingDown.
+func (s *Service) Shutdown(ctx context.Context) error {
+	if !s.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	err := s.dispatcher.Shutdown(ctx)
+	if s.opts.EndOnShutdown {
+		var wg sync.WaitGroup
+		for _, sub := range s.dispatcher.Subscriptions() {
+			if _, derr := s.store.DeleteSubscription(ctx, sub.ID); derr != nil {
+				continue
+			}
+			if sub.EndTo == "" || s.opts.Ender == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				defer cancel()
+				if eerr := s.opts.Ender.SubscriptionEnd(actx, sub, EndSourceShuttingDown, "Herald is shutting down."); eerr != nil {
+					s.logger.Warn("SubscriptionEnd not delivered", slog.String("subscription_id", sub.ID), slog.Any("err", eerr))
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	s.cancel()
+	s.wg.Wait()
+	return err
+}

@@ -1,0 +1,127 @@
+package eventing
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned (wrapped) by a Store for a subscription that does
+// not exist.
+var ErrNotFound = errors.New("not found")
+
+// A Store persists what Herald must not forget. store.DB implements it on
+// bbolt; its parts are small interfaces so a second backend can come later.
+type Store interface {
+	SubscriptionStore
+	EventLog
+	StateStore
+	DeadLetterStore
+	SettingStore
+}
+
+// SubscriptionStore persists subscriptions. Each method is one atomic
+// transaction.
+type SubscriptionStore interface {
+	// CreateSubscription stores s. If s.Key is not empty and a
+	// subscription with the same key exists, it stores nothing and
+	// returns that subscription; otherwise it returns nil.
+	CreateSubscription(ctx context.Context, s *Subscription) (existing *Subscription, err error)
+	// Subscription returns the subscription id, or an error wrapping
+	// ErrNotFound.
+	Subscription(ctx context.Context, id string) (*Subscription, error)
+	// UpdateSubscription applies fn to the stored subscription and stores
+	// the result, atomically; fn's error aborts. ErrNotFound if absent.
+	UpdateSubscription(ctx context.Context, id string, fn func(*Subscription) error) (*Subscription, error)
+	// DeleteSubscription removes the subscription with its delivery
+	// state, dead letters and indexes and returns it; ErrNotFound if
+	// absent.
+	DeleteSubscription(ctx context.Context, id string) (*Subscription, error)
+	// Subscriptions calls fn for every stored subscription.
+	Subscriptions(ctx context.Context, fn func(*Subscription) error) error
+}
+
+// EventLog is the durable, ordered log of accepted events.
+type EventLog interface {
+	// Append makes m durable as the next event and returns it. Concurrent
+	// calls share one disk flush (group commit).
+	Append(ctx context.Context, m *Message, received time.Time) (*Event, error)
+	// Head returns the sequence number of the last appended event (0 when
+	// the log is empty).
+	Head() uint64
+	// ReadEvents returns up to max events with a sequence number greater
+	// than after, in order: all of them, or, when topic is not empty,
+	// those of that topic (through a topic index, without reading the
+	// others). through is the position the read covered: the last event
+	// returned, or the log's head when the read reached it.
+	ReadEvents(ctx context.Context, after uint64, max int, topic string) (events []*Event, through uint64, err error)
+	// Watch registers fn to be called after every commit with the events
+	// it made durable, in log order, from the log's single writer. fn must
+	// not block.
+	Watch(fn func([]*Event))
+	// Trim deletes the events up to and including through that were
+	// received before before, and returns how many it deleted.
+	Trim(ctx context.Context, through uint64, before time.Time) (int, error)
+}
+
+// DeliveryState is what the Dispatcher keeps per subscription across
+// restarts.
+type DeliveryState struct {
+	// Cursor: every event up to and including it that matches the
+	// subscription has been delivered (or dead-lettered).
+	Cursor uint64 `json:"cursor"`
+	// Attempts made for the event after the cursor, and when the next
+	// one is due (zero: now).
+	Attempts    int       `json:"attempts,omitempty"`
+	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// Failures counts consecutive failed attempts since FailingSince.
+	Failures     int       `json:"failures,omitempty"`
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	// Log holds the last attempts, oldest first.
+	Log []Attempt `json:"log,omitempty"`
+}
+
+// An Attempt is one delivery attempt in a subscription's delivery log.
+type Attempt struct {
+	Time    time.Time     `json:"time"`
+	Seq     uint64        `json:"seq"`
+	OK      bool          `json:"ok"`
+	Status  int           `json:"status,omitempty"`
+	Latency time.Duration `json:"latency"`
+	Error   string        `json:"error,omitempty"`
+}
+
+// StateStore persists delivery state.
+type StateStore interface {
+	// DeliveryStates returns the stored state of every subscription.
+	DeliveryStates(ctx context.Context) (map[string]*DeliveryState, error)
+	// SaveDeliveryStates stores the given states in one transaction,
+	// skipping subscriptions that no longer exist.
+	SaveDeliveryStates(ctx context.Context, states map[string]*DeliveryState) error
+}
+
+// A DeadLetter is an event whose delivery schedule was exhausted.
+type DeadLetter struct {
+	Seq      uint64    `json:"seq"`
+	Received time.Time `json:"received"`
+	Message  Message   `json:"message"`
+	Attempts int       `json:"attempts"`
+	Error    string    `json:"error"`
+	Time     time.Time `json:"time"`
+}
+
+// DeadLetterStore keeps dead letters per subscription.
+type DeadLetterStore interface {
+	AddDeadLetter(ctx context.Context, id string, dl *DeadLetter) error
+	DeadLetters(ctx context.Context, id string) ([]*DeadLetter, error)
+	// TakeDeadLetters removes and returns the dead letters of id that
+	// died at or after since (all for a zero since), oldest first.
+	TakeDeadLetters(ctx context.Context, id string, since time.Time) ([]*DeadLetter, error)
+}
+
+// SettingStore keeps small named settings (the message endpoint's path).
+type SettingStore interface {
+	// Setting returns the value of key, "" when unset.
+	Setting(ctx context.Context, key string) (string, error)
+	SetSetting(ctx context.Context, key, value string) error
+}

@@ -1,0 +1,670 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/herald-eventing/herald/eventing"
+)
+
+// ErrClosed is returned by operations on a closed DB.
+var ErrClosed = errors.New("store: closed")
+
+// ErrSchemaVersion is returned by Open for a file written by another
+// version of the layout.
+var ErrSchemaVersion = errors.New("store: unsupported schema version")
+
+// Options configure Open.
+type Options struct {
+	// NoSync skips fsync. Only for tests: a crash loses data.
+	NoSync bool
+	// Timeout bounds the wait for the file lock held by another process
+	// (default 5 s).
+	Timeout time.Duration
+	// MaxBatch caps how many appends one commit takes (default 1024).
+	MaxBatch int
+	Logger   *slog.Logger
+}
+
+// DB is Herald's bbolt store. It is safe for concurrent use.
+type DB struct {
+	bolt     *bolt.DB
+	logger   *slog.Logger
+	maxBatch int
+
+	head     atomic.Uint64
+	appends  chan *appendReq
+	stop     chan struct{}
+	done     chan struct{}
+	closeMu  sync.RWMutex
+	closed   bool
+	watchMu  sync.RWMutex
+	watchers []func([]*eventing.Event)
+}
+
+var _ eventing.Store = (*DB)(nil)
+
+type appendReq struct {
+	msg      *eventing.Message
+	received time.Time
+	ev       *eventing.Event
+	err      error
+	done     chan struct{}
+}
+
+// Open opens (creating if needed) the database in directory dir.
+func Open(dir string, o Options) (*DB, error) {
+	if o.Timeout == 0 {
+		o.Timeout = 5 * time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: o.Timeout,
+		// The freelist is rebuilt when the file is opened instead of being
+		// written at every commit: fewer pages per fsync.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		// Large enough that read transactions never block a writer that
+		// grows the file.
+		InitialMmapSize: 1 << 30,
+		NoSync:          o.NoSync,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	db := &DB{bolt: b, logger: o.Logger, maxBatch: o.MaxBatch,
+		appends: make(chan *appendReq, o.MaxBatch), stop: make(chan struct{}), done: make(chan struct{})}
+	if err := db.init(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	go db.writer()
+	return db, nil
+}
+
+func (db *DB) init() error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("store: create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		switch v := meta.Get(keySchemaVersion); {
+		case v == nil:
+			if err := meta.Put(keySchemaVersion, []byte(SchemaVersion)); err != nil {
+				return err
+			}
+		case string(v) != SchemaVersion:
+			return fmt.Errorf("%w %q (this Herald reads %q)", ErrSchemaVersion, v, SchemaVersion)
+		}
+		if v := meta.Get(keyLastSeq); len(v) == 8 {
+			db.head.Store(binary.BigEndian.Uint64(v))
+		}
+		return nil
+	})
+}
+
+// Close stops the writer and closes the file. Appends waiting are refused.
+func (db *DB) Close() error {
+	db.closeMu.Lock()
+	if db.closed {
+		db.closeMu.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.stop)
+	db.closeMu.Unlock()
+	<-db.done
+	return db.bolt.Close()
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.bolt.Path() }
+
+// Size returns the database file's size in bytes.
+func (db *DB) Size() int64 {
+	var n int64
+	_ = db.bolt.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
+	return n
+}
+
+func (db *DB) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.View(fn)
+}
+
+func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return db.bolt.Update(fn)
+}
+
+// --- event log ---
+
+// Append implements eventing.EventLog: the event is durable when it returns.
+func (db *DB) Append(ctx context.Context, m *eventing.Message, received time.Time) (*eventing.Event, error) {
+	req := &appendReq{msg: m, received: received, done: make(chan struct{})}
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	select {
+	case db.appends <- req:
+	case <-ctx.Done():
+		db.closeMu.RUnlock()
+		return nil, ctx.Err()
+	}
+	db.closeMu.RUnlock()
+	select {
+	case <-req.done:
+		return req.ev, req.err
+	case <-ctx.Done():
+		// The event may still be committed; it is then delivered, but
+		// the caller did not get an acknowledgement.
+		return nil, ctx.Err()
+	}
+}
+
+// writer is the log's only writer: it takes the appends that are waiting
+// and commits them in one transaction.
+func (db *DB) writer() {
+	defer close(db.done)
+	batch := make([]*appendReq, 0, db.maxBatch)
+	for {
+		batch = batch[:0]
+		select {
+		case r := <-db.appends:
+			batch = append(batch, r)
+		case <-db.stop:
+			db.drainClosed()
+			return
+		}
+	fill:
+		for len(batch) < db.maxBatch {
+			select {
+			case r := <-db.appends:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+func (db *DB) drainClosed() {
+	for {
+		select {
+		case r := <-db.appends:
+			r.err = ErrClosed
+			close(r.done)
+		default:
+			return
+		}
+	}
+}
+
+func (db *DB) commit(batch []*appendReq) {
+	seq := db.head.Load()
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		events, byTopic := tx.Bucket(bucketEvents), tx.Bucket(bucketEventsByTopic)
+		s := seq
+		for _, r := range batch {
+			s++
+			if err := events.Put(u64(s), encodeEvent(r.received, r.msg)); err != nil {
+				return err
+			}
+			if err := byTopic.Put(prefixKey(r.msg.Topic, s), nil); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyLastSeq, u64(s))
+	})
+	evs := make([]*eventing.Event, 0, len(batch))
+	if err == nil {
+		for i, r := range batch {
+			r.ev = eventing.NewEvent(seq+uint64(i)+1, r.received.UTC(), *r.msg)
+			evs = append(evs, r.ev)
+		}
+		db.head.Store(seq + uint64(len(batch)))
+		db.watchMu.RLock()
+		for _, w := range db.watchers {
+			w(evs)
+		}
+		db.watchMu.RUnlock()
+	} else {
+		err = fmt.Errorf("store: append: %w", err)
+	}
+	for _, r := range batch {
+		r.err = err
+		close(r.done)
+	}
+}
+
+// Head implements eventing.EventLog.
+func (db *DB) Head() uint64 { return db.head.Load() }
+
+// Watch implements eventing.EventLog.
+func (db *DB) Watch(fn func([]*eventing.Event)) {
+	db.watchMu.Lock()
+	db.watchers = append(db.watchers, fn)
+	db.watchMu.Unlock()
+}
+
+// ReadEvents implements eventing.EventLog.
+func (db *DB) ReadEvents(ctx context.Context, after uint64, max int, topic string) ([]*eventing.Event, uint64, error) {
+	var out []*eventing.Event
+	through := after
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		var last uint64
+		if v := tx.Bucket(bucketMeta).Get(keyLastSeq); len(v) == 8 {
+			last = binary.BigEndian.Uint64(v)
+		}
+		if topic == "" {
+			c := events.Cursor()
+			for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
+				ev, err := decodeEvent(binary.BigEndian.Uint64(k), v)
+				if err != nil {
+					return err
+				}
+				out = append(out, ev)
+			}
+		} else {
+			prefix := append([]byte(topic), 0)
+			c := tx.Bucket(bucketEventsByTopic).Cursor()
+			for k, _ := c.Seek(prefixKey(topic, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < max; k, _ = c.Next() {
+				if len(k) != len(prefix)+8 {
+					continue // a longer topic that shares the prefix bytes cannot: 0x00 ends it
+				}
+				seq := binary.BigEndian.Uint64(k[len(prefix):])
+				v := events.Get(k[len(prefix):])
+				if v == nil {
+					continue // trimmed
+				}
+				ev, err := decodeEvent(seq, v)
+				if err != nil {
+					return err
+				}
+				out = append(out, ev)
+			}
+		}
+		if len(out) < max {
+			through = max64(after, last)
+		} else {
+			through = out[len(out)-1].Seq
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, after, fmt.Errorf("store: read events: %w", err)
+	}
+	return out, through, nil
+}
+
+func max64(a, b uint64) uint64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// Trim implements eventing.EventLog. It deletes in transactions of at most
+// 10,000 events.
+func (db *DB) Trim(ctx context.Context, through uint64, before time.Time) (int, error) {
+	total := 0
+	for {
+		n := 0
+		more := false
+		err := db.update(ctx, func(tx *bolt.Tx) error {
+			events, byTopic := tx.Bucket(bucketEvents), tx.Bucket(bucketEventsByTopic)
+			c := events.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.First() {
+				seq := binary.BigEndian.Uint64(k)
+				if seq > through || len(v) < 8 || time.Unix(0, int64(binary.BigEndian.Uint64(v))).After(before) {
+					return nil
+				}
+				ev, err := decodeEvent(seq, v)
+				if err != nil {
+					return err
+				}
+				if err := byTopic.Delete(prefixKey(ev.Topic, seq)); err != nil {
+					return err
+				}
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+				if n == 10000 {
+					more = true
+					return nil
+				}
+			}
+			return nil
+		})
+		total += n
+		if err != nil {
+			return total, fmt.Errorf("store: trim: %w", err)
+		}
+		if !more {
+			return total, nil
+		}
+	}
+}
+
+// --- subscriptions ---
+
+func getSub(tx *bolt.Tx, id string) (*eventing.Subscription, error) {
+	v := tx.Bucket(bucketSubscriptions).Get([]byte(id))
+	if v == nil {
+		return nil, fmt.Errorf("store: subscription %s: %w", id, eventing.ErrNotFound)
+	}
+	var s eventing.Subscription
+	if err := json.Unmarshal(v, &s); err != nil {
+		return nil, fmt.Errorf("store: subscription %s: %w", id, err)
+	}
+	return &s, nil
+}
+
+func putSub(tx *bolt.Tx, s *eventing.Subscription) error {
+	v, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketSubscriptions).Put([]byte(s.ID), v); err != nil {
+		return err
+	}
+	if t := s.Topic(); t != "" {
+		if err := tx.Bucket(bucketSubscriptionsByTopic).Put(idKey(t, s.ID), nil); err != nil {
+			return err
+		}
+	}
+	if s.Key != "" {
+		return tx.Bucket(bucketSubscriptionsByKey).Put([]byte(s.Key), []byte(s.ID))
+	}
+	return nil
+}
+
+// CreateSubscription implements eventing.SubscriptionStore.
+func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) (*eventing.Subscription, error) {
+	var existing *eventing.Subscription
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if s.Key != "" {
+			if id := tx.Bucket(bucketSubscriptionsByKey).Get([]byte(s.Key)); id != nil {
+				e, err := getSub(tx, string(id))
+				if err == nil {
+					existing = e
+					return nil
+				}
+				if !errors.Is(err, eventing.ErrNotFound) {
+					return err
+				}
+			}
+		}
+		if tx.Bucket(bucketSubscriptions).Get([]byte(s.ID)) != nil {
+			return fmt.Errorf("store: subscription %s exists", s.ID)
+		}
+		return putSub(tx, s)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: create subscription: %w", err)
+	}
+	return existing, nil
+}
+
+// Subscription implements eventing.SubscriptionStore.
+func (db *DB) Subscription(ctx context.Context, id string) (*eventing.Subscription, error) {
+	var s *eventing.Subscription
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		s, err = getSub(tx, id)
+		return err
+	})
+	return s, err
+}
+
+// UpdateSubscription implements eventing.SubscriptionStore.
+func (db *DB) UpdateSubscription(ctx context.Context, id string, fn func(*eventing.Subscription) error) (*eventing.Subscription, error) {
+	var s *eventing.Subscription
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		if s, err = getSub(tx, id); err != nil {
+			return err
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+		s.ID = id
+		return putSub(tx, s)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// DeleteSubscription implements eventing.SubscriptionStore.
+func (db *DB) DeleteSubscription(ctx context.Context, id string) (*eventing.Subscription, error) {
+	var s *eventing.Subscription
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		var err error
+		if s, err = getSub(tx, id); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSubscriptions).Delete([]byte(id)); err != nil {
+			return err
+		}
+		if t := s.Topic(); t != "" {
+			if err := tx.Bucket(bucketSubscriptionsByTopic).Delete(idKey(t, id)); err != nil {
+				return err
+			}
+		}
+		if s.Key != "" {
+			keys := tx.Bucket(bucketSubscriptionsByKey)
+			if string(keys.Get([]byte(s.Key))) == id {
+				if err := keys.Delete([]byte(s.Key)); err != nil {
+					return err
+				}
+			}
+		}
+		if err := tx.Bucket(bucketDeliveryState).Delete([]byte(id)); err != nil {
+			return err
+		}
+		return deletePrefix(tx.Bucket(bucketDeadLetters), append([]byte(id), 0))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Subscriptions implements eventing.SubscriptionStore.
+func (db *DB) Subscriptions(ctx context.Context, fn func(*eventing.Subscription) error) error {
+	return db.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSubscriptions).ForEach(func(k, v []byte) error {
+			var s eventing.Subscription
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("store: subscription %s: %w", k, err)
+			}
+			return fn(&s)
+		})
+	})
+}
+
+// SubscriptionsByTopic returns the ids of the subscriptions with a topic
+// filter for topic.
+func (db *DB) SubscriptionsByTopic(ctx context.Context, topic string) ([]string, error) {
+	var ids []string
+	prefix := append([]byte(topic), 0)
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSubscriptionsByTopic).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			ids = append(ids, string(k[len(prefix):]))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// --- delivery state ---
+
+// DeliveryStates implements eventing.StateStore.
+func (db *DB) DeliveryStates(ctx context.Context) (map[string]*eventing.DeliveryState, error) {
+	out := map[string]*eventing.DeliveryState{}
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDeliveryState).ForEach(func(k, v []byte) error {
+			var st eventing.DeliveryState
+			if err := json.Unmarshal(v, &st); err != nil {
+				return fmt.Errorf("store: delivery state %s: %w", k, err)
+			}
+			out[string(k)] = &st
+			return nil
+		})
+	})
+	return out, err
+}
+
+// SaveDeliveryStates implements eventing.StateStore.
+func (db *DB) SaveDeliveryStates(ctx context.Context, states map[string]*eventing.DeliveryState) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		subs, b := tx.Bucket(bucketSubscriptions), tx.Bucket(bucketDeliveryState)
+		for id, st := range states {
+			if subs.Get([]byte(id)) == nil {
+				continue
+			}
+			v, err := json.Marshal(st)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(id), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// --- dead letters ---
+
+// AddDeadLetter implements eventing.DeadLetterStore; ErrNotFound when the
+// subscription is gone.
+func (db *DB) AddDeadLetter(ctx context.Context, id string, dl *eventing.DeadLetter) error {
+	v, err := json.Marshal(dl)
+	if err != nil {
+		return err
+	}
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketSubscriptions).Get([]byte(id)) == nil {
+			return fmt.Errorf("store: subscription %s: %w", id, eventing.ErrNotFound)
+		}
+		return tx.Bucket(bucketDeadLetters).Put(prefixKey(id, dl.Seq), v)
+	})
+}
+
+func (db *DB) deadLetters(tx *bolt.Tx, id string, fn func(k []byte, dl *eventing.DeadLetter) error) error {
+	prefix := append([]byte(id), 0)
+	c := tx.Bucket(bucketDeadLetters).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var dl eventing.DeadLetter
+		if err := json.Unmarshal(v, &dl); err != nil {
+			return fmt.Errorf("store: dead letter %q: %w", k, err)
+		}
+		if err := fn(k, &dl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeadLetters implements eventing.DeadLetterStore.
+func (db *DB) DeadLetters(ctx context.Context, id string) ([]*eventing.DeadLetter, error) {
+	var out []*eventing.DeadLetter
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		return db.deadLetters(tx, id, func(_ []byte, dl *eventing.DeadLetter) error {
+			out = append(out, dl)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// TakeDeadLetters implements eventing.DeadLetterStore.
+func (db *DB) TakeDeadLetters(ctx context.Context, id string, since time.Time) ([]*eventing.DeadLetter, error) {
+	var out []*eventing.DeadLetter
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		var keys [][]byte
+		err := db.deadLetters(tx, id, func(k []byte, dl *eventing.DeadLetter) error {
+			if !dl.Time.Before(since) {
+				out = append(out, dl)
+				keys = append(keys, append([]byte(nil), k...))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		b := tx.Bucket(bucketDeadLetters)
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// --- settings ---
+
+// Setting implements eventing.SettingStore.
+func (db *DB) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bucketSettings).Get([]byte(key)))
+		return nil
+	})
+	return v, err
+}
+
+// SetSetting implements eventing.SettingStore.
+func (db *DB) SetSetting(ctx context.Context, key, value string) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSettings).Put([]byte(key), []byte(value))
+	})
+}

@@ -1,0 +1,260 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/store"
+)
+
+func open(t testing.TB, dir string) *store.DB {
+	t.Helper()
+	db, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestAppend_SequenceAndReadBack(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	var got []*eventing.Event
+	db.Watch(func(evs []*eventing.Event) { got = append(got, evs...) })
+	for i, topic := range []string{"a", "b", "a", "c", "a"} {
+		ev, err := db.Append(ctx, &eventing.Message{Topic: topic, Text: fmt.Sprint(i), Info: "x<y&z"}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Seq != uint64(i+1) {
+			t.Fatalf("seq = %d; want %d", ev.Seq, i+1)
+		}
+	}
+	if db.Head() != 5 || len(got) != 5 {
+		t.Fatalf("head %d, watched %d; want 5, 5", db.Head(), len(got))
+	}
+	all, through, err := db.ReadEvents(ctx, 1, 10, "")
+	if err != nil || len(all) != 4 || through != 5 || all[0].Seq != 2 || all[3].Info != "x<y&z" {
+		t.Fatalf("ReadEvents all = %d events through %d, %v", len(all), through, err)
+	}
+	as, through, err := db.ReadEvents(ctx, 1, 10, "a")
+	if err != nil || len(as) != 2 || as[0].Seq != 3 || as[1].Seq != 5 || through != 5 {
+		t.Fatalf("ReadEvents a = %v through %d, %v", as, through, err)
+	}
+	page, through, _ := db.ReadEvents(ctx, 0, 2, "")
+	if len(page) != 2 || through != 2 {
+		t.Fatalf("a page of 2 covers through %d; want 2", through)
+	}
+	none, through, _ := db.ReadEvents(ctx, 0, 10, "nobody")
+	if len(none) != 0 || through != 5 {
+		t.Fatalf("unknown topic: %d events through %d; want 0 through 5", len(none), through)
+	}
+}
+
+func TestAppend_GroupCommitUnderConcurrency(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	var wg sync.WaitGroup
+	seqs := make(chan uint64, 640)
+	for p := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				ev, err := db.Append(ctx, &eventing.Message{Topic: fmt.Sprintf("p%d", p), Text: fmt.Sprint(i)}, time.Now())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seqs <- ev.Seq
+			}
+		}()
+	}
+	wg.Wait()
+	close(seqs)
+	seen := map[uint64]bool{}
+	for s := range seqs {
+		if seen[s] {
+			t.Fatalf("sequence %d given twice", s)
+		}
+		seen[s] = true
+	}
+	if len(seen) != 640 || db.Head() != 640 {
+		t.Fatalf("%d distinct sequences, head %d; want 640", len(seen), db.Head())
+	}
+}
+
+func TestReopen_KeepsEverything(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &eventing.Subscription{ID: "uuid:1", Processor: "soap", Message: "<x/>", Filter: eventing.TopicFilter("t"), Key: "k", Created: time.Now().UTC()}
+	if _, err := db.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Append(ctx, &eventing.Message{Topic: "t"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetSetting(ctx, "message_path", "/in"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 1, Failures: 2}, "uuid:gone": {Cursor: 9}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	db = open(t, dir)
+	got, err := db.Subscription(ctx, "uuid:1")
+	if err != nil || got.Processor != "soap" || got.Topic() != "t" {
+		t.Fatalf("subscription after reopen: %+v, %v", got, err)
+	}
+	if db.Head() != 1 {
+		t.Fatalf("head after reopen = %d; want 1", db.Head())
+	}
+	if v, _ := db.Setting(ctx, "message_path"); v != "/in" {
+		t.Fatalf("setting after reopen = %q", v)
+	}
+	states, _ := db.DeliveryStates(ctx)
+	if states["uuid:1"] == nil || states["uuid:1"].Cursor != 1 || states["uuid:gone"] != nil {
+		t.Fatalf("states after reopen = %v; want only uuid:1 at cursor 1", states)
+	}
+	ids, _ := db.SubscriptionsByTopic(ctx, "t")
+	if len(ids) != 1 || ids[0] != "uuid:1" {
+		t.Fatalf("by topic = %v", ids)
+	}
+}
+
+func TestCreateSubscription_DedupByKey(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	a := &eventing.Subscription{ID: "uuid:a", Processor: "soap", Key: "same"}
+	if ex, err := db.CreateSubscription(ctx, a); err != nil || ex != nil {
+		t.Fatalf("first create: %v, %v", ex, err)
+	}
+	b := &eventing.Subscription{ID: "uuid:b", Processor: "soap", Key: "same"}
+	ex, err := db.CreateSubscription(ctx, b)
+	if err != nil || ex == nil || ex.ID != "uuid:a" {
+		t.Fatalf("second create returned %v, %v; want the existing uuid:a", ex, err)
+	}
+	if _, err := db.Subscription(ctx, "uuid:b"); !errors.Is(err, eventing.ErrNotFound) {
+		t.Fatalf("uuid:b stored: %v", err)
+	}
+	// Once deleted, the key is free again.
+	if _, err := db.DeleteSubscription(ctx, "uuid:a"); err != nil {
+		t.Fatal(err)
+	}
+	if ex, err := db.CreateSubscription(ctx, b); err != nil || ex != nil {
+		t.Fatalf("create after delete: %v, %v", ex, err)
+	}
+}
+
+func TestDeleteSubscription_RemovesStateAndDeadLetters(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	for _, id := range []string{"uuid:a", "uuid:ab"} {
+		if _, err := db.CreateSubscription(ctx, &eventing.Subscription{ID: id, Filter: eventing.TopicFilter("t")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.AddDeadLetter(ctx, id, &eventing.DeadLetter{Seq: 7, Error: "boom", Time: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.DeleteSubscription(ctx, "uuid:a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DeleteSubscription(ctx, "uuid:a"); !errors.Is(err, eventing.ErrNotFound) {
+		t.Fatalf("second delete: %v; want ErrNotFound", err)
+	}
+	if dl, _ := db.DeadLetters(ctx, "uuid:a"); len(dl) != 0 {
+		t.Fatalf("dead letters of a deleted subscription: %v", dl)
+	}
+	if dl, _ := db.DeadLetters(ctx, "uuid:ab"); len(dl) != 1 {
+		t.Fatalf("dead letters of uuid:ab (sharing a prefix) = %d; want 1", len(dl))
+	}
+	if err := db.AddDeadLetter(ctx, "uuid:a", &eventing.DeadLetter{Seq: 8}); !errors.Is(err, eventing.ErrNotFound) {
+		t.Fatalf("dead letter for a deleted subscription: %v; want ErrNotFound", err)
+	}
+}
+
+func TestTakeDeadLetters_Since(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	db.CreateSubscription(ctx, &eventing.Subscription{ID: "uuid:a"})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		db.AddDeadLetter(ctx, "uuid:a", &eventing.DeadLetter{Seq: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Hour)})
+	}
+	got, err := db.TakeDeadLetters(ctx, "uuid:a", t0.Add(time.Hour))
+	if err != nil || len(got) != 2 || got[0].Seq != 2 {
+		t.Fatalf("take since 1h = %v, %v; want seqs 2,3", got, err)
+	}
+	left, _ := db.DeadLetters(ctx, "uuid:a")
+	if len(left) != 1 || left[0].Seq != 1 {
+		t.Fatalf("left = %v; want seq 1", left)
+	}
+}
+
+func TestTrim_RespectsCursorAndAge(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	old := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 10 {
+		ts := old
+		if i >= 6 {
+			ts = old.Add(48 * time.Hour)
+		}
+		db.Append(ctx, &eventing.Message{Topic: "t"}, ts)
+	}
+	n, err := db.Trim(ctx, 4, old.Add(time.Hour))
+	if err != nil || n != 4 {
+		t.Fatalf("trim through 4 = %d, %v; want 4", n, err)
+	}
+	n, _ = db.Trim(ctx, 10, old.Add(time.Hour))
+	if n != 2 {
+		t.Fatalf("trim of the old rest = %d; want 2 (events 7-10 are too young)", n)
+	}
+	evs, _, _ := db.ReadEvents(ctx, 0, 100, "t")
+	if len(evs) != 4 || evs[0].Seq != 7 {
+		t.Fatalf("after trim the topic index holds %d events from %d; want 4 from 7", len(evs), evs[0].Seq)
+	}
+	if db.Head() != 10 {
+		t.Fatalf("head = %d; want 10", db.Head())
+	}
+}
+
+func TestOpen_RefusesOtherSchemaVersion(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := store.ForceSchemaVersionForTest(filepath.Join(dir, store.FileName), "999"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open(dir, store.Options{NoSync: true}); !errors.Is(err, store.ErrSchemaVersion) {
+		t.Fatalf("open of a v999 file: %v; want ErrSchemaVersion", err)
+	}
+}
+
+func TestAppend_AfterCloseFails(t *testing.T) {
+	db, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := db.Append(context.Background(), &eventing.Message{Topic: "t"}, time.Now()); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("append after close: %v; want ErrClosed", err)
+	}
+}

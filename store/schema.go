@@ -1,0 +1,44 @@
+package store
+
+// SchemaVersion is the on-disk layout version written to the meta bucket.
+const SchemaVersion = "1"
+
+// FileName is the name of the database file inside the data directory.
+const FileName = "herald.db"
+
+// Buckets. Every bucket Herald uses is declared here and created by Open.
+var (
+	// bucketMeta holds keySchemaVersion and keyLastSeq.
+	bucketMeta = []byte("meta")
+	// bucketSubscriptions maps a subscription id to its JSON record.
+	bucketSubscriptions = []byte("subscriptions")
+	// bucketSubscriptionsByTopic maps topic 0x00 id to nothing: the
+	// subscriptions with a topic filter, by topic.
+	bucketSubscriptionsByTopic = []byte("subscriptions_by_topic")
+	// bucketSubscriptionsByKey maps a management identity key to the id.
+	bucketSubscriptionsByKey = []byte("subscriptions_by_key")
+	// bucketSettings maps a setting name to its value.
+	bucketSettings = []byte("settings")
+	// bucketEvents maps a big-endian sequence number to an encoded event.
+	bucketEvents = []byte("events")
+	// bucketEventsByTopic maps topic 0x00 big-endian sequence to nothing.
+	bucketEventsByTopic = []byte("events_by_topic")
+	// bucketDeliveryState maps a subscription id to its JSON delivery state.
+	bucketDeliveryState = []byte("delivery_state")
+	// bucketDeadLetters maps id 0x00 big-endian sequence to a JSON dead letter.
+	bucketDeadLetters = []byte("dead_letters")
+)
+
+// allBuckets lists the buckets Open creates.
+var allBuckets = [][]byte{
+	bucketMeta, bucketSubscriptions, bucketSubscriptionsByTopic, bucketSubscriptionsByKey,
+	bucketSettings, bucketEvents, bucketEventsByTopic, bucketDeliveryState, bucketDeadLetters,
+}
+
+// Keys in bucketMeta.
+var (
+	keySchemaVersion = []byte("schema_version")
+	// keyLastSeq is the sequence number of the last appended event; it
+	// survives trimming every event.
+	keyLastSeq = []byte("last_seq")
+)
