@@ -1,0 +1,37 @@
+# Herald: `make run` starts the service, `make test` runs every test.
+GO ?= go
+ADDR ?= 127.0.0.1:8080
+DATA ?= ./data
+
+.PHONY: run test build generate lint bench fuzz clean
+
+## run: start Herald on $(ADDR) with its bbolt file under $(DATA)
+run:
+	$(GO) run ./cmd/herald serve --addr $(ADDR) --data $(DATA)
+
+## test: vet, then every test with the race detector
+test:
+	$(GO) vet ./...
+	$(GO) test -race -timeout 15m ./...
+
+## build: the herald binary in ./bin
+build:
+	$(GO) build -o bin/herald ./cmd/herald
+
+## generate: regenerate the Go types from the WSDL/XSDs (committed; a test fails when stale)
+generate:
+	$(GO) generate ./...
+
+## lint: go vet, staticcheck and gofmt
+lint:
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## fuzz: run each fuzzer for a while (FUZZTIME=30s)
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./xsd -run '^$$' -fuzz FuzzParseMessage -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,177 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The end-to-end tests build the herald binary and drive it as separate
+// processes, as a user would.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func herald(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "herald-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "herald")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = err
+			binPath = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v\n%s", buildErr, binPath)
+	}
+	return binPath
+}
+
+// proc is a running herald subcommand whose output lines are collected.
+type proc struct {
+	cmd   *exec.Cmd
+	done  chan struct{} // closed when the process has exited
+	mu    sync.Mutex
+	lines []string
+	grew  chan struct{}
+}
+
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(herald(t), args...), grew: make(chan struct{}, 1), done: make(chan struct{})}
+	r, w := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+			select {
+			case p.grew <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	go func() { p.cmd.Wait(); w.Close(); close(p.done) }()
+	t.Cleanup(func() { p.stop() })
+	return p
+}
+
+func (p *proc) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// wait returns the first submatch of re in the output, waiting up to 20 s.
+func (p *proc) wait(t *testing.T, re string) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(20 * time.Second)
+	for {
+		p.mu.Lock()
+		for _, l := range p.lines {
+			if m := rx.FindStringSubmatch(l); m != nil {
+				p.mu.Unlock()
+				if len(m) > 1 {
+					return m[1]
+				}
+				return m[0]
+			}
+		}
+		out := strings.Join(p.lines, "\n")
+		p.mu.Unlock()
+		select {
+		case <-p.grew:
+		case <-deadline:
+			t.Fatalf("no output matching %q; got:\n%s", re, out)
+		}
+	}
+}
+
+func runCmd(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, herald(t), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("herald %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestEndToEnd_ServeListenSubscribePublish(t *testing.T) {
+	data := t.TempDir()
+	serve := startProc(t, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	addr := serve.wait(t, `herald listening" addr=(\S+)`)
+	server := "http://" + addr
+	listen := startProc(t, "listen", "--addr", "127.0.0.1:0", "-v")
+	sink := listen.wait(t, `listening on (\S+)`)
+
+	id := runCmd(t, "subscribe", "--server", server, "--topic", "myTopic", "--notify-to", sink)
+	if !regexp.MustCompile(`^uuid:[0-9a-f-]{36}$`).MatchString(id) {
+		t.Fatalf("subscribe printed %q; want a uuid: id", id)
+	}
+	runCmd(t, "publish", "--server", server, "--topic", "myTopic", "--instance", "i-1", "--text", "disk full", "--info", "sda1")
+	listen.wait(t, `notification topic="myTopic" instance="i-1" time="[^"]+" text="disk full" info="sda1"`)
+	listen.wait(t, `wsa:Action: http://herald-eventing.github.io/ns/2026/herald/Notify`)
+
+	// Herald restarts on the same data: the subscription is still there.
+	serve.stop()
+	serve = startProc(t, "serve", "--addr", addr, "--data", data)
+	serve.wait(t, `herald listening`)
+	runCmd(t, "publish", "--server", server, "--topic", "myTopic", "--text", "after restart")
+	listen.wait(t, `text="after restart"`)
+
+	if out := runCmd(t, "unsubscribe", "--server", server, id); !strings.Contains(out, id) {
+		t.Fatalf("unsubscribe printed %q", out)
+	}
+	out, err := exec.Command(herald(t), "unsubscribe", "--server", server, id).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "not known") {
+		t.Fatalf("second unsubscribe: %v %s; want a failure saying the subscription is not known", err, out)
+	}
+}
+
+func TestEndToEnd_HelpOnEveryCommand(t *testing.T) {
+	for _, c := range []string{"serve", "listen", "subscribe", "unsubscribe", "publish"} {
+		out, err := exec.Command(herald(t), c, "--help").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Usage: herald "+c) {
+			t.Errorf("herald %s --help: %v\n%s", c, err, out)
+		}
+	}
+	out, _ := exec.Command(herald(t), "bogus").CombinedOutput()
+	if !strings.Contains(string(out), `unknown command "bogus"`) {
+		t.Errorf("herald bogus: %s", out)
+	}
+}

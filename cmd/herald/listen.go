@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/herald-eventing/herald/addressing"
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/transports/soap"
+)
+
+func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("listen", "listen --addr ADDR [-v]", stderr)
+	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on")
+	verbose := fs.Bool("v", false, "also print each notification's SOAP headers")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex // one notification printed at a time
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST SOAP notifications here", http.StatusMethodNotAllowed)
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		env, err := soap.Parse(data, 0)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		printNotification(stdout, env, *verbose)
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	})}
+	fmt.Fprintf(stderr, "listening on http://%s/\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// printNotification prints one line for a notification or a
+// SubscriptionEnd, and with verbose the header blocks below it.
+func printNotification(w io.Writer, env *soap.Envelope, verbose bool) {
+	p := env.Payload()
+	switch {
+	case p != nil && p.Tag == "message" && p.NamespaceURI() == eventing.MessageNS:
+		f := func(name string) string { return addressing.Text(addressing.Child(p, eventing.MessageNS, name)) }
+		fmt.Fprintf(w, "notification topic=%q instance=%q time=%q text=%q info=%q\n",
+			f("topic"), f("instanceId"), f("timestamp"), f("text"), f("info"))
+	case p != nil && addressing.Is(p, eventing.NS, "SubscriptionEnd"):
+		status := eventing.ParseEndStatus(addressing.Text(addressing.Child(p, eventing.NS, "Status")))
+		var id string
+		if m := addressing.Child(p, eventing.NS, "SubscriptionManager"); m != nil {
+			for _, el := range m.FindElements(".//Identifier") {
+				id = addressing.Text(el)
+			}
+		}
+		fmt.Fprintf(w, "subscription-end id=%q status=%s reason=%q\n", id, status.Short(), addressing.Text(addressing.Child(p, eventing.NS, "Reason")))
+	case p != nil:
+		fmt.Fprintf(w, "message {%s}%s\n", p.NamespaceURI(), p.Tag)
+	default:
+		fmt.Fprintln(w, "message with an empty body")
+	}
+	if verbose && env.Header != nil {
+		for _, h := range env.Header.ChildElements() {
+			fmt.Fprintf(w, "  %s: %s\n", headerName(h), strings.TrimSpace(headerValue(h)))
+		}
+	}
+}
+
+func headerName(el *etree.Element) string {
+	if el.Space != "" {
+		return el.Space + ":" + el.Tag
+	}
+	return el.Tag
+}
+
+func headerValue(el *etree.Element) string {
+	if len(el.ChildElements()) == 0 {
+		return addressing.Text(el)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(addressing.Detach(el))
+	s, _ := doc.WriteToString()
+	return s
+}

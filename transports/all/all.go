@@ -1,0 +1,8 @@
+// Package all registers every subscription processor Herald ships by
+// importing their packages for their side effects. cmd/herald imports it;
+// a build that wants fewer processors imports the ones it wants instead.
+package all
+
+import (
+	_ "github.com/herald-eventing/herald/transports/soap" // processor "soap"
+)

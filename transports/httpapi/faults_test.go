@@ -1,0 +1,250 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/herald-eventing/herald/addressing"
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/transports/soap"
+)
+
+const (
+	wse   = eventing.NS
+	wsa04 = addressing.NS200408
+	wsa10 = addressing.NS10
+)
+
+// envelope wraps body in a SOAP envelope of version v; headers is raw XML
+// for the Header.
+func envelope(v soap.Version, headers, body string) string {
+	return `<s:Envelope xmlns:s="` + v.Namespace() + `" xmlns:wse="` + wse + `" xmlns:web="` + eventing.ManagementNS + `"><s:Header>` + headers + `</s:Header><s:Body>` + body + `</s:Body></s:Envelope>`
+}
+
+func wsaHeaders(wsa, action string) string {
+	anon := addressing.VersionOf(wsa).Anonymous()
+	return `<wsa:Action xmlns:wsa="` + wsa + `">` + action + `</wsa:Action><wsa:MessageID xmlns:wsa="` + wsa + `">urn:uuid:11111111-2222-4333-8444-555555555555</wsa:MessageID>` +
+		`<wsa:ReplyTo xmlns:wsa="` + wsa + `"><wsa:Address>` + anon + `</wsa:Address></wsa:ReplyTo>`
+}
+
+func contentType(v soap.Version) string {
+	if v == soap.V11 {
+		return "text/xml; charset=utf-8"
+	}
+	return soap12
+}
+
+// fault is what a fault response says.
+type fault struct {
+	status          int
+	code, subcode   string // SOAP 1.2 Code/Value and Subcode/Value (local parts)
+	reason          string
+	detail          []string // local names of the detail entries
+	action          string
+	relatesTo       string
+	notUnderstood   string
+	soap11Faultcode string
+}
+
+func readFault(t *testing.T, r response) fault {
+	t.Helper()
+	env := parse(t, r.body)
+	f := fault{status: r.status}
+	fe := env.Body.FindElement("Fault")
+	if fe == nil {
+		t.Fatalf("HTTP %d without a Fault:\n%s", r.status, r.body)
+	}
+	local := func(q string) string { return q[strings.IndexByte(q, ':')+1:] }
+	if env.Version == soap.V11 {
+		f.soap11Faultcode = local(strings.TrimSpace(fe.FindElement("faultcode").Text()))
+		f.reason = fe.FindElement("faultstring").Text()
+		if d := fe.FindElement("detail"); d != nil {
+			for _, c := range d.ChildElements() {
+				f.detail = append(f.detail, c.Tag)
+			}
+		}
+	} else {
+		f.code = local(fe.FindElement("Code/Value").Text())
+		if sc := fe.FindElement("Code/Subcode/Value"); sc != nil {
+			f.subcode = local(sc.Text())
+			// The subcode's prefix must be declared.
+			p := sc.Text()[:strings.IndexByte(sc.Text(), ':')]
+			if _, ok := addressing.LookupPrefix(sc, p); !ok {
+				t.Errorf("subcode prefix %q is not declared", p)
+			}
+		}
+		if l := fe.FindElement("Reason/Text").SelectAttrValue("xml:lang", ""); l != "en" {
+			t.Errorf("Reason/Text xml:lang = %q", l)
+		}
+		f.reason = fe.FindElement("Reason/Text").Text()
+		if d := fe.FindElement("Detail"); d != nil {
+			for _, c := range d.ChildElements() {
+				f.detail = append(f.detail, c.Tag)
+			}
+		}
+	}
+	if env.Header != nil {
+		if a := env.Header.FindElement("Action"); a != nil {
+			f.action = a.Text()
+		}
+		if a := env.Header.FindElement("RelatesTo"); a != nil {
+			f.relatesTo = a.Text()
+		}
+		if a := env.Header.FindElement("NotUnderstood"); a != nil {
+			f.notUnderstood = a.SelectAttrValue("qname", "")
+		}
+	}
+	return f
+}
+
+func manageSubscribe(processor, topic, message string) string {
+	return `<web:subscribe><web:subscriptionProcessor>` + processor + `</web:subscriptionProcessor><web:topic>` + topic + `</web:topic><web:subscriptionMessage>` + message + `</web:subscriptionMessage></web:subscribe>`
+}
+
+func notifyTo(addr string) string {
+	return `<wse:Subscribe><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="` + wsa04 + `">` + addr + `</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`
+}
+
+func TestFaults_BadRequests(t *testing.T) {
+	h := start(t, "", eventing.Options{})
+	deep := strings.Repeat("<a>", 100) + strings.Repeat("</a>", 100)
+	tests := []struct {
+		name      string
+		raw       string // a whole request body; else headers+body make an envelope
+		headers   string
+		body      string
+		ctype     string
+		subcode   string // expected subcode local name ("" for none)
+		code      string // SOAP 1.2 code
+		status12  int
+		reason    string
+		detail    string
+		addressed bool
+		only12    bool // the request cannot be SOAP 1.1
+	}{
+		{name: "not XML", raw: "this is not XML", code: "Sender", status12: 400, reason: "not well-formed"},
+		{name: "DOCTYPE", raw: `<!DOCTYPE x [<!ENTITY a "b">]><x/>`, code: "Sender", status12: 400, reason: "DOCTYPE"},
+		{name: "too deep", body: deep, code: "Sender", status12: 400, reason: "deeper than"},
+		{name: "root not an Envelope", raw: `<Body xmlns="` + soap.NS12 + `"/>`, code: "Sender", status12: 400, reason: "not a SOAP Envelope"},
+		{name: "unknown envelope namespace", raw: `<e:Envelope xmlns:e="urn:soap:3"><e:Body/></e:Envelope>`, code: "VersionMismatch", status12: 500, reason: "neither SOAP 1.2"},
+		{name: "no Body", raw: `<s:Envelope xmlns:s="` + soap.NS12 + `"><s:Header/></s:Envelope>`, code: "Sender", status12: 400, reason: "no Body"},
+		{name: "unknown processor (the seed's SMS request)", body: manageSubscribe("my.company.SMSSubscriptionProcessor", "t", `<tb:Entry xmlns:tb="http://my.company.com/telephonebook"><tb:Number>408 726 4390</tb:Number></tb:Entry>`),
+			code: "Sender", subcode: "UnknownProcessor", status12: 400, reason: "known processors: soap", detail: "SupportedProcessor"},
+		{name: "missing NotifyTo", body: manageSubscribe("soap", "t", `<wse:Subscribe><wse:Delivery/></wse:Subscribe>`), code: "Sender", subcode: "InvalidMessage", status12: 400, reason: "no wse:NotifyTo"},
+		{name: "NotifyTo not http(s)", body: manageSubscribe("soap", "t", notifyTo("ftp://x.example/")), code: "Sender", subcode: "InvalidMessage", status12: 400, reason: "not an absolute http(s) URL"},
+		{name: "NotifyTo relative", body: manageSubscribe("soap", "t", notifyTo("/monitor")), code: "Sender", subcode: "InvalidMessage", status12: 400, reason: "not an absolute http(s) URL"},
+		{name: "missing topic", body: `<web:subscribe><web:subscriptionProcessor>soap</web:subscriptionProcessor><web:subscriptionMessage>` + notifyTo("http://x.example/") + `</web:subscriptionMessage></web:subscribe>`,
+			code: "Sender", subcode: "InvalidMessage", status12: 400, reason: "subscribe has no topic"},
+		{name: "empty subscriptionMessage", body: manageSubscribe("soap", "t", ""), code: "Sender", subcode: "InvalidMessage", status12: 400, reason: "subscriptionMessage is empty"},
+		{name: "unsubscribe unknown id", body: `<web:unsubscribe><web:subscriptionId>uuid:nope</web:subscriptionId></web:unsubscribe>`, code: "Sender", subcode: "UnknownSubscription", status12: 400, reason: "not known: uuid:nope", detail: "Identifier"},
+		{name: "setEndpointAddress to a reserved path", body: `<web:setEndpointAddress><web:address>/eventing</web:address></web:setEndpointAddress>`, code: "Sender", subcode: "InvalidMessage", status12: 400, reason: "used by Herald itself"},
+		{name: "setEndpointAddress not a path", body: `<web:setEndpointAddress><web:address>messages</web:address></web:setEndpointAddress>`, code: "Sender", subcode: "InvalidMessage", status12: 400, reason: "not an absolute URL path"},
+		{name: "unknown body element", body: `<x:frobnicate xmlns:x="urn:x"/>`, code: "Sender", subcode: "ActionNotSupported", status12: 400, reason: "{urn:x}frobnicate"},
+		{name: "unknown wsa:Action", headers: wsaHeaders(wsa04, "urn:nope"), body: `<x/>`, code: "Sender", subcode: "ActionNotSupported", status12: 400, reason: "urn:nope", detail: "Action", addressed: true},
+		{name: "wsa:Action missing", headers: `<wsa:MessageID xmlns:wsa="` + wsa04 + `">uuid:1</wsa:MessageID>`, body: `<wse:GetStatus/>`, code: "Sender", subcode: "MessageInformationHeaderRequired", status12: 400, reason: "wsa:Action is missing", addressed: true},
+		{name: "wsa 1.0 Action missing", headers: `<wsa:MessageID xmlns:wsa="` + wsa10 + `">urn:uuid:1</wsa:MessageID>`, body: `<wse:GetStatus/>`, code: "Sender", subcode: "MessageAddressingHeaderRequired", status12: 400, reason: "wsa:Action is missing", detail: "ProblemHeaderQName", addressed: true},
+		{name: "duplicate wsa:To", headers: wsaHeaders(wsa04, wse+"/GetStatus") + `<wsa:To xmlns:wsa="` + wsa04 + `">a</wsa:To><wsa:To xmlns:wsa="` + wsa04 + `">b</wsa:To>`, body: `<wse:GetStatus/>`, code: "Sender", subcode: "InvalidMessageInformationHeader", status12: 400, reason: "more than once", addressed: true},
+		{name: "mustUnderstand header not understood", headers: `<x:Secret xmlns:x="urn:x" s:mustUnderstand="true">1</x:Secret>`, body: manageSubscribe("soap", "t", notifyTo("http://x.example/")), code: "MustUnderstand", status12: 500, reason: "{urn:x}Secret"},
+		{name: "unsupported media type", raw: envelope(soap.V12, "", `<web:getEndpointAddress/>`), ctype: "application/json", code: "Sender", status12: 415, reason: "unsupported Content-Type", only12: true},
+	}
+	for _, tt := range tests {
+		for _, v := range []soap.Version{soap.V12, soap.V11} {
+			if tt.only12 && v == soap.V11 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%s", tt.name, v), func(t *testing.T) {
+				body := tt.raw
+				if body == "" {
+					body = envelope(v, strings.ReplaceAll(tt.headers, "s:mustUnderstand=\"true\"", muAttr(v)), tt.body)
+				} else if v == soap.V11 && strings.Contains(body, soap.NS12) {
+					body = strings.ReplaceAll(body, soap.NS12, soap.NS11)
+				}
+				ctype := tt.ctype
+				if ctype == "" {
+					ctype = contentType(v)
+				}
+				r := h.post(t, "/eventing", ctype, body)
+				f := readFault(t, r)
+				if !strings.Contains(f.reason, tt.reason) {
+					t.Errorf("reason %q does not say %q", f.reason, tt.reason)
+				}
+				wantStatus := tt.status12
+				if v == soap.V11 && wantStatus != 415 {
+					wantStatus = http.StatusInternalServerError
+				}
+				if f.status != wantStatus {
+					t.Errorf("HTTP %d; want %d", f.status, wantStatus)
+				}
+				if v == soap.V12 {
+					if f.code != tt.code || f.subcode != tt.subcode {
+						t.Errorf("Code %s Subcode %q; want %s %q", f.code, f.subcode, tt.code, tt.subcode)
+					}
+				} else {
+					want := tt.subcode
+					if want == "" {
+						want = map[string]string{"Sender": "Client", "Receiver": "Server", "MustUnderstand": "MustUnderstand", "VersionMismatch": "VersionMismatch"}[tt.code]
+					}
+					if f.soap11Faultcode != want {
+						t.Errorf("faultcode %q; want %q", f.soap11Faultcode, want)
+					}
+				}
+				if tt.detail != "" && (len(f.detail) == 0 || f.detail[0] != tt.detail) {
+					t.Errorf("detail %v; want %s", f.detail, tt.detail)
+				}
+				if tt.addressed {
+					wantAction := addressing.NS200408 + "/fault"
+					if strings.Contains(tt.headers, wsa10) {
+						wantAction = addressing.NS10 + "/fault"
+					}
+					if f.action != wantAction {
+						t.Errorf("fault wsa:Action %q; want %q", f.action, wantAction)
+					}
+				}
+				if tt.code == "MustUnderstand" && v == soap.V12 && f.notUnderstood != "q:Secret" {
+					t.Errorf("NotUnderstood qname %q", f.notUnderstood)
+				}
+			})
+		}
+	}
+}
+
+func muAttr(v soap.Version) string {
+	if v == soap.V11 {
+		return `s:mustUnderstand="1"`
+	}
+	return `s:mustUnderstand="true"`
+}
+
+func TestFaults_TooLarge(t *testing.T) {
+	h := start(t, "", eventing.Options{})
+	big := envelope(soap.V12, "", "<x>"+strings.Repeat("a", soap.DefaultMaxBody)+"</x>")
+	r := h.post(t, "/eventing", soap12, big)
+	if f := readFault(t, r); f.status != 413 || f.code != "Sender" {
+		t.Fatalf("HTTP %d code %s; want 413 Sender", f.status, f.code)
+	}
+}
+
+func TestFaults_RelatesToTheRequest(t *testing.T) {
+	h := start(t, "", eventing.Options{})
+	r := h.post(t, "/eventing", soap12, envelope(soap.V12, wsaHeaders(wsa10, wse+"/GetStatus")+`<wse:Identifier>uuid:none</wse:Identifier>`, `<wse:GetStatus/>`))
+	f := readFault(t, r)
+	if f.relatesTo != "urn:uuid:11111111-2222-4333-8444-555555555555" || f.subcode != "UnknownSubscription" || f.status != 400 {
+		t.Fatalf("fault %+v", f)
+	}
+}
+
+func TestMustUnderstand_UnderstoodHeadersPass(t *testing.T) {
+	h := start(t, "", eventing.Options{})
+	headers := strings.Replace(wsaHeaders(wsa04, "urn:getEndpointAddress"), "<wsa:Action ", `<wsa:Action s:mustUnderstand="true" `, 1)
+	r := h.post(t, "/eventing", soap12, envelope(soap.V12, headers, `<web:getEndpointAddress/>`))
+	if r.status != 200 {
+		t.Fatalf("mustUnderstand on wsa:Action: HTTP %d %s", r.status, r.body)
+	}
+	// A header for another role is not Herald's business.
+	other := `<x:Secret xmlns:x="urn:x" s:mustUnderstand="true" s:role="urn:someone-else">1</x:Secret>`
+	if r := h.post(t, "/eventing", soap12, envelope(soap.V12, other, `<web:getEndpointAddress/>`)); r.status != 200 {
+		t.Fatalf("mustUnderstand for another role: HTTP %d %s", r.status, r.body)
+	}
+}

@@ -1,0 +1,97 @@
+// Package messages is the message endpoint: publishers POST a Cloud42
+// <message> (text/xml or application/xml) to it; it is validated against
+// Herald's message schema and, once durable, answered 202 Accepted. Bad
+// input gets a 4xx status with one line that says exactly what is wrong.
+//
+// The endpoint's path is a setting (setEndpointAddress moves it), so the
+// handler is mounted at the root and answers 404 for any other path.
+package messages
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/xsd"
+)
+
+// DefaultMaxBody is the largest message accepted (64 KiB): event messages
+// are small.
+const DefaultMaxBody = 64 << 10
+
+// Handler serves the message endpoint.
+type Handler struct {
+	Service *eventing.Service
+	// MaxBody caps a message's size (DefaultMaxBody).
+	MaxBody int64
+	Logger  *slog.Logger
+}
+
+func plain(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := h.Service.MessagePath()
+	if r.URL.Path != path {
+		plain(w, http.StatusNotFound, fmt.Sprintf("no endpoint at %s (messages go to %s)", r.URL.Path, path))
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		plain(w, http.StatusMethodNotAllowed, "POST a <message> (Content-Type: text/xml) to this endpoint")
+		return
+	}
+	typ, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || (typ != "text/xml" && typ != "application/xml") {
+		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not accepted: send text/xml or application/xml", r.Header.Get("Content-Type")))
+		return
+	}
+	if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
+		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("charset %q is not accepted: send UTF-8", cs))
+		return
+	}
+	max := h.MaxBody
+	if max <= 0 {
+		max = DefaultMaxBody
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message larger than %d bytes", max))
+			return
+		}
+		plain(w, http.StatusBadRequest, "cannot read the message: "+err.Error())
+		return
+	}
+	m, err := xsd.ParseMessage(data)
+	if err != nil {
+		plain(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	ev, err := h.Service.Publish(r.Context(), &eventing.Message{
+		Topic: m.Topic, InstanceID: m.InstanceID, Timestamp: m.Timestamp, Text: m.Text, Info: m.Info,
+	})
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the publisher went away
+		}
+		if h.Logger != nil {
+			h.Logger.Error("cannot store an event", slog.Any("err", err))
+		}
+		plain(w, http.StatusServiceUnavailable, "the event could not be stored; try again")
+		return
+	}
+	w.Header().Set("Herald-Sequence", strconv.FormatUint(ev.Seq, 10))
+	plain(w, http.StatusAccepted, "accepted")
+}

@@ -1,0 +1,150 @@
+package soap
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/beevik/etree"
+
+	"github.com/herald-eventing/herald/addressing"
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/transports/httpsend"
+)
+
+// ProcessorName is the name of the processor that delivers SOAP
+// notifications to a WS-Eventing NotifyTo endpoint; ProcessorAlias is the
+// Java class name the Cloud42 seed uses for it.
+const (
+	ProcessorName  = "soap"
+	ProcessorAlias = "de.jw.cloud42.core.eventing.subscriptionProcessor.SOAPSubscriptionProcessor"
+)
+
+func init() {
+	eventing.Register(eventing.Driver{
+		Name:    ProcessorName,
+		Aliases: []string{ProcessorAlias},
+		Open: func(c eventing.Config) (eventing.Processor, error) {
+			return &Processor{client: c.HTTPClient}, nil
+		},
+	})
+}
+
+// Processor is the "soap" subscription processor: its message is a
+// wse:Subscribe whose wse:Delivery holds the NotifyTo endpoint reference.
+type Processor struct {
+	client *http.Client
+}
+
+var _ eventing.Processor = (*Processor)(nil)
+
+// Endpoint reads NotifyTo (address trimmed, reference parameters and
+// properties kept as XML). A missing NotifyTo, or an address that is not
+// an absolute http(s) URL, is a wse:InvalidMessage fault that says so.
+func (p *Processor) Endpoint(_ context.Context, req *eventing.EndpointRequest) (eventing.Endpoint, error) {
+	msg := req.Message
+	if !addressing.Is(msg, eventing.NS, "Subscribe") {
+		return nil, eventing.InvalidMessage(fmt.Sprintf("the soap processor expects a wse:Subscribe ({%s}Subscribe), got {%s}%s", eventing.NS, msg.NamespaceURI(), msg.Tag))
+	}
+	delivery := addressing.Child(msg, eventing.NS, "Delivery")
+	if delivery == nil {
+		return nil, eventing.InvalidMessage("wse:Subscribe has no wse:Delivery")
+	}
+	notifyTo := addressing.Child(delivery, eventing.NS, "NotifyTo")
+	if notifyTo == nil {
+		return nil, eventing.InvalidMessage("wse:Delivery has no wse:NotifyTo: push delivery needs the endpoint to notify")
+	}
+	epr, err := addressing.ParseEPR(notifyTo)
+	if err != nil {
+		return nil, eventing.InvalidMessage("wse:NotifyTo: " + err.Error())
+	}
+	if err := checkHTTPURL(epr.Address); err != nil {
+		return nil, eventing.InvalidMessage(fmt.Sprintf("the wse:NotifyTo address %q is not an absolute http(s) URL: %v", epr.Address, err))
+	}
+	return newEndpoint(p.client, epr, req.Secret), nil
+}
+
+func checkHTTPURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("scheme %q", u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("no host")
+	}
+	return nil
+}
+
+// Endpoint delivers notifications as SOAP 1.2 envelopes to one NotifyTo.
+type Endpoint struct {
+	client *http.Client
+	epr    *addressing.EndpointReference
+	secret string
+	key    string
+	// head and tail are the envelope around the MessageID and the body,
+	// built once: wsa:To, wsa:Action and the reference parameters do not
+	// change between notifications.
+	head, mid, tail []byte
+}
+
+var _ eventing.Endpoint = (*Endpoint)(nil)
+
+func newEndpoint(client *http.Client, epr *addressing.EndpointReference, secret string) *Endpoint {
+	e := &Endpoint{client: client, epr: epr, secret: secret}
+	v := epr.Version
+	env := New(V12, v)
+	env.Header.CreateElement("wsa:Action").SetText(eventing.NotifyAction)
+	epr.AddressHeaders(env.Header, v, "wsa")
+	const idMark, bodyMark = "@@herald-message-id@@", "@@herald-body@@"
+	env.Header.CreateElement("wsa:MessageID").SetText(idMark)
+	env.Body.SetText(bodyMark)
+	doc, _ := env.Doc.WriteToBytes()
+	i := strings.Index(string(doc), idMark)
+	j := strings.Index(string(doc), bodyMark)
+	e.head, e.mid, e.tail = doc[:i], doc[i+len(idMark):j], doc[j+len(bodyMark):]
+	var key strings.Builder
+	key.WriteString(epr.Address)
+	for _, p := range append(append([]*etree.Element{}, epr.ReferenceProperties...), epr.ReferenceParameters...) {
+		d := etree.NewDocument()
+		d.SetRoot(p.Copy())
+		s, _ := d.WriteToString()
+		key.WriteString("\x00" + s)
+	}
+	e.key = key.String()
+	return e
+}
+
+// Key identifies the endpoint by address and reference parameters.
+func (e *Endpoint) Key() string { return e.key }
+
+// Envelope returns the notification envelope for n.
+func (e *Endpoint) Envelope(n *eventing.Notification) []byte {
+	body := n.Event.XML()
+	b := make([]byte, 0, len(e.head)+len(n.MessageID)+len(e.mid)+len(body)+len(e.tail))
+	b = append(b, e.head...)
+	var esc strings.Builder
+	_ = xml.EscapeText(&esc, []byte(n.MessageID))
+	b = append(b, esc.String()...)
+	b = append(b, e.mid...)
+	b = append(b, body...)
+	return append(b, e.tail...)
+}
+
+// Deliver POSTs the notification: wsa:To, wsa:Action (eventing.NotifyAction),
+// the stable wsa:MessageID, every reference parameter as a header block,
+// and the <message> as the Body.
+func (e *Endpoint) Deliver(ctx context.Context, n *eventing.Notification) error {
+	return httpsend.Post(ctx, e.client, &httpsend.Request{
+		URL:         e.epr.Address,
+		ContentType: V12.ContentType(eventing.NotifyAction),
+		Body:        e.Envelope(n),
+		MessageID:   n.MessageID,
+		Secret:      e.secret,
+	})
+}

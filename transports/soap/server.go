@@ -1,0 +1,385 @@
+package soap
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/beevik/etree"
+	"github.com/google/uuid"
+
+	"github.com/herald-eventing/herald/addressing"
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/wsdl"
+)
+
+// DefaultMaxBody is the largest request body the server reads (1 MiB).
+const DefaultMaxBody = 1 << 20
+
+// A Request is one SOAP request on its way to an operation handler.
+type Request struct {
+	Envelope   *Envelope
+	Addressing addressing.Headers
+	// Payload is the Body's first element (nil for an empty Body).
+	Payload   *etree.Element
+	Operation wsdl.Operation
+	// Base is Herald's address as the client reached it (scheme://host).
+	Base string
+	HTTP *http.Request
+}
+
+// A Response is what a handler answers: the Body's children (none for an
+// empty Body) and extra header blocks.
+type Response struct {
+	Body    []*etree.Element
+	Headers []*etree.Element
+}
+
+// A HandlerFunc serves one WSDL operation.
+type HandlerFunc func(ctx context.Context, r *Request) (*Response, error)
+
+// Options configure a Server.
+type Options struct {
+	Service *eventing.Service
+	Logger  *slog.Logger
+	// MaxBody caps request bodies (DefaultMaxBody).
+	MaxBody int64
+	// MaxDepth caps element nesting (DefaultMaxDepth).
+	MaxDepth int
+}
+
+// Server is the SOAP front end: an http.Handler for POST /eventing and
+// /subscriptions (and GET /eventing?wsdl).
+type Server struct {
+	svc      *eventing.Service
+	logger   *slog.Logger
+	maxBody  int64
+	maxDepth int
+	byAction map[string]*route
+	byBody   map[xml.Name]*route
+}
+
+type route struct {
+	op      wsdl.Operation
+	handler HandlerFunc
+}
+
+// NewServer builds the dispatch table from the WSDL's operations. It fails
+// if an operation has no handler or a handler no operation.
+func NewServer(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.MaxDepth <= 0 {
+		o.MaxDepth = DefaultMaxDepth
+	}
+	s := &Server{svc: o.Service, logger: o.Logger, maxBody: o.MaxBody, maxDepth: o.MaxDepth,
+		byAction: map[string]*route{}, byBody: map[xml.Name]*route{}}
+	handlers := s.handlers()
+	for _, op := range wsdl.Operations() {
+		if op.OneWay {
+			continue // operations Herald sends (SubscriptionEnd), not serves
+		}
+		h, ok := handlers[op.Name]
+		if !ok {
+			return nil, fmt.Errorf("soap: WSDL operation %s has no handler", op.Name)
+		}
+		delete(handlers, op.Name)
+		r := &route{op: op, handler: h}
+		s.byAction[op.Action] = r
+		s.byBody[op.Input] = r
+	}
+	for name := range handlers {
+		return nil, fmt.Errorf("soap: handler %s has no WSDL operation", name)
+	}
+	return s, nil
+}
+
+// handlers maps WSDL operation names to their handlers.
+func (s *Server) handlers() map[string]HandlerFunc {
+	return map[string]HandlerFunc{
+		"subscribe":          s.manageSubscribe,
+		"unsubscribe":        s.manageUnsubscribe,
+		"setEndpointAddress": s.setEndpointAddress,
+		"getEndpointAddress": s.getEndpointAddress,
+		"SubscribeOp":        s.subscribe,
+		"RenewOp":            s.renew,
+		"GetStatusOp":        s.getStatus,
+		"UnsubscribeOp":      s.unsubscribe,
+	}
+}
+
+// Base returns Herald's address as the client of r addressed it.
+func Base(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if _, ok := r.URL.Query()["wsdl"]; ok {
+			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+			w.Write(wsdl.Document(Base(r)))
+			return
+		}
+		http.Error(w, "this is a SOAP endpoint: POST a SOAP envelope, or GET ?wsdl for the WSDL", http.StatusMethodNotAllowed)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	media := parseMedia(r.Header.Get("Content-Type"))
+	guess := V12
+	if media.typ == "text/xml" {
+		guess = V11
+	}
+	if media.typ != "" && media.typ != "application/soap+xml" && media.typ != "text/xml" && media.typ != "application/xml" {
+		s.writeFault(w, New(guess, addressing.VersionNone), "", &eventing.Fault{Code: eventing.Sender,
+			Reason: fmt.Sprintf("unsupported Content-Type %q: send application/soap+xml (SOAP 1.2) or text/xml (SOAP 1.1)", media.typ)}, http.StatusUnsupportedMediaType)
+		return
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.writeFault(w, New(guess, addressing.VersionNone), "", &eventing.Fault{Code: eventing.Sender,
+				Reason: fmt.Sprintf("the request is larger than %d bytes", s.maxBody)}, http.StatusRequestEntityTooLarge)
+			return
+		}
+		s.writeFault(w, New(guess, addressing.VersionNone), "", &eventing.Fault{Code: eventing.Sender, Reason: "cannot read the request: " + err.Error()}, 0)
+		return
+	}
+	env, err := Parse(data, s.maxDepth)
+	if err != nil {
+		s.writeFault(w, New(guess, addressing.VersionNone), "", s.fault(err), 0)
+		return
+	}
+	hdr, err := addressing.ReadHeaders(env.Header)
+	req := &Request{Envelope: env, Addressing: hdr, Payload: env.Payload(), Base: Base(r), HTTP: r}
+	if err == nil {
+		err = s.checkMustUnderstand(env, hdr)
+	}
+	var rt *route
+	if err == nil {
+		rt, err = s.route(req, media.action, r.Header.Get("SOAPAction"))
+	}
+	var resp *Response
+	if err == nil {
+		req.Operation = rt.op
+		resp, err = rt.handler(r.Context(), req)
+	}
+	if err != nil {
+		action := ""
+		if v := req.Addressing.Version; v != addressing.VersionNone {
+			action = v.FaultAction()
+		}
+		s.writeFault(w, s.reply(req, action), action, s.fault(err), 0)
+		return
+	}
+	out := s.reply(req, rt.op.ResponseAction)
+	for _, h := range resp.Headers {
+		out.Header.AddChild(h)
+	}
+	for _, b := range resp.Body {
+		out.Body.AddChild(b)
+	}
+	w.Header().Set("Content-Type", env.Version.ContentType(rt.op.ResponseAction))
+	w.WriteHeader(http.StatusOK)
+	w.Write(out.Bytes())
+}
+
+// reply starts the response envelope: same SOAP and WS-Addressing versions
+// as the request; addressed to ReplyTo (with its reference parameters) when
+// that is not anonymous; RelatesTo the request's MessageID.
+func (s *Server) reply(req *Request, action string) *Envelope {
+	v := req.Addressing.Version
+	out := New(req.Envelope.Version, v)
+	if v == addressing.VersionNone {
+		return out
+	}
+	h := out.Header
+	h.CreateElement("wsa:Action").SetText(action)
+	h.CreateElement("wsa:MessageID").SetText("urn:uuid:" + uuid.NewString())
+	if req.Addressing.MessageID != "" {
+		h.CreateElement("wsa:RelatesTo").SetText(req.Addressing.MessageID)
+	}
+	if to := req.Addressing.ReplyEPR(); to != nil {
+		to.AddressHeaders(h, v, "wsa")
+	} else if v == addressing.V200408 {
+		h.CreateElement("wsa:To").SetText(v.Anonymous())
+	}
+	return out
+}
+
+// route finds the operation of a request.
+func (s *Server) route(req *Request, mediaAction, soapAction string) (*route, error) {
+	if req.Addressing.Version != addressing.VersionNone {
+		if req.Addressing.Action == "" {
+			return nil, &addressing.HeaderError{Version: req.Addressing.Version, Header: "Action", Missing: true}
+		}
+		if rt := s.byAction[req.Addressing.Action]; rt != nil {
+			return rt, nil
+		}
+		return nil, s.actionNotSupported(req.Addressing.Version, req.Addressing.Action)
+	}
+	for _, a := range []string{mediaAction, strings.Trim(strings.TrimSpace(soapAction), `"`)} {
+		if rt := s.byAction[a]; a != "" && rt != nil {
+			return rt, nil
+		}
+	}
+	if req.Payload == nil {
+		return nil, eventing.InvalidMessage("the Body is empty and the request names no action")
+	}
+	name := xml.Name{Space: req.Payload.NamespaceURI(), Local: req.Payload.Tag}
+	if rt := s.byBody[name]; rt != nil {
+		return rt, nil
+	}
+	return nil, &eventing.Fault{Code: eventing.Sender, Subcode: xml.Name{Space: addressing.NS10, Local: "ActionNotSupported"},
+		Reason: fmt.Sprintf("no operation takes the body element {%s}%s", name.Space, name.Local)}
+}
+
+func (s *Server) actionNotSupported(v addressing.Version, action string) *eventing.Fault {
+	d := etree.NewElement("wsa:Action")
+	d.CreateAttr("xmlns:wsa", v.Namespace())
+	d.SetText(action)
+	if v == addressing.V10 {
+		pa := etree.NewElement("wsa:ProblemAction")
+		pa.CreateAttr("xmlns:wsa", v.Namespace())
+		pa.AddChild(d)
+		d.RemoveAttr("xmlns:wsa")
+		d = pa
+	}
+	return &eventing.Fault{Code: eventing.Sender, Subcode: xml.Name{Space: v.Namespace(), Local: "ActionNotSupported"},
+		Reason: fmt.Sprintf("the action %q is not supported by this endpoint", action), Detail: []*etree.Element{d}}
+}
+
+// understood reports whether Herald processes the header block el.
+func understood(el *etree.Element) bool {
+	return addressing.IsHeader(el) || addressing.Is(el, eventing.NS, "Identifier")
+}
+
+// checkMustUnderstand faults on a header block targeted at Herald, marked
+// mustUnderstand, that Herald does not process.
+func (s *Server) checkMustUnderstand(env *Envelope, hdr addressing.Headers) error {
+	if env.Header == nil {
+		return nil
+	}
+	ns := env.Version.Namespace()
+	var not []xml.Name
+	for _, c := range env.Header.ChildElements() {
+		mu := ""
+		roleTargetsUs := true
+		for _, a := range c.Attr {
+			if a.NamespaceURI() != ns {
+				continue
+			}
+			switch a.Key {
+			case "mustUnderstand":
+				mu = strings.TrimSpace(a.Value)
+			case "role", "actor":
+				role := strings.TrimSpace(a.Value)
+				roleTargetsUs = role == "" || role == ns+"role/ultimateReceiver" || role == ns+"role/next" || role == "http://schemas.xmlsoap.org/soap/actor/next"
+			}
+		}
+		if (mu == "1" || mu == "true") && roleTargetsUs && !understood(c) {
+			not = append(not, xml.Name{Space: c.NamespaceURI(), Local: c.Tag})
+		}
+	}
+	if len(not) == 0 {
+		return nil
+	}
+	names := make([]string, len(not))
+	for i, n := range not {
+		names[i] = "{" + n.Space + "}" + n.Local
+	}
+	return &eventing.Fault{Code: eventing.MustUnderstand, NotUnderstood: not,
+		Reason: "Herald does not understand the mandatory header block(s) " + strings.Join(names, ", ")}
+}
+
+// fault turns any error into a fault: *eventing.Fault as it is, envelope
+// and addressing errors into their SOAP and WS-Addressing faults, anything
+// else into a Receiver fault that is logged once here.
+func (s *Server) fault(err error) *eventing.Fault {
+	var f *eventing.Fault
+	if errors.As(err, &f) {
+		return f
+	}
+	var pe *ParseError
+	if errors.As(err, &pe) {
+		if pe.VersionMismatch {
+			return &eventing.Fault{Code: eventing.VersionMismatch, Reason: pe.Reason}
+		}
+		return &eventing.Fault{Code: eventing.Sender, Reason: pe.Reason}
+	}
+	var he *addressing.HeaderError
+	if errors.As(err, &he) {
+		v := he.Version
+		if v == addressing.VersionNone {
+			v = addressing.V10
+		}
+		f := &eventing.Fault{Code: eventing.Sender, Subcode: xml.Name{Space: v.Namespace(), Local: he.Subcode()}, Reason: he.Error()}
+		if v == addressing.V10 {
+			d := etree.NewElement("wsa:ProblemHeaderQName")
+			d.CreateAttr("xmlns:wsa", v.Namespace())
+			d.SetText("wsa:" + he.Header)
+			f.Detail = []*etree.Element{d}
+		}
+		return f
+	}
+	s.logger.Error("request failed", slog.Any("err", err))
+	return &eventing.Fault{Code: eventing.Receiver, Reason: "Herald could not process the request: " + err.Error()}
+}
+
+// writeFault writes f into env (which holds the reply headers, if any) and
+// sends it with the fault's HTTP status, or status when not zero.
+func (s *Server) writeFault(w http.ResponseWriter, env *Envelope, action string, f *eventing.Fault, status int) {
+	st := writeFault(env, f)
+	if status == 0 {
+		status = st
+	}
+	w.Header().Set("Content-Type", env.Version.ContentType(action))
+	w.WriteHeader(status)
+	w.Write(env.Bytes())
+}
+
+type media struct {
+	typ    string
+	action string
+}
+
+// parseMedia reads a Content-Type with its parameters in any order. It is
+// lenient: SOAP clients send unquoted action URIs, which RFC 2045 would
+// reject (':' and '/' are tspecials).
+func parseMedia(ct string) media {
+	parts := strings.Split(ct, ";")
+	m := media{typ: strings.ToLower(strings.TrimSpace(parts[0]))}
+	for _, p := range parts[1:] {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "action") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if uq, err := strconv.Unquote(v); err == nil {
+			v = uq
+		}
+		m.action = strings.TrimSpace(v)
+	}
+	return m
+}
