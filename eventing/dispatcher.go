@@ -174,6 +174,7 @@ type subState struct {
 	endpoint Endpoint
 
 	queue     []*Event // matched events not yet delivered, in order
+	replay    []*Event // dead letters sent back by an operator; delivered first
 	enqueued  uint64   // every event up to it has been considered
 	live      bool     // the matcher feeds queue; else the worker reads the log
 	scheduled bool     // in the work queue, being worked, or waiting for a timer
@@ -243,13 +244,20 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	replaying, err := d.dead.Replaying(ctx)
+	if err != nil {
+		return err
+	}
 	d.mu.RLock()
 	for id, s := range d.subs {
+		s.mu.Lock()
 		if st, ok := states[id]; ok {
-			s.mu.Lock()
 			s.restore(st)
-			s.mu.Unlock()
 		}
+		for _, dl := range replaying[id] {
+			s.replay = append(s.replay, dl.Event())
+		}
+		s.mu.Unlock()
 	}
 	d.mu.RUnlock()
 	d.ctx, d.cancel = context.WithCancel(context.Background())
@@ -331,6 +339,7 @@ func (s *subState) restoreFrom(old *subState) {
 	s.attempts, s.nextAttempt = old.attempts, old.nextAttempt
 	s.failures, s.failingSince = old.failures, old.failingSince
 	s.log = old.log
+	s.replay = old.replay
 }
 
 // unindex removes s from the indexes; d.mu must be held.
@@ -381,6 +390,65 @@ func (d *Dispatcher) Remove(id string) {
 	d.dirtyMu.Lock()
 	delete(d.dirty, s)
 	d.dirtyMu.Unlock()
+}
+
+// Replay queues dead letters of subscription id for delivery ahead of its
+// new events (those already queued are skipped).
+func (d *Dispatcher) Replay(id string, dls []*DeadLetter) {
+	s := d.state(id)
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	for _, dl := range dls {
+		dup := false
+		for _, e := range s.replay {
+			dup = dup || e.Seq == dl.Seq
+		}
+		if !dup {
+			s.replay = append(s.replay, dl.Event())
+		}
+	}
+	s.mu.Unlock()
+	d.kick(s)
+}
+
+// AckPull records that the client of pull subscription id has everything
+// up to cursor; the position never moves back.
+func (d *Dispatcher) AckPull(id string, cursor uint64) {
+	s := d.state(id)
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if cursor > s.pullCursor {
+		s.pullCursor = cursor
+		d.markDirty(s)
+	}
+	s.mu.Unlock()
+}
+
+// State returns a snapshot of a subscription's delivery state.
+func (d *Dispatcher) State(id string) (*DeliveryState, bool) {
+	s := d.state(id)
+	if s == nil {
+		return nil, false
+	}
+	matched := d.matched.Load()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state(matched), true
+}
+
+func (d *Dispatcher) isPull(id string) bool {
+	s := d.state(id)
+	return s != nil && s.pull
+}
+
+func (d *Dispatcher) state(id string) *subState {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.subs[id]
 }
 
 // Subscriptions returns the subscription records the dispatcher holds.
@@ -535,7 +603,7 @@ func (d *Dispatcher) process(s *subState) {
 		s.mu.Unlock()
 		return
 	}
-	if len(s.queue) == 0 && !s.live {
+	if len(s.replay) == 0 && len(s.queue) == 0 && !s.live {
 		s.mu.Unlock()
 		if err := d.scan(s); err != nil {
 			if d.ctx.Err() != nil {
@@ -547,7 +615,7 @@ func (d *Dispatcher) process(s *subState) {
 		}
 		s.mu.Lock()
 	}
-	if s.removed || len(s.queue) == 0 {
+	if s.removed || (len(s.replay) == 0 && len(s.queue) == 0) {
 		s.scheduled = s.requeue(d)
 		s.mu.Unlock()
 		return
@@ -566,7 +634,7 @@ func (d *Dispatcher) process(s *subState) {
 		d.wait(s, at)
 		return
 	}
-	ev, sub, ep := s.queue[0], s.sub, s.endpoint
+	ev, sub, ep := s.head(), s.sub, s.endpoint
 	s.attempts++
 	n := &Notification{Event: ev, Subscription: sub, MessageID: MessageID(sub.ID, ev.Seq), Attempt: s.attempts}
 	s.mu.Unlock()
@@ -582,7 +650,7 @@ func (d *Dispatcher) process(s *subState) {
 // requeue reports whether s still has work (and pushes it back to the work
 // queue if so); s.mu must be held.
 func (s *subState) requeue(d *Dispatcher) bool {
-	if s.removed || s.pull || (len(s.queue) == 0 && s.live) {
+	if s.removed || s.pull || (len(s.replay) == 0 && len(s.queue) == 0 && s.live) {
 		return false
 	}
 	d.queue.push(s)
@@ -629,10 +697,15 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		return
 	}
 	if err == nil {
-		s.pop()
+		replayed := s.popHead(ev)
 		s.failures, s.failingSince = 0, time.Time{}
 		s.scheduled = s.requeue(d)
 		s.mu.Unlock()
+		if replayed {
+			if derr := d.dead.DeleteDeadLetter(d.ctx, s.id, ev.Seq); derr != nil && d.ctx.Err() == nil {
+				d.logger.Error("cannot remove a replayed dead letter; it may be delivered again", slog.String("subscription_id", s.id), slog.Any("err", derr))
+			}
+		}
 		return
 	}
 	s.failures++
@@ -669,9 +742,7 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 			logger.Error("delivery failed for good; event moved to the dead letters", slog.Any("err", err))
 		}
 		s.mu.Lock()
-		if len(s.queue) > 0 && s.queue[0] == ev {
-			s.pop()
-		}
+		s.popHead(ev)
 		s.mu.Unlock()
 	}
 	if failedOut && d.hooks.failed != nil {
@@ -695,15 +766,34 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 	s.mu.Unlock()
 }
 
-// pop drops the head of the queue after it was delivered or dead-lettered;
-// s.mu must be held.
-func (s *subState) pop() {
-	s.queue[0] = nil
-	s.queue = s.queue[1:]
-	if len(s.queue) == 0 {
-		s.queue = nil
+// head returns the event to deliver next: a replayed dead letter first,
+// else the oldest queued event; s.mu must be held and one of them non-empty.
+func (s *subState) head() *Event {
+	if len(s.replay) > 0 {
+		return s.replay[0]
+	}
+	return s.queue[0]
+}
+
+// popHead drops ev, the head, after it was delivered or dead-lettered, and
+// reports whether it was a replayed dead letter; s.mu must be held.
+func (s *subState) popHead(ev *Event) (replayed bool) {
+	switch {
+	case len(s.replay) > 0 && s.replay[0] == ev:
+		s.replay[0] = nil
+		s.replay = s.replay[1:]
+		replayed = true
+	case len(s.queue) > 0 && s.queue[0] == ev:
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		if len(s.queue) == 0 {
+			s.queue = nil
+		}
+	default:
+		return false
 	}
 	s.attempts, s.nextAttempt = 0, time.Time{}
+	return replayed
 }
 
 func (d *Dispatcher) jitter(delay time.Duration) time.Duration {

@@ -107,16 +107,33 @@ type DeadLetter struct {
 	Message  Message   `json:"message"`
 	Attempts int       `json:"attempts"`
 	Error    string    `json:"error"`
-	Time     time.Time `json:"time"`
+	// Time is when the event died.
+	Time time.Time `json:"time"`
+	// Replay marks a dead letter an operator sent back for delivery; it
+	// is deleted once delivered, or dies again.
+	Replay bool `json:"replay,omitempty"`
 }
 
-// DeadLetterStore keeps dead letters per subscription.
+// Event returns the dead letter's event.
+func (dl *DeadLetter) Event() *Event { return NewEvent(dl.Seq, dl.Received, dl.Message) }
+
+// DeadLetterStore keeps dead letters per subscription, keyed by sequence
+// number.
 type DeadLetterStore interface {
+	// AddDeadLetter stores dl (replacing one with the same sequence
+	// number); ErrNotFound when the subscription is gone.
 	AddDeadLetter(ctx context.Context, id string, dl *DeadLetter) error
+	// DeadLetters returns the dead letters of id, oldest first.
 	DeadLetters(ctx context.Context, id string) ([]*DeadLetter, error)
-	// TakeDeadLetters removes and returns the dead letters of id that
-	// died at or after since (all for a zero since), oldest first.
-	TakeDeadLetters(ctx context.Context, id string, since time.Time) ([]*DeadLetter, error)
+	// MarkReplay marks for replay the dead letters of id that died at or
+	// after since (all for a zero since) and are not marked yet, and
+	// returns them, oldest first.
+	MarkReplay(ctx context.Context, id string, since time.Time) ([]*DeadLetter, error)
+	// Replaying returns every dead letter marked for replay, by
+	// subscription id.
+	Replaying(ctx context.Context) (map[string][]*DeadLetter, error)
+	// DeleteDeadLetter removes one dead letter (absent is no error).
+	DeleteDeadLetter(ctx context.Context, id string, seq uint64) error
 }
 
 // SettingStore keeps small named settings (the message endpoint's path).

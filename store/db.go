@@ -624,13 +624,15 @@ func (db *DB) DeadLetters(ctx context.Context, id string) ([]*eventing.DeadLette
 	return out, err
 }
 
-// TakeDeadLetters implements eventing.DeadLetterStore.
-func (db *DB) TakeDeadLetters(ctx context.Context, id string, since time.Time) ([]*eventing.DeadLetter, error) {
+// MarkReplay implements eventing.DeadLetterStore.
+func (db *DB) MarkReplay(ctx context.Context, id string, since time.Time) ([]*eventing.DeadLetter, error) {
 	var out []*eventing.DeadLetter
 	err := db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDeadLetters)
 		var keys [][]byte
 		err := db.deadLetters(tx, id, func(k []byte, dl *eventing.DeadLetter) error {
-			if !dl.Time.Before(since) {
+			if !dl.Replay && !dl.Time.Before(since) {
+				dl.Replay = true
 				out = append(out, dl)
 				keys = append(keys, append([]byte(nil), k...))
 			}
@@ -639,15 +641,44 @@ func (db *DB) TakeDeadLetters(ctx context.Context, id string, since time.Time) (
 		if err != nil {
 			return err
 		}
-		b := tx.Bucket(bucketDeadLetters)
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
+		for i, k := range keys {
+			v, err := json.Marshal(out[i])
+			if err != nil {
+				return err
+			}
+			if err := b.Put(k, v); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	return out, err
+}
+
+// Replaying implements eventing.DeadLetterStore.
+func (db *DB) Replaying(ctx context.Context) (map[string][]*eventing.DeadLetter, error) {
+	out := map[string][]*eventing.DeadLetter{}
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDeadLetters).ForEach(func(k, v []byte) error {
+			var dl eventing.DeadLetter
+			if err := json.Unmarshal(v, &dl); err != nil {
+				return fmt.Errorf("store: dead letter %q: %w", k, err)
+			}
+			if dl.Replay && len(k) > 9 {
+				id := string(k[:len(k)-9])
+				out[id] = append(out[id], &dl)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// DeleteDeadLetter implements eventing.DeadLetterStore.
+func (db *DB) DeleteDeadLetter(ctx context.Context, id string, seq uint64) error {
+	return db.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDeadLetters).Delete(prefixKey(id, seq))
+	})
 }
 
 // --- settings ---

@@ -187,21 +187,33 @@ func TestDeleteSubscription_RemovesStateAndDeadLetters(t *testing.T) {
 	}
 }
 
-func TestTakeDeadLetters_Since(t *testing.T) {
+func TestDeadLetters_MarkReplayAndDelete(t *testing.T) {
 	ctx := t.Context()
 	db := open(t, t.TempDir())
 	db.CreateSubscription(ctx, &eventing.Subscription{ID: "uuid:a"})
+	db.CreateSubscription(ctx, &eventing.Subscription{ID: "uuid:b"})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 3 {
 		db.AddDeadLetter(ctx, "uuid:a", &eventing.DeadLetter{Seq: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Hour)})
 	}
-	got, err := db.TakeDeadLetters(ctx, "uuid:a", t0.Add(time.Hour))
-	if err != nil || len(got) != 2 || got[0].Seq != 2 {
-		t.Fatalf("take since 1h = %v, %v; want seqs 2,3", got, err)
+	db.AddDeadLetter(ctx, "uuid:b", &eventing.DeadLetter{Seq: 9, Time: t0})
+	got, err := db.MarkReplay(ctx, "uuid:a", t0.Add(time.Hour))
+	if err != nil || len(got) != 2 || got[0].Seq != 2 || !got[0].Replay {
+		t.Fatalf("mark since 1h = %v, %v; want seqs 2,3 marked", got, err)
+	}
+	if again, _ := db.MarkReplay(ctx, "uuid:a", time.Time{}); len(again) != 1 || again[0].Seq != 1 {
+		t.Fatalf("a second mark = %v; want only seq 1 (the others are marked already)", again)
+	}
+	all, _ := db.Replaying(ctx)
+	if len(all) != 1 || len(all["uuid:a"]) != 3 {
+		t.Fatalf("replaying = %v; want 3 of uuid:a", all)
+	}
+	if err := db.DeleteDeadLetter(ctx, "uuid:a", 2); err != nil {
+		t.Fatal(err)
 	}
 	left, _ := db.DeadLetters(ctx, "uuid:a")
-	if len(left) != 1 || left[0].Seq != 1 {
-		t.Fatalf("left = %v; want seq 1", left)
+	if len(left) != 2 || left[0].Seq != 1 || left[1].Seq != 3 {
+		t.Fatalf("left = %v; want seqs 1 and 3", left)
 	}
 }
 

@@ -588,10 +588,6 @@ func (service *subscriptionEndSink) SubscriptionEnd(request *SubscriptionEnd) er
 	)
 }
 
-type Secret string
-
-type SupportedProcessor string
-
 type Message struct {
 	XMLName xml.Name `xml:"http://cloud42.jw.de/message message"`
 
@@ -604,4 +600,277 @@ type Message struct {
 	Text string `xml:"http://cloud42.jw.de/message text,omitempty" json:"text,omitempty"`
 
 	Info string `xml:"http://cloud42.jw.de/message info,omitempty" json:"info,omitempty"`
+}
+
+type Secret string
+
+type SupportedProcessor string
+
+type CancelSubscription struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald cancelSubscription"`
+
+	SubscriptionId string `xml:"http://herald-eventing.github.io/ns/2026/herald subscriptionId" json:"subscriptionId,omitempty"`
+
+	Reason string `xml:"http://herald-eventing.github.io/ns/2026/herald reason,omitempty" json:"reason,omitempty"`
+}
+
+type CancelSubscriptionResponse struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald cancelSubscriptionResponse"`
+
+	Return_ bool `xml:"http://herald-eventing.github.io/ns/2026/herald return" json:"return,omitempty"`
+}
+
+type DescribeSubscription struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald describeSubscription"`
+
+	SubscriptionId string `xml:"http://herald-eventing.github.io/ns/2026/herald subscriptionId" json:"subscriptionId,omitempty"`
+}
+
+type DescribeSubscriptionResponse struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald describeSubscriptionResponse"`
+
+	Subscription *SubscriptionInfo `xml:"http://herald-eventing.github.io/ns/2026/herald subscription" json:"subscription,omitempty"`
+}
+
+type GetDeadLetters struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald getDeadLetters"`
+
+	SubscriptionId string `xml:"http://herald-eventing.github.io/ns/2026/herald subscriptionId" json:"subscriptionId,omitempty"`
+}
+
+type GetDeadLettersResponse struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald getDeadLettersResponse"`
+
+	DeadLetter []*DeadLetterInfo `xml:"http://herald-eventing.github.io/ns/2026/herald deadLetter,omitempty" json:"deadLetter,omitempty"`
+}
+
+type Replay struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald replay"`
+
+	SubscriptionId string `xml:"http://herald-eventing.github.io/ns/2026/herald subscriptionId" json:"subscriptionId,omitempty"`
+
+	Since soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald since,omitempty" json:"since,omitempty"`
+}
+
+type ReplayResponse struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald replayResponse"`
+
+	Return_ int32 `xml:"http://herald-eventing.github.io/ns/2026/herald return" json:"return,omitempty"`
+}
+
+type Pull struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald Pull"`
+
+	SubscriptionId string `xml:"http://herald-eventing.github.io/ns/2026/herald subscriptionId" json:"subscriptionId,omitempty"`
+
+	Cursor string `xml:"http://herald-eventing.github.io/ns/2026/herald cursor,omitempty" json:"cursor,omitempty"`
+
+	Max int32 `xml:"http://herald-eventing.github.io/ns/2026/herald max,omitempty" json:"max,omitempty"`
+
+	Wait *Duration `xml:"http://herald-eventing.github.io/ns/2026/herald wait,omitempty" json:"wait,omitempty"`
+}
+
+type PullResponse struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald PullResponse"`
+
+	Event []*PulledEvent `xml:"http://herald-eventing.github.io/ns/2026/herald event,omitempty" json:"event,omitempty"`
+
+	Cursor string `xml:"http://herald-eventing.github.io/ns/2026/herald cursor" json:"cursor,omitempty"`
+}
+
+type SubscriptionInfo struct {
+	Id string `xml:"http://herald-eventing.github.io/ns/2026/herald id" json:"id,omitempty"`
+
+	Processor string `xml:"http://herald-eventing.github.io/ns/2026/herald processor" json:"processor,omitempty"`
+
+	Filter *FilterInfo `xml:"http://herald-eventing.github.io/ns/2026/herald filter,omitempty" json:"filter,omitempty"`
+
+	Expires soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald expires,omitempty" json:"expires,omitempty"`
+
+	Created soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald created" json:"created,omitempty"`
+
+	EndTo bool `xml:"http://herald-eventing.github.io/ns/2026/herald endTo" json:"endTo,omitempty"`
+
+	Signed bool `xml:"http://herald-eventing.github.io/ns/2026/herald signed" json:"signed,omitempty"`
+
+	Cursor uint64 `xml:"http://herald-eventing.github.io/ns/2026/herald cursor" json:"cursor,omitempty"`
+
+	Head uint64 `xml:"http://herald-eventing.github.io/ns/2026/herald head" json:"head,omitempty"`
+
+	Failures int32 `xml:"http://herald-eventing.github.io/ns/2026/herald failures" json:"failures,omitempty"`
+
+	FailingSince soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald failingSince,omitempty" json:"failingSince,omitempty"`
+
+	NextAttempt soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald nextAttempt,omitempty" json:"nextAttempt,omitempty"`
+
+	DeadLetters int32 `xml:"http://herald-eventing.github.io/ns/2026/herald deadLetters" json:"deadLetters,omitempty"`
+
+	Attempt []*AttemptInfo `xml:"http://herald-eventing.github.io/ns/2026/herald attempt,omitempty" json:"attempt,omitempty"`
+}
+
+type FilterInfo string
+
+type AttemptInfo struct {
+	Time soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald time" json:"time,omitempty"`
+
+	Seq uint64 `xml:"http://herald-eventing.github.io/ns/2026/herald seq" json:"seq,omitempty"`
+
+	Ok bool `xml:"http://herald-eventing.github.io/ns/2026/herald ok" json:"ok,omitempty"`
+
+	Status int32 `xml:"http://herald-eventing.github.io/ns/2026/herald status,omitempty" json:"status,omitempty"`
+
+	Latency *Duration `xml:"http://herald-eventing.github.io/ns/2026/herald latency" json:"latency,omitempty"`
+
+	Error string `xml:"http://herald-eventing.github.io/ns/2026/herald error,omitempty" json:"error,omitempty"`
+}
+
+type DeadLetterInfo struct {
+	Seq uint64 `xml:"http://herald-eventing.github.io/ns/2026/herald seq" json:"seq,omitempty"`
+
+	Received soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald received" json:"received,omitempty"`
+
+	Died soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald died" json:"died,omitempty"`
+
+	Attempts int32 `xml:"http://herald-eventing.github.io/ns/2026/herald attempts" json:"attempts,omitempty"`
+
+	Error string `xml:"http://herald-eventing.github.io/ns/2026/herald error" json:"error,omitempty"`
+
+	Message *Message `xml:"message,omitempty" json:"message,omitempty"`
+}
+
+type PulledEvent struct {
+	Seq uint64 `xml:"http://herald-eventing.github.io/ns/2026/herald seq" json:"seq,omitempty"`
+
+	Received soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald received" json:"received,omitempty"`
+
+	Message *Message `xml:"message,omitempty" json:"message,omitempty"`
+}
+
+type Administration interface {
+	CancelSubscription(request *CancelSubscription) (*CancelSubscriptionResponse, error)
+
+	CancelSubscriptionContext(ctx context.Context, request *CancelSubscription) (*CancelSubscriptionResponse, error)
+
+	DescribeSubscription(request *DescribeSubscription) (*DescribeSubscriptionResponse, error)
+
+	DescribeSubscriptionContext(ctx context.Context, request *DescribeSubscription) (*DescribeSubscriptionResponse, error)
+
+	GetDeadLetters(request *GetDeadLetters) (*GetDeadLettersResponse, error)
+
+	GetDeadLettersContext(ctx context.Context, request *GetDeadLetters) (*GetDeadLettersResponse, error)
+
+	Replay(request *Replay) (*ReplayResponse, error)
+
+	ReplayContext(ctx context.Context, request *Replay) (*ReplayResponse, error)
+}
+
+type administration struct {
+	client *soap.Client
+}
+
+func NewAdministration(client *soap.Client) Administration {
+	return &administration{
+		client: client,
+	}
+}
+
+func (service *administration) CancelSubscriptionContext(ctx context.Context, request *CancelSubscription) (*CancelSubscriptionResponse, error) {
+	response := new(CancelSubscriptionResponse)
+	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/cancelSubscription", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *administration) CancelSubscription(request *CancelSubscription) (*CancelSubscriptionResponse, error) {
+	return service.CancelSubscriptionContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *administration) DescribeSubscriptionContext(ctx context.Context, request *DescribeSubscription) (*DescribeSubscriptionResponse, error) {
+	response := new(DescribeSubscriptionResponse)
+	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/describeSubscription", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *administration) DescribeSubscription(request *DescribeSubscription) (*DescribeSubscriptionResponse, error) {
+	return service.DescribeSubscriptionContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *administration) GetDeadLettersContext(ctx context.Context, request *GetDeadLetters) (*GetDeadLettersResponse, error) {
+	response := new(GetDeadLettersResponse)
+	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/getDeadLetters", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *administration) GetDeadLetters(request *GetDeadLetters) (*GetDeadLettersResponse, error) {
+	return service.GetDeadLettersContext(
+		context.Background(),
+		request,
+	)
+}
+
+func (service *administration) ReplayContext(ctx context.Context, request *Replay) (*ReplayResponse, error) {
+	response := new(ReplayResponse)
+	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/replay", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *administration) Replay(request *Replay) (*ReplayResponse, error) {
+	return service.ReplayContext(
+		context.Background(),
+		request,
+	)
+}
+
+type PullDelivery interface {
+	Pull(request *Pull) (*PullResponse, error)
+
+	PullContext(ctx context.Context, request *Pull) (*PullResponse, error)
+}
+
+type pullDelivery struct {
+	client *soap.Client
+}
+
+func NewPullDelivery(client *soap.Client) PullDelivery {
+	return &pullDelivery{
+		client: client,
+	}
+}
+
+func (service *pullDelivery) PullContext(ctx context.Context, request *Pull) (*PullResponse, error) {
+	response := new(PullResponse)
+	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/Pull", request, response)
+	if err != nil {
+		return nil, err
+	}
+
+	return response, nil
+}
+
+func (service *pullDelivery) Pull(request *Pull) (*PullResponse, error) {
+	return service.PullContext(
+		context.Background(),
+		request,
+	)
 }

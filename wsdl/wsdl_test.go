@@ -23,12 +23,20 @@ const (
 	nsTNS = "http://webservice.cloud42.jw.de"
 	nsWSE = "http://schemas.xmlsoap.org/ws/2004/08/eventing"
 	wseP  = nsWSE + "/"
+	nsH   = "http://herald-eventing.github.io/ns/2026/herald"
 )
+
+// heraldOp is an operation of Herald's own port types.
+func heraldOp(name, portType, path string) Operation {
+	return Operation{Name: name, PortType: portType, Action: nsH + "/" + name, ResponseAction: nsH + "/" + name + "Response",
+		Input: xml.Name{Space: nsH, Local: name}, Output: xml.Name{Space: nsH, Local: name + "Response"}, Path: path}
+}
 
 func TestOperations(t *testing.T) {
 	want := []Operation{
 		{Name: "GetStatusOp", PortType: "SubscriptionManager", Action: wseP + "GetStatus", ResponseAction: wseP + "GetStatusResponse",
 			Input: xml.Name{Space: nsWSE, Local: "GetStatus"}, Output: xml.Name{Space: nsWSE, Local: "GetStatusResponse"}, Path: "/subscriptions"},
+		heraldOp("Pull", "PullDelivery", "/subscriptions"),
 		{Name: "RenewOp", PortType: "SubscriptionManager", Action: wseP + "Renew", ResponseAction: wseP + "RenewResponse",
 			Input: xml.Name{Space: nsWSE, Local: "Renew"}, Output: xml.Name{Space: nsWSE, Local: "RenewResponse"}, Path: "/subscriptions"},
 		{Name: "SubscribeOp", PortType: "EventSource", Action: wseP + "Subscribe", ResponseAction: wseP + "SubscribeResponse",
@@ -37,8 +45,12 @@ func TestOperations(t *testing.T) {
 			Input: xml.Name{Space: nsWSE, Local: "SubscriptionEnd"}, OneWay: true},
 		{Name: "UnsubscribeOp", PortType: "SubscriptionManager", Action: wseP + "Unsubscribe", ResponseAction: wseP + "UnsubscribeResponse",
 			Input: xml.Name{Space: nsWSE, Local: "Unsubscribe"}, Path: "/subscriptions"},
+		heraldOp("cancelSubscription", "Administration", "/eventing"),
+		heraldOp("describeSubscription", "Administration", "/eventing"),
+		heraldOp("getDeadLetters", "Administration", "/eventing"),
 		{Name: "getEndpointAddress", PortType: "NotificationService", Action: "urn:getEndpointAddress", ResponseAction: "urn:getEndpointAddressResponse",
 			Input: xml.Name{Space: nsTNS, Local: "getEndpointAddress"}, Output: xml.Name{Space: nsTNS, Local: "getEndpointAddressResponse"}, Path: "/eventing"},
+		heraldOp("replay", "Administration", "/eventing"),
 		{Name: "setEndpointAddress", PortType: "NotificationService", Action: "urn:setEndpointAddress", ResponseAction: "urn:setEndpointAddressResponse",
 			Input: xml.Name{Space: nsTNS, Local: "setEndpointAddress"}, Output: xml.Name{Space: nsTNS, Local: "setEndpointAddressResponse"}, Path: "/eventing"},
 		{Name: "subscribe", PortType: "NotificationService", Action: "urn:subscribe", ResponseAction: "urn:subscribeResponse",
@@ -61,8 +73,9 @@ func TestOperations(t *testing.T) {
 			t.Errorf("%s: no input element", op.Name)
 		}
 	}
-	wantNames := []string{"GetStatusOp", "RenewOp", "SubscribeOp", "SubscriptionEnd", "UnsubscribeOp",
-		"getEndpointAddress", "setEndpointAddress", "subscribe", "unsubscribe"}
+	wantNames := []string{"GetStatusOp", "Pull", "RenewOp", "SubscribeOp", "SubscriptionEnd", "UnsubscribeOp",
+		"cancelSubscription", "describeSubscription", "getDeadLetters", "getEndpointAddress", "replay",
+		"setEndpointAddress", "subscribe", "unsubscribe"}
 	if !slices.Equal(names, wantNames) {
 		t.Fatalf("operation names = %q, want exactly %q (sorted)", names, wantNames)
 	}
@@ -236,6 +249,7 @@ func TestDocument(t *testing.T) {
 	wantAddrs := []string{
 		base + "/eventing", base + "/eventing", base + "/eventing", base + "/eventing",
 		base + "/subscriptions", base + "/subscriptions",
+		base + "/eventing", base + "/eventing", base + "/subscriptions", base + "/subscriptions",
 	}
 	if !slices.Equal(addrs, wantAddrs) {
 		t.Errorf("port addresses = %q, want %q", addrs, wantAddrs)

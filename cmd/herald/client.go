@@ -67,14 +67,45 @@ func (c *clientFlags) manageElement(ctx context.Context, op string, payload *etr
 
 func subscribeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cf clientFlags
-	fs := newFlags("subscribe", "subscribe --topic T --notify-to URL [flags]", stderr)
+	fs := newFlags("subscribe", "subscribe (--topic T | --filter XPATH) --notify-to URL [flags]", stderr)
 	cf.register(fs)
-	topic := fs.String("topic", "", "topic to subscribe to (required)")
+	topic := fs.String("topic", "", "topic to subscribe to")
 	notifyTo := fs.String("notify-to", "", "URL of the SOAP endpoint to notify")
 	processor := fs.String("processor", "soap", "subscription processor")
 	secret := fs.String("secret", "", "signing secret for Standard Webhooks signatures (whsec_… or any string)")
+	expires := fs.String("expires", "", "lease: an xs:duration (PT1H) or xs:dateTime; makes a WS-Eventing subscription")
+	filter := fs.String("filter", "", "filter expression (XPath 1.0 over the <message>; prefix m: is bound to its namespace); makes a WS-Eventing subscription")
+	dialect := fs.String("dialect", "", "filter dialect URI (default XPath 1.0; "+eventing.DialectTopic+" for a topic)")
+	endTo := fs.String("end-to", "", "URL that receives SubscriptionEnd if Herald ends the subscription; makes a WS-Eventing subscription")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *expires != "" || *filter != "" || *endTo != "" || *dialect != "" {
+		// A WS-Eventing Subscribe: the topic becomes a topic filter.
+		if *processor != "soap" {
+			return errors.New("--expires, --filter, --dialect and --end-to go with the soap processor")
+		}
+		if *notifyTo == "" {
+			fs.Usage()
+			return errors.New("--notify-to is required")
+		}
+		f, d := *filter, *dialect
+		if f == "" {
+			if *topic == "" {
+				fs.Usage()
+				return errors.New("give --topic or --filter")
+			}
+			f, d = *topic, eventing.DialectTopic
+		} else if *topic != "" {
+			return errors.New("give --topic or --filter, not both")
+		}
+		id, granted, err := cf.wseSubscribe(ctx, *notifyTo, *endTo, *expires, d, f, *secret)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, id)
+		fmt.Fprintln(stderr, "expires", granted)
+		return nil
 	}
 	if *topic == "" {
 		fs.Usage()
@@ -114,19 +145,16 @@ func subscribeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 func unsubscribeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cf clientFlags
-	fs := newFlags("unsubscribe", "unsubscribe [flags] ID", stderr)
+	fs := newFlags("unsubscribe", "unsubscribe ID [flags]", stderr)
 	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
+	id, err := oneID(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("unsubscribe takes one subscription id")
-	}
-	if _, err := cf.manage(ctx, "unsubscribe", [2]string{"subscriptionId", fs.Arg(0)}); err != nil {
+	if _, err := cf.manage(ctx, "unsubscribe", [2]string{"subscriptionId", id}); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "unsubscribed", fs.Arg(0))
+	fmt.Fprintln(stdout, "unsubscribed", id)
 	return nil
 }
 

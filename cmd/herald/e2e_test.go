@@ -163,8 +163,38 @@ func TestEndToEnd_ServeListenSubscribePublish(t *testing.T) {
 	}
 }
 
+func TestEndToEnd_WSEventingLifecycle(t *testing.T) {
+	serve := startProc(t, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	server := "http://" + serve.wait(t, `herald listening" addr=(\S+)`)
+	listen := startProc(t, "listen", "--addr", "127.0.0.1:0")
+	sink := listen.wait(t, `listening on (\S+)`)
+
+	id := runCmd(t, "subscribe", "--server", server, "--notify-to", sink, "--end-to", sink,
+		"--expires", "PT1H", "--filter", "/m:message[m:topic='disk' and contains(m:text, 'full')]")
+	id = strings.SplitN(id, "\n", 2)[0]
+	runCmd(t, "publish", "--server", server, "--topic", "disk", "--text", "almost empty")
+	runCmd(t, "publish", "--server", server, "--topic", "disk", "--text", "sda1 full")
+	listen.wait(t, `text="sda1 full"`)
+
+	status := runCmd(t, "status", "--server", server, id)
+	for _, want := range []string{"subscription  " + id, "processor     soap", "XPath /m:message", "end to        true", "delivered"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	if out := runCmd(t, "renew", id, "--server", server, "--expires", "PT2H"); !strings.Contains(out, "renewed "+id+" until PT2H") {
+		t.Errorf("renew printed %q", out)
+	}
+	runCmd(t, "cancel", "--server", server, "--reason", "maintenance", id)
+	listen.wait(t, `subscription-end id="`+regexp.QuoteMeta(id)+`" status=SourceCancelling reason="maintenance"`)
+	out, err := exec.Command(herald(t), "status", "--server", server, id).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "UnknownSubscription") {
+		t.Fatalf("status after cancel: %v %s", err, out)
+	}
+}
+
 func TestEndToEnd_HelpOnEveryCommand(t *testing.T) {
-	for _, c := range []string{"serve", "listen", "subscribe", "unsubscribe", "publish"} {
+	for _, c := range []string{"serve", "listen", "subscribe", "unsubscribe", "publish", "renew", "status", "cancel", "deadletters", "replay"} {
 		out, err := exec.Command(herald(t), c, "--help").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "Usage: herald "+c) {
 			t.Errorf("herald %s --help: %v\n%s", c, err, out)

@@ -6,6 +6,11 @@
 //	herald subscribe --topic T --notify-to URL
 //	herald unsubscribe ID
 //	herald publish --topic T [--instance I] [--text …] [--info …]
+//	herald renew ID [--expires D]
+//	herald status ID
+//	herald cancel ID
+//	herald deadletters ID
+//	herald replay ID [--since T]
 //
 // Run "herald help" or "herald CMD --help" for the flags of each.
 package main
@@ -52,6 +57,11 @@ func commands() map[string]command {
 		"subscribe":   {"subscribe an endpoint to a topic; prints the subscription id", subscribeCmd},
 		"unsubscribe": {"end a subscription", unsubscribeCmd},
 		"publish":     {"publish an event message", publishCmd},
+		"renew":       {"extend a subscription's lease", renewCmd},
+		"status":      {"show a subscription: lease, delivery position, failures, last attempts", statusCmd},
+		"cancel":      {"end a subscription as the operator (SubscriptionEnd to its EndTo)", cancelCmd},
+		"deadletters": {"list a subscription's dead letters", deadLettersCmd},
+		"replay":      {"deliver a subscription's dead letters again", replayCmd},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
@@ -246,5 +247,109 @@ func TestMustUnderstand_UnderstoodHeadersPass(t *testing.T) {
 	other := `<x:Secret xmlns:x="urn:x" s:mustUnderstand="true" s:role="urn:someone-else">1</x:Secret>`
 	if r := h.post(t, "/eventing", soap12, envelope(soap.V12, other, `<web:getEndpointAddress/>`)); r.status != 200 {
 		t.Fatalf("mustUnderstand for another role: HTTP %d %s", r.status, r.body)
+	}
+}
+
+func wseSubscribe(notify, expires, filter, mode string) string {
+	m := ""
+	if mode != "" {
+		m = ` Mode="` + mode + `"`
+	}
+	e := ""
+	if expires != "" {
+		e = `<wse:Expires>` + expires + `</wse:Expires>`
+	}
+	return `<wse:Subscribe><wse:Delivery` + m + `><wse:NotifyTo><wsa:Address xmlns:wsa="` + wsa04 + `">` + notify + `</wsa:Address></wse:NotifyTo></wse:Delivery>` + e + filter + `</wse:Subscribe>`
+}
+
+// TestFaults_WSEventing checks every WS-Eventing fault Herald raises, in
+// SOAP 1.2 and 1.1: code, subcode, reason, detail and HTTP status.
+func TestFaults_WSEventing(t *testing.T) {
+	h := start(t, "", eventing.Options{SweepInterval: time.Hour}) // keep the expired subscription around
+	s := newSink(t)
+	long := h.post(t, "/eventing", soap12, envelope(soap.V12, wsaHeaders(wsa04, wse+"/Subscribe"), wseSubscribe(s.URL+"/long", "PT1H", "", "")))
+	live := bodyText(t, parse(t, long.body), "SubscribeResponse/SubscriptionManager/ReferenceParameters/Identifier")
+	// A subscription to renew after it expired.
+	short := h.post(t, "/eventing", soap12, envelope(soap.V12, wsaHeaders(wsa04, wse+"/Subscribe"), wseSubscribe(s.URL, "PT0.001S", "", "")))
+	if short.status != 200 {
+		t.Fatalf("short subscription: %d %s", short.status, short.body)
+	}
+	expired := bodyText(t, parse(t, short.body), "SubscribeResponse/SubscriptionManager/ReferenceParameters/Identifier")
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond) // the lease is a millisecond; wait it out on the wall clock
+	}
+	xpath := eventing.DialectXPath10
+	tests := []struct {
+		name, path, action, body, headers string
+		code, subcode, reason, detail     string
+	}{
+		{name: "unsupported delivery mode", path: "/eventing", action: "Subscribe", body: wseSubscribe(s.URL, "", "", "urn:bogus"),
+			code: "Sender", subcode: "DeliveryModeRequestedUnavailable", reason: "urn:bogus", detail: "SupportedDeliveryMode"},
+		{name: "zero duration", path: "/eventing", action: "Subscribe", body: wseSubscribe(s.URL, "PT0S", "", ""),
+			code: "Sender", subcode: "InvalidExpirationTime", reason: "not positive"},
+		{name: "negative duration", path: "/eventing", action: "Subscribe", body: wseSubscribe(s.URL, "-PT1H", "", ""),
+			code: "Sender", subcode: "InvalidExpirationTime", reason: "not positive"},
+		{name: "past dateTime", path: "/eventing", action: "Subscribe", body: wseSubscribe(s.URL, "2001-01-01T00:00:00Z", "", ""),
+			code: "Sender", subcode: "InvalidExpirationTime", reason: "in the past"},
+		{name: "not a time", path: "/eventing", action: "Subscribe", body: wseSubscribe(s.URL, "tomorrow", "", ""),
+			code: "Sender", subcode: "InvalidExpirationTime", reason: "neither an xs:duration nor an xs:dateTime"},
+		{name: "unknown dialect", path: "/eventing", action: "Subscribe", body: wseSubscribe(s.URL, "", `<wse:Filter Dialect="http://www.example.org/topicFilter">weather.storms</wse:Filter>`, ""),
+			code: "Sender", subcode: "FilteringRequestedUnavailable", reason: "topicFilter", detail: "SupportedDialect"},
+		{name: "XPath does not compile", path: "/eventing", action: "Subscribe", body: wseSubscribe(s.URL, "", `<wse:Filter Dialect="`+xpath+`">/m:message[</wse:Filter>`, ""),
+			code: "Sender", subcode: "InvalidMessage", reason: "does not compile"},
+		{name: "XPath too long", path: "/eventing", action: "Subscribe", body: wseSubscribe(s.URL, "", `<wse:Filter>`+strings.Repeat("/a", 3000)+`</wse:Filter>`, ""),
+			code: "Sender", subcode: "InvalidMessage", reason: "limit"},
+		{name: "no Delivery", path: "/eventing", action: "Subscribe", body: `<wse:Subscribe/>`,
+			code: "Sender", subcode: "InvalidMessage", reason: "no wse:Delivery"},
+		{name: "no NotifyTo", path: "/eventing", action: "Subscribe", body: `<wse:Subscribe><wse:Delivery/></wse:Subscribe>`,
+			code: "Sender", subcode: "InvalidMessage", reason: "no wse:NotifyTo"},
+		{name: "NotifyTo without Address", path: "/eventing", action: "Subscribe", body: `<wse:Subscribe><wse:Delivery><wse:NotifyTo/></wse:Delivery></wse:Subscribe>`,
+			code: "Sender", subcode: "InvalidMessage", reason: "no wsa:Address"},
+		{name: "Renew unknown", path: "/subscriptions", action: "Renew", body: `<wse:Renew/>`, headers: `<wse:Identifier>uuid:nope</wse:Identifier>`,
+			code: "Receiver", subcode: "UnableToRenew", reason: "not known"},
+		{name: "Renew expired", path: "/subscriptions", action: "Renew", body: `<wse:Renew/>`, headers: `<wse:Identifier>` + expired + `</wse:Identifier>`,
+			code: "Receiver", subcode: "UnableToRenew", reason: "expired"},
+		{name: "Renew without Identifier", path: "/subscriptions", action: "Renew", body: `<wse:Renew/>`,
+			code: "Receiver", subcode: "UnableToRenew", reason: "no wse:Identifier"},
+		{name: "Renew with a bad Expires", path: "/subscriptions", action: "Renew", body: `<wse:Renew><wse:Expires>PT0S</wse:Expires></wse:Renew>`, headers: `<wse:Identifier>` + live + `</wse:Identifier>`,
+			code: "Sender", subcode: "InvalidExpirationTime", reason: "not positive"},
+		{name: "GetStatus unknown", path: "/subscriptions", action: "GetStatus", body: `<wse:GetStatus/>`, headers: `<wse:Identifier>uuid:nope</wse:Identifier>`,
+			code: "Sender", subcode: "UnknownSubscription", reason: "not known", detail: "Identifier"},
+		{name: "GetStatus expired", path: "/subscriptions", action: "GetStatus", body: `<wse:GetStatus/>`, headers: `<wse:Identifier>` + expired + `</wse:Identifier>`,
+			code: "Sender", subcode: "UnknownSubscription", reason: "not known", detail: "Identifier"},
+		{name: "GetStatus without Identifier", path: "/subscriptions", action: "GetStatus", body: `<wse:GetStatus/>`,
+			code: "Sender", subcode: "InvalidMessage", reason: "no wse:Identifier"},
+		{name: "Unsubscribe unknown", path: "/subscriptions", action: "Unsubscribe", body: `<wse:Unsubscribe/>`, headers: `<wse:Identifier>uuid:nope</wse:Identifier>`,
+			code: "Sender", subcode: "UnknownSubscription", reason: "not known", detail: "Identifier"},
+	}
+	for _, tt := range tests {
+		for _, v := range []soap.Version{soap.V12, soap.V11} {
+			t.Run(fmt.Sprintf("%s/%s", tt.name, v), func(t *testing.T) {
+				r := h.post(t, tt.path, contentType(v), envelope(v, wsaHeaders(wsa04, wse+"/"+tt.action)+tt.headers, tt.body), "SOAPAction", `"`+wse+"/"+tt.action+`"`)
+				f := readFault(t, r)
+				if !strings.Contains(f.reason, tt.reason) {
+					t.Errorf("reason %q does not say %q", f.reason, tt.reason)
+				}
+				if tt.detail != "" && (len(f.detail) == 0 || f.detail[0] != tt.detail) {
+					t.Errorf("detail %v; want %s", f.detail, tt.detail)
+				}
+				if f.action != wsa04+"/fault" || f.relatesTo == "" {
+					t.Errorf("fault headers: Action %q RelatesTo %q", f.action, f.relatesTo)
+				}
+				if v == soap.V11 {
+					if f.status != 500 || f.soap11Faultcode != tt.subcode {
+						t.Errorf("HTTP %d faultcode %q; want 500 %s", f.status, f.soap11Faultcode, tt.subcode)
+					}
+					return
+				}
+				want := 400
+				if tt.code == "Receiver" {
+					want = 500
+				}
+				if f.status != want || f.code != tt.code || f.subcode != tt.subcode {
+					t.Errorf("HTTP %d %s/%s; want %d %s/%s", f.status, f.code, f.subcode, want, tt.code, tt.subcode)
+				}
+			})
+		}
 	}
 }

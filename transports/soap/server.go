@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
-	"github.com/google/uuid"
 
 	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
@@ -107,14 +106,19 @@ func NewServer(o Options) (*Server, error) {
 // handlers maps WSDL operation names to their handlers.
 func (s *Server) handlers() map[string]HandlerFunc {
 	return map[string]HandlerFunc{
-		"subscribe":          s.manageSubscribe,
-		"unsubscribe":        s.manageUnsubscribe,
-		"setEndpointAddress": s.setEndpointAddress,
-		"getEndpointAddress": s.getEndpointAddress,
-		"SubscribeOp":        s.subscribe,
-		"RenewOp":            s.renew,
-		"GetStatusOp":        s.getStatus,
-		"UnsubscribeOp":      s.unsubscribe,
+		"subscribe":            s.manageSubscribe,
+		"unsubscribe":          s.manageUnsubscribe,
+		"setEndpointAddress":   s.setEndpointAddress,
+		"getEndpointAddress":   s.getEndpointAddress,
+		"SubscribeOp":          s.subscribe,
+		"RenewOp":              s.renew,
+		"GetStatusOp":          s.getStatus,
+		"UnsubscribeOp":        s.unsubscribe,
+		"cancelSubscription":   s.cancelSubscription,
+		"describeSubscription": s.describeSubscription,
+		"getDeadLetters":       s.getDeadLetters,
+		"replay":               s.replay,
+		"Pull":                 s.pull,
 	}
 }
 
@@ -216,7 +220,8 @@ func (s *Server) reply(req *Request, action string) *Envelope {
 	}
 	h := out.Header
 	h.CreateElement("wsa:Action").SetText(action)
-	h.CreateElement("wsa:MessageID").SetText("urn:uuid:" + uuid.NewString())
+	// No MessageID: a reply expects no reply, and the specification's
+	// example responses carry none.
 	if req.Addressing.MessageID != "" {
 		h.CreateElement("wsa:RelatesTo").SetText(req.Addressing.MessageID)
 	}

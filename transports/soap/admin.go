@@ -1,0 +1,190 @@
+package soap
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+
+	"github.com/herald-eventing/herald/addressing"
+	"github.com/herald-eventing/herald/eventing"
+)
+
+// heraldElement returns an element in Herald's namespace (prefix h).
+func heraldElement(local string) *etree.Element {
+	el := etree.NewElement("h:" + local)
+	el.CreateAttr("xmlns:h", eventing.HeraldNS)
+	return el
+}
+
+// heraldField reads a child of the payload in Herald's namespace.
+func heraldField(payload *etree.Element, local string) (*etree.Element, string) {
+	c := addressing.Child(payload, eventing.HeraldNS, local)
+	return c, addressing.Text(c)
+}
+
+func subscriptionID(payload *etree.Element, op string) (string, error) {
+	c, id := heraldField(payload, "subscriptionId")
+	if c == nil || id == "" {
+		return "", eventing.InvalidMessage(op + " has no subscriptionId")
+	}
+	return id, nil
+}
+
+func heraldReturn(local, value string) *Response {
+	el := heraldElement(local)
+	el.CreateElement("h:return").SetText(value)
+	return &Response{Body: []*etree.Element{el}}
+}
+
+func (s *Server) cancelSubscription(ctx context.Context, r *Request) (*Response, error) {
+	id, err := subscriptionID(r.Payload, "cancelSubscription")
+	if err != nil {
+		return nil, err
+	}
+	_, reason := heraldField(r.Payload, "reason")
+	if err := s.svc.Cancel(ctx, id, reason); err != nil {
+		return nil, err
+	}
+	return heraldReturn("cancelSubscriptionResponse", "true"), nil
+}
+
+func (s *Server) describeSubscription(ctx context.Context, r *Request) (*Response, error) {
+	id, err := subscriptionID(r.Payload, "describeSubscription")
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.svc.Describe(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	resp := heraldElement("describeSubscriptionResponse")
+	info := resp.CreateElement("h:subscription")
+	sub, st := d.Subscription, d.State
+	info.CreateElement("h:id").SetText(sub.ID)
+	info.CreateElement("h:processor").SetText(sub.Processor)
+	if sub.Filter != nil {
+		f := info.CreateElement("h:filter")
+		f.CreateAttr("dialect", sub.Filter.Dialect)
+		f.SetText(sub.Filter.Expression)
+	}
+	if !sub.Expires.IsZero() {
+		info.CreateElement("h:expires").SetText(eventing.FormatDateTime(sub.Expires))
+	}
+	info.CreateElement("h:created").SetText(eventing.FormatDateTime(sub.Created))
+	info.CreateElement("h:endTo").SetText(strconv.FormatBool(sub.EndTo != ""))
+	info.CreateElement("h:signed").SetText(strconv.FormatBool(sub.Secret != ""))
+	info.CreateElement("h:cursor").SetText(strconv.FormatUint(st.Cursor, 10))
+	info.CreateElement("h:head").SetText(strconv.FormatUint(d.Head, 10))
+	info.CreateElement("h:failures").SetText(strconv.Itoa(st.Failures))
+	if !st.FailingSince.IsZero() {
+		info.CreateElement("h:failingSince").SetText(eventing.FormatDateTime(st.FailingSince))
+	}
+	if !st.NextAttempt.IsZero() {
+		info.CreateElement("h:nextAttempt").SetText(eventing.FormatDateTime(st.NextAttempt))
+	}
+	info.CreateElement("h:deadLetters").SetText(strconv.Itoa(d.DeadLetters))
+	for _, a := range st.Log {
+		ae := info.CreateElement("h:attempt")
+		ae.CreateElement("h:time").SetText(eventing.FormatDateTime(a.Time))
+		ae.CreateElement("h:seq").SetText(strconv.FormatUint(a.Seq, 10))
+		ae.CreateElement("h:ok").SetText(strconv.FormatBool(a.OK))
+		if a.Status != 0 {
+			ae.CreateElement("h:status").SetText(strconv.Itoa(a.Status))
+		}
+		ae.CreateElement("h:latency").SetText(eventing.FormatDuration(a.Latency))
+		if a.Error != "" {
+			ae.CreateElement("h:error").SetText(a.Error)
+		}
+	}
+	return &Response{Body: []*etree.Element{resp}}, nil
+}
+
+// messageElement is an event's <message>, for embedding in a response.
+func messageElement(ev *eventing.Event) *etree.Element {
+	return ev.Element()
+}
+
+func (s *Server) getDeadLetters(ctx context.Context, r *Request) (*Response, error) {
+	id, err := subscriptionID(r.Payload, "getDeadLetters")
+	if err != nil {
+		return nil, err
+	}
+	dls, err := s.svc.DeadLetters(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	resp := heraldElement("getDeadLettersResponse")
+	for _, dl := range dls {
+		e := resp.CreateElement("h:deadLetter")
+		e.CreateElement("h:seq").SetText(strconv.FormatUint(dl.Seq, 10))
+		e.CreateElement("h:received").SetText(eventing.FormatDateTime(dl.Received))
+		e.CreateElement("h:died").SetText(eventing.FormatDateTime(dl.Time))
+		e.CreateElement("h:attempts").SetText(strconv.Itoa(dl.Attempts))
+		e.CreateElement("h:error").SetText(dl.Error)
+		e.AddChild(messageElement(dl.Event()))
+	}
+	return &Response{Body: []*etree.Element{resp}}, nil
+}
+
+func (s *Server) replay(ctx context.Context, r *Request) (*Response, error) {
+	id, err := subscriptionID(r.Payload, "replay")
+	if err != nil {
+		return nil, err
+	}
+	var since time.Time
+	if c, v := heraldField(r.Payload, "since"); c != nil {
+		e, err := eventing.ParseExpiration(v, s.svc.Clock().Now())
+		if err != nil || e.IsDuration {
+			return nil, eventing.InvalidMessage(fmt.Sprintf("replay: since %q is not an xs:dateTime", v))
+		}
+		since = e.Time
+	}
+	n, err := s.svc.Replay(ctx, id, since)
+	if err != nil {
+		return nil, err
+	}
+	return heraldReturn("replayResponse", strconv.Itoa(n)), nil
+}
+
+func (s *Server) pull(ctx context.Context, r *Request) (*Response, error) {
+	id, err := subscriptionID(r.Payload, "Pull")
+	if err != nil {
+		return nil, err
+	}
+	_, cs := heraldField(r.Payload, "cursor")
+	cursor, err := eventing.ParseCursor(cs)
+	if err != nil {
+		return nil, err
+	}
+	max := 0
+	if c, v := heraldField(r.Payload, "max"); c != nil {
+		if max, err = strconv.Atoi(v); err != nil || max < 1 {
+			return nil, eventing.InvalidMessage(fmt.Sprintf("Pull: max %q is not a positive integer", v))
+		}
+	}
+	var wait time.Duration
+	if c, v := heraldField(r.Payload, "wait"); c != nil {
+		e, err := eventing.ParseExpiration(v, s.svc.Clock().Now())
+		if err != nil || !e.IsDuration || e.Duration < 0 {
+			return nil, eventing.InvalidMessage(fmt.Sprintf("Pull: wait %q is not a non-negative xs:duration", strings.TrimSpace(v)))
+		}
+		wait = e.Duration
+	}
+	p, err := s.svc.Pull(ctx, id, cursor, max, wait)
+	if err != nil {
+		return nil, err
+	}
+	resp := heraldElement("PullResponse")
+	for _, ev := range p.Events {
+		e := resp.CreateElement("h:event")
+		e.CreateElement("h:seq").SetText(strconv.FormatUint(ev.Seq, 10))
+		e.CreateElement("h:received").SetText(eventing.FormatDateTime(ev.Received))
+		e.AddChild(messageElement(ev))
+	}
+	resp.CreateElement("h:cursor").SetText(strconv.FormatUint(p.Cursor, 10))
+	return &Response{Body: []*etree.Element{resp}}, nil
+}
