@@ -28,10 +28,20 @@ lint:
 	$(GO) tool staticcheck ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+## bench: the benchmarks beside the code, then the harness that measures
+## Herald against a bare net/http handler in the same run (BENCHFLAGS=--quick
+## for a short run)
+BENCHFLAGS ?=
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./cmd/herald bench $(BENCHFLAGS)
+
 ## fuzz: run each fuzzer for a while (FUZZTIME=30s)
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./xsd -run '^$$' -fuzz FuzzParseMessage -fuzztime $(FUZZTIME)
+	$(GO) test ./xsd -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME)
+	$(GO) test ./transports/soap -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,7 +34,14 @@ type Options struct {
 	Timeout time.Duration
 	// MaxBatch caps how many appends one commit takes (default 1024).
 	MaxBatch int
-	Logger   *slog.Logger
+	// IndexInterval is how long the topic indexer lets entries gather
+	// before it writes them (default 50 ms).
+	IndexInterval time.Duration
+	// GatherWindow is how long the writer waits for more appends before a
+	// commit when the previous commit carried several (default 500 µs; a
+	// negative value never waits). A lone publisher never waits.
+	GatherWindow time.Duration
+	Logger       *slog.Logger
 }
 
 // DB is Herald's bbolt store. It is safe for concurrent use.
@@ -43,8 +49,10 @@ type DB struct {
 	bolt     *bolt.DB
 	logger   *slog.Logger
 	maxBatch int
+	gather   time.Duration
 
 	head     atomic.Uint64
+	index    *indexer
 	appends  chan *appendReq
 	stop     chan struct{}
 	done     chan struct{}
@@ -72,6 +80,12 @@ func Open(dir string, o Options) (*DB, error) {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1024
 	}
+	if o.IndexInterval <= 0 {
+		o.IndexInterval = 50 * time.Millisecond
+	}
+	if o.GatherWindow == 0 {
+		o.GatherWindow = 500 * time.Microsecond
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -93,13 +107,15 @@ func Open(dir string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, logger: o.Logger, maxBatch: o.MaxBatch,
+	db := &DB{bolt: b, logger: o.Logger, maxBatch: o.MaxBatch, gather: o.GatherWindow,
 		appends: make(chan *appendReq, o.MaxBatch), stop: make(chan struct{}), done: make(chan struct{})}
+	db.index = newIndexer(db, o.IndexInterval)
 	if err := db.init(); err != nil {
 		b.Close()
 		return nil, err
 	}
 	go db.writer()
+	go db.index.run()
 	return db, nil
 }
 
@@ -119,10 +135,8 @@ func (db *DB) init() error {
 		case string(v) != SchemaVersion:
 			return fmt.Errorf("%w %q (this Herald reads %q)", ErrSchemaVersion, v, SchemaVersion)
 		}
-		if v := meta.Get(keyLastSeq); len(v) == 8 {
-			db.head.Store(binary.BigEndian.Uint64(v))
-		}
-		return nil
+		db.head.Store(lastSeq(tx))
+		return reindex(tx)
 	})
 }
 
@@ -137,6 +151,7 @@ func (db *DB) Close() error {
 	close(db.stop)
 	db.closeMu.Unlock()
 	<-db.done
+	db.index.close()
 	return db.bolt.Close()
 }
 
@@ -162,220 +177,6 @@ func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	return db.bolt.Update(fn)
-}
-
-// --- event log ---
-
-// Append implements eventing.EventLog: the event is durable when it returns.
-func (db *DB) Append(ctx context.Context, m *eventing.Message, received time.Time) (*eventing.Event, error) {
-	req := &appendReq{msg: m, received: received, done: make(chan struct{})}
-	db.closeMu.RLock()
-	if db.closed {
-		db.closeMu.RUnlock()
-		return nil, ErrClosed
-	}
-	select {
-	case db.appends <- req:
-	case <-ctx.Done():
-		db.closeMu.RUnlock()
-		return nil, ctx.Err()
-	}
-	db.closeMu.RUnlock()
-	select {
-	case <-req.done:
-		return req.ev, req.err
-	case <-ctx.Done():
-		// The event may still be committed; it is then delivered, but
-		// the caller did not get an acknowledgement.
-		return nil, ctx.Err()
-	}
-}
-
-// writer is the log's only writer: it takes the appends that are waiting
-// and commits them in one transaction.
-func (db *DB) writer() {
-	defer close(db.done)
-	batch := make([]*appendReq, 0, db.maxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case r := <-db.appends:
-			batch = append(batch, r)
-		case <-db.stop:
-			db.drainClosed()
-			return
-		}
-	fill:
-		for len(batch) < db.maxBatch {
-			select {
-			case r := <-db.appends:
-				batch = append(batch, r)
-			default:
-				break fill
-			}
-		}
-		db.commit(batch)
-	}
-}
-
-func (db *DB) drainClosed() {
-	for {
-		select {
-		case r := <-db.appends:
-			r.err = ErrClosed
-			close(r.done)
-		default:
-			return
-		}
-	}
-}
-
-func (db *DB) commit(batch []*appendReq) {
-	seq := db.head.Load()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		events, byTopic := tx.Bucket(bucketEvents), tx.Bucket(bucketEventsByTopic)
-		s := seq
-		for _, r := range batch {
-			s++
-			if err := events.Put(u64(s), encodeEvent(r.received, r.msg)); err != nil {
-				return err
-			}
-			if err := byTopic.Put(prefixKey(r.msg.Topic, s), nil); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketMeta).Put(keyLastSeq, u64(s))
-	})
-	evs := make([]*eventing.Event, 0, len(batch))
-	if err == nil {
-		for i, r := range batch {
-			r.ev = eventing.NewEvent(seq+uint64(i)+1, r.received.UTC(), *r.msg)
-			evs = append(evs, r.ev)
-		}
-		db.head.Store(seq + uint64(len(batch)))
-		db.watchMu.RLock()
-		for _, w := range db.watchers {
-			w(evs)
-		}
-		db.watchMu.RUnlock()
-	} else {
-		err = fmt.Errorf("store: append: %w", err)
-	}
-	for _, r := range batch {
-		r.err = err
-		close(r.done)
-	}
-}
-
-// Head implements eventing.EventLog.
-func (db *DB) Head() uint64 { return db.head.Load() }
-
-// Watch implements eventing.EventLog.
-func (db *DB) Watch(fn func([]*eventing.Event)) {
-	db.watchMu.Lock()
-	db.watchers = append(db.watchers, fn)
-	db.watchMu.Unlock()
-}
-
-// ReadEvents implements eventing.EventLog.
-func (db *DB) ReadEvents(ctx context.Context, after uint64, max int, topic string) ([]*eventing.Event, uint64, error) {
-	var out []*eventing.Event
-	through := after
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		events := tx.Bucket(bucketEvents)
-		var last uint64
-		if v := tx.Bucket(bucketMeta).Get(keyLastSeq); len(v) == 8 {
-			last = binary.BigEndian.Uint64(v)
-		}
-		if topic == "" {
-			c := events.Cursor()
-			for k, v := c.Seek(u64(after + 1)); k != nil && len(out) < max; k, v = c.Next() {
-				ev, err := decodeEvent(binary.BigEndian.Uint64(k), v)
-				if err != nil {
-					return err
-				}
-				out = append(out, ev)
-			}
-		} else {
-			prefix := append([]byte(topic), 0)
-			c := tx.Bucket(bucketEventsByTopic).Cursor()
-			for k, _ := c.Seek(prefixKey(topic, after+1)); k != nil && bytes.HasPrefix(k, prefix) && len(out) < max; k, _ = c.Next() {
-				if len(k) != len(prefix)+8 {
-					continue // a longer topic that shares the prefix bytes cannot: 0x00 ends it
-				}
-				seq := binary.BigEndian.Uint64(k[len(prefix):])
-				v := events.Get(k[len(prefix):])
-				if v == nil {
-					continue // trimmed
-				}
-				ev, err := decodeEvent(seq, v)
-				if err != nil {
-					return err
-				}
-				out = append(out, ev)
-			}
-		}
-		if len(out) < max {
-			through = max64(after, last)
-		} else {
-			through = out[len(out)-1].Seq
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, after, fmt.Errorf("store: read events: %w", err)
-	}
-	return out, through, nil
-}
-
-func max64(a, b uint64) uint64 {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-// Trim implements eventing.EventLog. It deletes in transactions of at most
-// 10,000 events.
-func (db *DB) Trim(ctx context.Context, through uint64, before time.Time) (int, error) {
-	total := 0
-	for {
-		n := 0
-		more := false
-		err := db.update(ctx, func(tx *bolt.Tx) error {
-			events, byTopic := tx.Bucket(bucketEvents), tx.Bucket(bucketEventsByTopic)
-			c := events.Cursor()
-			for k, v := c.First(); k != nil; k, v = c.First() {
-				seq := binary.BigEndian.Uint64(k)
-				if seq > through || len(v) < 8 || time.Unix(0, int64(binary.BigEndian.Uint64(v))).After(before) {
-					return nil
-				}
-				ev, err := decodeEvent(seq, v)
-				if err != nil {
-					return err
-				}
-				if err := byTopic.Delete(prefixKey(ev.Topic, seq)); err != nil {
-					return err
-				}
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				n++
-				if n == 10000 {
-					more = true
-					return nil
-				}
-			}
-			return nil
-		})
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("store: trim: %w", err)
-		}
-		if !more {
-			return total, nil
-		}
-	}
 }
 
 // --- subscriptions ---

@@ -270,3 +270,47 @@ func TestAppend_AfterCloseFails(t *testing.T) {
 		t.Fatalf("append after close: %v; want ErrClosed", err)
 	}
 }
+
+func TestReadEvents_TopicAcrossTheUnindexedTail(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{NoSync: true, IndexInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		db.Append(ctx, &eventing.Message{Topic: []string{"a", "b"}[i%2], Text: fmt.Sprint(i)}, time.Now())
+	}
+	// Nothing is indexed yet (the interval is an hour): the tail scan finds them.
+	evs, through, err := db.ReadEvents(ctx, 2, 3, "a")
+	if err != nil || len(evs) != 3 || evs[0].Seq != 3 || evs[2].Seq != 7 || through != 7 {
+		t.Fatalf("unindexed read = %v through %d, %v", evs, through, err)
+	}
+	db.Close() // flushes the index
+	db = open(t, dir)
+	evs, through, _ = db.ReadEvents(ctx, 2, 3, "a")
+	if len(evs) != 3 || evs[0].Seq != 3 || evs[2].Seq != 7 || through != 7 {
+		t.Fatalf("indexed read = %v through %d", evs, through)
+	}
+	evs, through, _ = db.ReadEvents(ctx, 7, 10, "a")
+	if len(evs) != 1 || evs[0].Seq != 9 || through != 10 {
+		t.Fatalf("read to the end = %v through %d; want 9 through 10", evs, through)
+	}
+}
+
+func TestOpen_ReindexesAfterACrash(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{NoSync: true, IndexInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		db.Append(ctx, &eventing.Message{Topic: "a", Text: fmt.Sprint(i)}, time.Now())
+	}
+	store.SimulateCrashForTest(db) // the file is left as a SIGKILL would leave it
+	db = open(t, dir)
+	if n, err := db.IndexedThroughForTest(); err != nil || n != 5 {
+		t.Fatalf("indexed through %d after reopening, %v; want 5", n, err)
+	}
+}

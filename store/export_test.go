@@ -11,3 +11,25 @@ func ForceSchemaVersionForTest(path, v string) error {
 	defer b.Close()
 	return b.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchemaVersion, []byte(v)) })
 }
+
+// SimulateCrashForTest closes the file without flushing the topic index.
+func SimulateCrashForTest(db *DB) {
+	db.closeMu.Lock()
+	db.closed = true
+	close(db.stop)
+	db.closeMu.Unlock()
+	<-db.done
+	db.index.mu.Lock()
+	db.index.pending = nil
+	db.index.mu.Unlock()
+	close(db.index.stop)
+	<-db.index.done
+	db.bolt.Close()
+}
+
+// IndexedThroughForTest returns how far the topic index reaches on disk.
+func (db *DB) IndexedThroughForTest() (uint64, error) {
+	var n uint64
+	err := db.bolt.View(func(tx *bolt.Tx) error { n = indexedThrough(tx); return nil })
+	return n, err
+}

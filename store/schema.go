@@ -8,7 +8,7 @@ const FileName = "herald.db"
 
 // Buckets. Every bucket Herald uses is declared here and created by Open.
 var (
-	// bucketMeta holds keySchemaVersion and keyLastSeq.
+	// bucketMeta holds keySchemaVersion, keyLastSeq and keyIndexedThrough.
 	bucketMeta = []byte("meta")
 	// bucketSubscriptions maps a subscription id to its JSON record.
 	bucketSubscriptions = []byte("subscriptions")
@@ -21,7 +21,8 @@ var (
 	bucketSettings = []byte("settings")
 	// bucketEvents maps a big-endian sequence number to an encoded event.
 	bucketEvents = []byte("events")
-	// bucketEventsByTopic maps topic 0x00 big-endian sequence to nothing.
+	// bucketEventsByTopic maps topic 0x00 big-endian sequence to nothing;
+	// written behind the log by the indexer (see log.go).
 	bucketEventsByTopic = []byte("events_by_topic")
 	// bucketDeliveryState maps a subscription id to its JSON delivery state.
 	bucketDeliveryState = []byte("delivery_state")
@@ -38,7 +39,11 @@ var allBuckets = [][]byte{
 // Keys in bucketMeta.
 var (
 	keySchemaVersion = []byte("schema_version")
-	// keyLastSeq is the sequence number of the last appended event; it
-	// survives trimming every event.
+	// keyLastSeq records the last sequence number when Trim runs, so that
+	// the sequence continues after every event was trimmed (otherwise the
+	// last key of the events bucket is the head).
 	keyLastSeq = []byte("last_seq")
+	// keyIndexedThrough is the last sequence number the topic index
+	// covers; events after it are found by scanning the log.
+	keyIndexedThrough = []byte("indexed_through")
 )

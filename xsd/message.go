@@ -59,8 +59,41 @@ func messageErrorf(format string, args ...any) *MessageError {
 
 // engines holds the compiled message schemas.
 type engines struct {
-	qualified   *validator.Engine // message.xsd
-	unqualified *validator.Engine // message-published.xsd
+	qualified   *pooledEngine // message.xsd
+	unqualified *pooledEngine // message-published.xsd
+}
+
+// pooledEngine validates with reused sessions: a validator session carries
+// scratch buffers that cost more to build than a small message costs to
+// validate. A session serves one document at a time, so each goroutine
+// takes its own from the pool.
+type pooledEngine struct {
+	engine   *validator.Engine
+	sessions sync.Pool
+}
+
+func newPooledEngine(e *validator.Engine) *pooledEngine {
+	p := &pooledEngine{engine: e}
+	p.sessions.New = func() any {
+		s, err := e.NewSession(validator.ValidateOptions{MaxErrors: 8})
+		if err != nil {
+			return err
+		}
+		return s
+	}
+	return p
+}
+
+// Validate validates data with a pooled session.
+func (p *pooledEngine) Validate(data []byte) error {
+	switch s := p.sessions.Get().(type) {
+	case *validator.Session:
+		defer p.sessions.Put(s)
+		return s.Validate(bytes.NewReader(data))
+	case error:
+		return s
+	}
+	return p.engine.Validate(bytes.NewReader(data))
 }
 
 var compiled = sync.OnceValues(func() (*engines, error) {
@@ -83,7 +116,7 @@ var compiled = sync.OnceValues(func() (*engines, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &engines{qualified: q, unqualified: u}, nil
+	return &engines{qualified: newPooledEngine(q), unqualified: newPooledEngine(u)}, nil
 })
 
 // ParseMessage validates data as a Cloud42 event message and returns its
@@ -99,19 +132,38 @@ func ParseMessage(data []byte) (Message, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return Message{}, messageErrorf("empty body")
 	}
-	doc, merr := scan(data)
-	if merr != nil {
-		return Message{}, merr
-	}
 	eng, err := compiled()
 	if err != nil {
 		return Message{}, fmt.Errorf("message schemas: %w", err)
+	}
+	// Fast path for the common case: a message valid in either form reads
+	// its fields with a small scanner. Anything else takes the full scan,
+	// which explains what is wrong.
+	if m, ok := extract(data); ok && m.Topic != "" {
+		engine := eng.qualified
+		if !m.qualified {
+			engine = eng.unqualified
+		}
+		if engine.Validate(data) == nil {
+			return m.Message, nil
+		}
+	}
+	return parseFull(data, eng)
+}
+
+// parseFull is ParseMessage's full path: a token scan that can say what is
+// wrong, the schema chosen by the first child's namespace, and the
+// validator's verdict turned into one line.
+func parseFull(data []byte, eng *engines) (Message, error) {
+	doc, merr := scan(data)
+	if merr != nil {
+		return Message{}, merr
 	}
 	engine, form := eng.qualified, MessageNamespace
 	if len(doc.children) > 0 && doc.children[0].name.Space == "" {
 		engine, form = eng.unqualified, ""
 	}
-	if err := engine.Validate(bytes.NewReader(data)); err != nil {
+	if err := engine.Validate(data); err != nil {
 		return Message{}, describe(err, doc, form)
 	}
 

@@ -158,17 +158,17 @@ func TestParseMessageSchemaDecides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eng.qualified.Validate(bytes.NewReader(seed)); err != nil {
+	if err := eng.qualified.Validate(seed); err != nil {
 		t.Errorf("seed message invalid against message.xsd: %v", err)
 	}
-	if err := eng.unqualified.Validate(bytes.NewReader(seed)); err == nil {
+	if err := eng.unqualified.Validate(seed); err == nil {
 		t.Error("seed message valid against message-published.xsd; the documented discrepancy is gone")
 	}
 	unq := []byte(u(`<topic>t</topic>`))
-	if err := eng.unqualified.Validate(bytes.NewReader(unq)); err != nil {
+	if err := eng.unqualified.Validate(unq); err != nil {
 		t.Errorf("unqualified message invalid against message-published.xsd: %v", err)
 	}
-	if err := eng.qualified.Validate(bytes.NewReader(unq)); err == nil {
+	if err := eng.qualified.Validate(unq); err == nil {
 		t.Error("unqualified message valid against message.xsd")
 	}
 }
@@ -249,4 +249,42 @@ func BenchmarkParseMessage(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzExtract checks the fast path against the full one: whatever the fast
+// path accepts, the full path accepts with the same fields.
+func FuzzExtract(f *testing.F) {
+	for _, s := range []string{
+		`<message xmlns="http://cloud42.jw.de/message"><topic>t</topic><text>a&amp;b&#x41;&#66;<![CDATA[<x>]]></text></message>`,
+		"<?xml version=\"1.0\"?>\n<!-- c --><m:message xmlns:m=\"http://cloud42.jw.de/message\"><topic> t </topic><info>l1\r\nl2\rl3</info></m:message>",
+		`<message xmlns="http://cloud42.jw.de/message"><topic>t</topic><instanceId/><timestamp><!--c-->x<?pi?>y</timestamp></message>`,
+		`<m:message xmlns:m="http://cloud42.jw.de/message"><m:topic>t</m:topic></m:message>`,
+		`<message xmlns="urn:other"><topic>t</topic></message>`,
+	} {
+		f.Add([]byte(s))
+	}
+	eng, err := compiled()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, ok := extract(data)
+		if !ok || m.Topic == "" {
+			return
+		}
+		engine := eng.qualified
+		if !m.qualified {
+			engine = eng.unqualified
+		}
+		if engine.Validate(data) != nil {
+			return
+		}
+		full, err := parseFull(data, eng)
+		if err != nil {
+			t.Fatalf("fast path accepts what the full path rejects (%v): %q", err, data)
+		}
+		if full != m.Message {
+			t.Fatalf("fast path read %+v, full path %+v: %q", m.Message, full, data)
+		}
+	})
 }

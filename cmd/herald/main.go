@@ -62,6 +62,7 @@ func commands() map[string]command {
 		"cancel":      {"end a subscription as the operator (SubscriptionEnd to its EndTo)", cancelCmd},
 		"deadletters": {"list a subscription's dead letters", deadLettersCmd},
 		"replay":      {"deliver a subscription's dead letters again", replayCmd},
+		"bench":       {"measure Herald against a bare net/http handler and print a table", benchCmd},
 	}
 }
 

@@ -1,0 +1,488 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/store"
+	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/soap"
+)
+
+// herald bench measures Herald in this process against a bare net/http
+// handler measured in the same run, and prints a table. Herald, its
+// publishers and its sinks share the machine: the figures are for the whole.
+
+type benchConfig struct {
+	duration time.Duration
+	subs     int
+	quick    bool
+}
+
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var cfg benchConfig
+	fs := newFlags("bench", "bench [--duration 3s] [--subscriptions 100000] [--quick]", stderr)
+	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each throughput run lasts")
+	fs.IntVar(&cfg.subs, "subscriptions", 100000, "subscriptions for the publish-latency run with many")
+	fs.BoolVar(&cfg.quick, "quick", false, "short runs and 10,000 subscriptions (a smoke test of the harness)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if cfg.quick {
+		cfg.duration, cfg.subs = 500*time.Millisecond, 10000
+	}
+	dir, err := os.MkdirTemp("", "herald-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	b := &bench{cfg: cfg, dir: dir, log: stderr}
+	return b.run(ctx, stdout)
+}
+
+type bench struct {
+	cfg  benchConfig
+	dir  string
+	log  io.Writer
+	rows [][]string
+}
+
+func (b *bench) row(cols ...string) { b.rows = append(b.rows, cols) }
+
+func (b *bench) progress(format string, args ...any) {
+	fmt.Fprintf(b.log, "bench: "+format+"\n", args...)
+}
+
+func (b *bench) run(ctx context.Context, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "Herald bench: %d CPUs, %s per throughput run, %s\n\n", runtimeCPUs(), b.cfg.duration, time.Now().UTC().Format(time.RFC3339))
+	if err := b.ingest(ctx); err != nil {
+		return err
+	}
+	if err := b.fanout(ctx); err != nil {
+		return err
+	}
+	if err := b.publishLatency(ctx); err != nil {
+		return err
+	}
+	if err := b.endToEnd(ctx); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "MEASURE\tHERALD\tBASELINE\tRATIO\tTARGET")
+	for _, r := range b.rows {
+		fmt.Fprintln(w, strings.Join(r, "\t"))
+	}
+	w.Flush()
+	fmt.Fprintf(stdout, "\nRSS %s (peak %s); the baseline is a net/http handler that answers 202 without parsing or storing.\n", mib(rss("VmRSS")), mib(rss("VmHWM")))
+	return nil
+}
+
+// instance is Herald running on a real, fsynced bbolt file.
+type instance struct {
+	db   *store.DB
+	svc  *eventing.Service
+	srv  *http.Server
+	url  string
+	path string
+}
+
+func (b *bench) start(ctx context.Context, name string) (*instance, error) {
+	dir := filepath.Join(b.dir, name)
+	db, err := store.Open(dir, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	client := benchClient(4096)
+	svc, err := eventing.NewService(ctx, eventing.Options{Store: db, Ender: &soap.Ender{Client: client}, HTTPClient: client,
+		Dispatcher: eventing.DispatcherOptions{Workers: 256}})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := svc.Start(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	h, err := httpapi.New(httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return nil, err
+	}
+	srv, url, err := serveLocal(h)
+	if err != nil {
+		return nil, err
+	}
+	return &instance{db: db, svc: svc, srv: srv, url: url, path: db.Path()}, nil
+}
+
+func (in *instance) stop() {
+	in.srv.Close()
+	in.svc.Shutdown(context.Background())
+	in.db.Close()
+}
+
+func serveLocal(h http.Handler) (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	srv := &http.Server{Handler: h, ErrorLog: slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)}
+	go srv.Serve(ln)
+	return srv, "http://" + ln.Addr().String(), nil
+}
+
+func benchClient(conns int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = conns, conns
+	return &http.Client{Transport: t, Timeout: 30 * time.Second}
+}
+
+func benchMessage(topic, text string) []byte {
+	return []byte(`<message xmlns="http://cloud42.jw.de/message"><topic>` + topic + `</topic><instanceId>i-bench</instanceId><timestamp>2026-11-22 10:00:00 GMT</timestamp><text>` + text + `</text><info>bench</info></message>`)
+}
+
+// hammer POSTs messages from n goroutines for d and returns the rate of 202s.
+func hammer(ctx context.Context, url string, n int, d time.Duration) (float64, error) {
+	client := benchClient(n)
+	var ok, bad atomic.Int64
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(d)
+	body := benchMessage("ingest", "x")
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				resp, err := client.Post(url, "text/xml", bytes.NewReader(body))
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	start := time.Now()
+	wg.Wait()
+	if bad.Load() > 0 {
+		return 0, fmt.Errorf("%d publishes failed", bad.Load())
+	}
+	return float64(ok.Load()) / time.Since(start).Seconds(), nil
+}
+
+func (b *bench) ingest(ctx context.Context) error {
+	bare, bareURL, err := serveLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	if err != nil {
+		return err
+	}
+	defer bare.Close()
+	in, err := b.start(ctx, "ingest")
+	if err != nil {
+		return err
+	}
+	defer in.stop()
+	for _, n := range []int{1, 16, 64} {
+		b.progress("durable ingest, %d publishers", n)
+		base, err := hammer(ctx, bareURL+"/messages", n, b.cfg.duration)
+		if err != nil {
+			return err
+		}
+		got, err := hammer(ctx, in.url+"/messages", n, b.cfg.duration)
+		if err != nil {
+			return err
+		}
+		target := ""
+		if n == 64 {
+			target = "≥ 50 % of baseline"
+		}
+		b.row(fmt.Sprintf("durable ingest, %d publishers (events/s)", n), rate(got), rate(base), pct(got/base), target)
+	}
+	b.row("bbolt file after ingest", mib(fileSize(in.path)), "", "", "")
+	return nil
+}
+
+// sink counts the notifications it receives.
+type sink struct {
+	srv   *http.Server
+	url   string
+	count atomic.Int64
+	seen  func(body []byte)
+}
+
+func newSink(seen func([]byte)) (*sink, error) {
+	s := &sink{seen: seen}
+	srv, url, err := serveLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if s.seen != nil {
+			s.seen(body)
+		}
+		s.count.Add(1)
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	s.srv, s.url = srv, url
+	return s, err
+}
+
+func subscribeAll(ctx context.Context, svc *eventing.Service, url, topic string, n int) error {
+	for i := range n {
+		msg := fmt.Sprintf(`<wse:Subscribe xmlns:wse="%s"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">%s/%d</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`, eventing.NS, url, i)
+		el, err := parseElement(msg)
+		if err != nil {
+			return err
+		}
+		if _, err := svc.Subscribe(ctx, &eventing.SubscribeRequest{Processor: "soap", Message: el, Filter: eventing.TopicFilter(topic), Management: true}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) fanout(ctx context.Context) error {
+	for _, n := range []int{1, 100, 1000} {
+		b.progress("fan-out to %d subscriptions", n)
+		in, err := b.start(ctx, fmt.Sprintf("fanout-%d", n))
+		if err != nil {
+			return err
+		}
+		s, err := newSink(nil)
+		if err != nil {
+			return err
+		}
+		if err := subscribeAll(ctx, in.svc, s.url, "fan", n); err != nil {
+			return err
+		}
+		events := max(200, 60000/n)
+		want := int64(events * n)
+		start := time.Now()
+		for i := range events {
+			if _, err := in.svc.Publish(ctx, &eventing.Message{Topic: "fan", Text: strconv.Itoa(i)}); err != nil {
+				return err
+			}
+		}
+		for s.count.Load() < want {
+			if time.Since(start) > 5*time.Minute {
+				return fmt.Errorf("fan-out to %d: %d of %d deliveries after 5 minutes", n, s.count.Load(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		got := float64(want) / time.Since(start).Seconds()
+		target := ""
+		if n == 1000 {
+			target = "≥ 20,000/s"
+		}
+		b.row(fmt.Sprintf("fan-out, %d subscriptions (deliveries/s)", n), rate(got), "", "", target)
+		s.srv.Close()
+		in.stop()
+	}
+	return nil
+}
+
+// latencies publishes n messages one after the other and returns each
+// request's duration.
+func latencies(ctx context.Context, url string, n int, topic string) ([]time.Duration, error) {
+	client := benchClient(1)
+	out := make([]time.Duration, 0, n)
+	for i := range n {
+		start := time.Now()
+		resp, err := client.Post(url, "text/xml", bytes.NewReader(benchMessage(topic, strconv.Itoa(i))))
+		if err != nil {
+			return nil, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return nil, fmt.Errorf("publish: HTTP %d", resp.StatusCode)
+		}
+		out = append(out, time.Since(start))
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return out, nil
+}
+
+func (b *bench) publishLatency(ctx context.Context) error {
+	n := 2000
+	if b.cfg.quick {
+		n = 300
+	}
+	var p [2][2]time.Duration
+	for i, subs := range []int{1, b.cfg.subs} {
+		b.progress("publish latency with %d subscriptions (setting them up)", subs)
+		name := fmt.Sprintf("latency-%d", subs)
+		s, err := newSink(nil)
+		if err != nil {
+			return err
+		}
+		if err := b.seed(ctx, name, s.url, subs); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		in, err := b.start(ctx, name)
+		if err != nil {
+			return err
+		}
+		b.progress("%d subscriptions loaded in %s; measuring", subs, time.Since(t0).Round(time.Millisecond))
+		lat, err := latencies(ctx, in.url+"/messages", n, "topic-0")
+		if err != nil {
+			return err
+		}
+		p[i] = [2]time.Duration{percentile(lat, 50), percentile(lat, 99)}
+		if i == 1 {
+			b.row(fmt.Sprintf("bbolt file with %d subscriptions", subs), mib(fileSize(in.path)), "", "", "")
+		}
+		in.stop()
+		s.srv.Close()
+	}
+	b.row("publish latency p50, 1 subscription", ms(p[0][0]), "", "", "")
+	b.row("publish latency p99, 1 subscription", ms(p[0][1]), "", "", "")
+	b.row(fmt.Sprintf("publish latency p50, %d subscriptions", b.cfg.subs), ms(p[1][0]), "", "", "")
+	b.row(fmt.Sprintf("publish latency p99, %d subscriptions", b.cfg.subs), ms(p[1][1]), ms(p[0][1]), fmt.Sprintf("%.2f×", float64(p[1][1])/float64(p[0][1])), "≤ 1.2× of 1 subscription")
+	return nil
+}
+
+// seed stores n subscriptions, each on its own topic (topic-0 … topic-n-1),
+// in a file set up without fsync; the measured run reopens it with fsync.
+func (b *bench) seed(ctx context.Context, name, url string, n int) error {
+	db, err := store.Open(filepath.Join(b.dir, name), store.Options{NoSync: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	now := time.Now()
+	for i := range n {
+		msg := fmt.Sprintf(`<wse:Subscribe xmlns:wse="%s"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">%s/%d</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`, eventing.NS, url, i)
+		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:bench-%d", i), Processor: "soap", Message: msg,
+			Filter: eventing.TopicFilter(fmt.Sprintf("topic-%d", i)), Created: now}
+		if _, err := db.CreateSubscription(ctx, sub); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) endToEnd(ctx context.Context) error {
+	b.progress("end-to-end latency at 1,000 events/s")
+	in, err := b.start(ctx, "e2e")
+	if err != nil {
+		return err
+	}
+	defer in.stop()
+	var mu sync.Mutex
+	var lat []time.Duration
+	s, err := newSink(func(body []byte) {
+		i := bytes.Index(body, []byte("<text>"))
+		j := bytes.Index(body, []byte("</text>"))
+		if i < 0 || j < i {
+			return
+		}
+		sent, err := strconv.ParseInt(string(body[i+6:j]), 10, 64)
+		if err != nil {
+			return
+		}
+		d := time.Since(time.Unix(0, sent))
+		mu.Lock()
+		lat = append(lat, d)
+		mu.Unlock()
+	})
+	if err != nil {
+		return err
+	}
+	defer s.srv.Close()
+	if err := subscribeAll(ctx, in.svc, s.url, "e2e", 1); err != nil {
+		return err
+	}
+	n := int(b.cfg.duration/time.Millisecond) * 2
+	client := benchClient(64)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range n {
+		<-tick.C
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Post(in.url+"/messages", "text/xml", bytes.NewReader(benchMessage("e2e", strconv.FormatInt(time.Now().UnixNano(), 10))))
+			if err != nil {
+				failed.Add(1)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+	}
+	wg.Wait()
+	for deadline := time.Now().Add(30 * time.Second); s.count.Load() < int64(n) && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if failed.Load() > 0 || s.count.Load() < int64(n) {
+		return fmt.Errorf("end-to-end: %d publishes failed, %d of %d delivered", failed.Load(), s.count.Load(), n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	b.row("end-to-end latency p50 at 1,000 events/s", ms(percentile(lat, 50)), "", "", "")
+	b.row("end-to-end latency p99 at 1,000 events/s", ms(percentile(lat, 99)), "", "", "< 20 ms")
+	return nil
+}
+
+func percentile(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s)*p + 99) / 100
+	return s[min(max(i-1, 0), len(s)-1)]
+}
+
+func rate(v float64) string     { return fmt.Sprintf("%.0f", v) }
+func pct(v float64) string      { return fmt.Sprintf("%.0f %%", 100*v) }
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+func mib(n int64) string        { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+func fileSize(path string) int64 {
+	st, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// rss reads a memory figure of this process from /proc (Linux); 0 elsewhere.
+func rss(field string) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
