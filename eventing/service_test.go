@@ -699,3 +699,61 @@ func TestWSEventingSubscribe_RepeatedForTheSameSinkUpdatesIt(t *testing.T) {
 		t.Fatalf("the updated lease did not apply: %v", err)
 	}
 }
+
+func TestShutdown_FinishesDeliveriesInFlight(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnv(t, dir, eventing.Options{})
+	s := newSink(t, e.clock)
+	s.block = make(chan struct{})
+	sub := e.subscribe(t, s.URL, eventing.TopicFilter("t"), nil)
+	e.publish(t, "t", "in flight")
+	waitFor(t, "the delivery to start", func() bool {
+		st, _ := e.svc.Dispatcher().State(sub.ID)
+		return st != nil && st.Attempts == 1
+	})
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		done <- e.svc.Shutdown(ctx)
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned (%v) while a delivery was in flight", err)
+	default:
+	}
+	close(s.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.block = nil
+	s.mu.Unlock()
+	e.db.Close()
+	// The finished delivery was recorded: a restart does not repeat it.
+	e2 := newEnv(t, dir, eventing.Options{})
+	e2.publish(t, "t", "next")
+	if d := s.next(t); d.text != "in flight" {
+		t.Fatalf("first delivery %q", d.text)
+	}
+	if d := s.next(t); d.text != "next" {
+		t.Fatalf("after the restart got %q; want next (nothing repeated)", d.text)
+	}
+}
+
+func TestShutdown_DeadlineCancelsStuckDeliveries(t *testing.T) {
+	e := newEnv(t, "", eventing.Options{})
+	s := newSink(t, e.clock)
+	s.block = make(chan struct{})
+	sub := e.subscribe(t, s.URL, eventing.TopicFilter("t"), nil)
+	e.publish(t, "t", "stuck")
+	waitFor(t, "the delivery to start", func() bool {
+		st, _ := e.svc.Dispatcher().State(sub.ID)
+		return st != nil && st.Attempts == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := e.svc.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v; want the deadline", err)
+	}
+}

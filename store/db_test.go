@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -312,5 +313,39 @@ func TestOpen_ReindexesAfterACrash(t *testing.T) {
 	db = open(t, dir)
 	if n, err := db.IndexedThroughForTest(); err != nil || n != 5 {
 		t.Fatalf("indexed through %d after reopening, %v; want 5", n, err)
+	}
+}
+
+func TestCompact_ShrinksAndKeepsData(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.CreateSubscription(ctx, &eventing.Subscription{ID: "uuid:keep", Processor: "soap"})
+	for i := range 5000 {
+		db.Append(ctx, &eventing.Message{Topic: "t", Text: strings.Repeat("x", 500) + fmt.Sprint(i)}, time.Unix(0, 0))
+	}
+	if _, _, err := store.Compact(dir); err == nil {
+		t.Fatal("compacted a file that is in use")
+	}
+	if n, err := db.Trim(ctx, 4990, time.Now()); err != nil || n != 4990 {
+		t.Fatalf("trim = %d, %v", n, err)
+	}
+	db.Close()
+	before, after, err := store.Compact(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after >= before/2 {
+		t.Fatalf("compaction: %d → %d bytes", before, after)
+	}
+	db = open(t, dir)
+	if _, err := db.Subscription(ctx, "uuid:keep"); err != nil {
+		t.Fatalf("subscription lost in compaction: %v", err)
+	}
+	if evs, _, _ := db.ReadEvents(ctx, 0, 100, "t"); len(evs) != 10 || db.Head() != 5000 {
+		t.Fatalf("after compaction: %d events, head %d", len(evs), db.Head())
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,7 +196,7 @@ func TestEndToEnd_WSEventingLifecycle(t *testing.T) {
 }
 
 func TestEndToEnd_HelpOnEveryCommand(t *testing.T) {
-	for _, c := range []string{"serve", "listen", "subscribe", "unsubscribe", "publish", "renew", "status", "cancel", "deadletters", "replay"} {
+	for _, c := range []string{"serve", "listen", "subscribe", "unsubscribe", "publish", "renew", "status", "cancel", "deadletters", "replay", "bench", "compact"} {
 		out, err := exec.Command(herald(t), c, "--help").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "Usage: herald "+c) {
 			t.Errorf("herald %s --help: %v\n%s", c, err, out)
@@ -203,5 +205,74 @@ func TestEndToEnd_HelpOnEveryCommand(t *testing.T) {
 	out, _ := exec.Command(herald(t), "bogus").CombinedOutput()
 	if !strings.Contains(string(out), `unknown command "bogus"`) {
 		t.Errorf("herald bogus: %s", out)
+	}
+}
+
+func TestEndToEnd_DeadLettersAndReplay(t *testing.T) {
+	serve := startProc(t, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--retry-schedule", "")
+	server := "http://" + serve.wait(t, `herald listening" addr=(\S+)`)
+	var mu sync.Mutex
+	failing := true
+	var got []string
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if failing {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		got = append(got, string(b))
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer sink.Close()
+	id := runCmd(t, "subscribe", "--server", server, "--topic", "dl", "--notify-to", sink.URL)
+	runCmd(t, "publish", "--server", server, "--topic", "dl", "--text", "first try fails")
+	var list string
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(list, "first try fails"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead letter:\n%s", list)
+		}
+		list = runCmd(t, "deadletters", "--server", server, id)
+	}
+	if !strings.Contains(list, "HTTP 503") {
+		t.Errorf("dead letter does not show the last error:\n%s", list)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	if out := runCmd(t, "replay", "--server", server, id); !strings.Contains(out, "replaying 1 dead letters") {
+		t.Fatalf("replay printed %q", out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replayed dead letter was not delivered")
+		}
+	}
+	for deadline := time.Now().Add(10 * time.Second); runCmd(t, "deadletters", "--server", server, id) != "no dead letters"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the delivered dead letter is still listed")
+		}
+	}
+}
+
+func TestEndToEnd_Compact(t *testing.T) {
+	data := t.TempDir()
+	serve := startProc(t, "serve", "--addr", "127.0.0.1:0", "--data", data)
+	server := "http://" + serve.wait(t, `herald listening" addr=(\S+)`)
+	runCmd(t, "publish", "--server", server, "--topic", "t")
+	out, err := exec.Command(herald(t), "compact", "--data", data).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "stop Herald first") {
+		t.Fatalf("compact of a running server: %v %s", err, out)
+	}
+	serve.stop()
+	if out := runCmd(t, "compact", "--data", data); !strings.Contains(out, "compacted") {
+		t.Fatalf("compact printed %q", out)
 	}
 }

@@ -63,6 +63,7 @@ func commands() map[string]command {
 		"deadletters": {"list a subscription's dead letters", deadLettersCmd},
 		"replay":      {"deliver a subscription's dead letters again", replayCmd},
 		"bench":       {"measure Herald against a bare net/http handler and print a table", benchCmd},
+		"compact":     {"rewrite the stopped server's bbolt file to give back free space", compactCmd},
 	}
 }
 
