@@ -604,6 +604,24 @@ type Message struct {
 
 type Secret string
 
+type Email struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald Email"`
+
+	Address []string `xml:"http://herald-eventing.github.io/ns/2026/herald Address" json:"Address,omitempty"`
+}
+
+type Webhook struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald Webhook"`
+
+	URL AnyURI `xml:"http://herald-eventing.github.io/ns/2026/herald URL" json:"URL,omitempty"`
+
+	Format string `xml:"http://herald-eventing.github.io/ns/2026/herald Format,omitempty" json:"Format,omitempty"`
+}
+
+type PullSubscription struct {
+	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald PullSubscription"`
+}
+
 type SupportedProcessor string
 
 type CancelSubscription struct {

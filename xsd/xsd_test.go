@@ -70,7 +70,7 @@ func TestSchemaDeclarations(t *testing.T) {
 		{"eventing.xsd", "http://schemas.xmlsoap.org/ws/2004/08/eventing", []string{
 			"NotifyTo", "Subscribe", "Identifier", "SubscribeResponse", "SupportedDialect", "SupportedDeliveryMode",
 			"Renew", "RenewResponse", "GetStatus", "GetStatusResponse", "Unsubscribe", "SubscriptionEnd"}},
-		{"herald.xsd", "http://herald-eventing.github.io/ns/2026/herald", []string{"Secret", "SupportedProcessor", "cancelSubscription", "cancelSubscriptionResponse", "describeSubscription", "describeSubscriptionResponse", "getDeadLetters", "getDeadLettersResponse", "replay", "replayResponse", "Pull", "PullResponse"}},
+		{"herald.xsd", "http://herald-eventing.github.io/ns/2026/herald", []string{"Secret", "Email", "Webhook", "PullSubscription", "SupportedProcessor", "cancelSubscription", "cancelSubscriptionResponse", "describeSubscription", "describeSubscriptionResponse", "getDeadLetters", "getDeadLettersResponse", "replay", "replayResponse", "Pull", "PullResponse"}},
 		{"message.xsd", MessageNamespace, []string{"message"}},
 	}
 	for _, tt := range tests {
