@@ -20,18 +20,18 @@ import (
 // Fixture describes the soap processor to the shared suite.
 func Fixture() processortest.Fixture {
 	return processortest.Fixture{
-	Processor: soap.ProcessorName,
-	Valid: []string{
-		`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing"> http://sink.example/monitor </wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`,
-		`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://www.w3.org/2005/08/addressing">https://sink.example/</wsa:Address><wsa:ReferenceParameters xmlns:wsa="http://www.w3.org/2005/08/addressing"><x:Id xmlns:x="urn:x">1</x:Id></wsa:ReferenceParameters></wse:NotifyTo></wse:Delivery></wse:Subscribe>`,
-	},
-	Invalid: []string{
-		`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery/></wse:Subscribe>`,
-		`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"/>`,
-		`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">mailto:x@example.org</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`,
-		`<tb:Entry xmlns:tb="http://my.company.com/telephonebook"><tb:Number>408 726 4390</tb:Number></tb:Entry>`,
-	},
-	StandIn: func(t *testing.T) processortest.StandIn { return NewSink(t) },
+		Processor: soap.ProcessorName,
+		Valid: []string{
+			`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing"> http://sink.example/monitor </wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`,
+			`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://www.w3.org/2005/08/addressing">https://sink.example/</wsa:Address><wsa:ReferenceParameters xmlns:wsa="http://www.w3.org/2005/08/addressing"><x:Id xmlns:x="urn:x">1</x:Id></wsa:ReferenceParameters></wse:NotifyTo></wse:Delivery></wse:Subscribe>`,
+		},
+		Invalid: []string{
+			`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery/></wse:Subscribe>`,
+			`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"/>`,
+			`<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">mailto:x@example.org</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`,
+			`<tb:Entry xmlns:tb="http://my.company.com/telephonebook"><tb:Number>408 726 4390</tb:Number></tb:Entry>`,
+		},
+		StandIn: func(t *testing.T) processortest.StandIn { return NewSink(t) },
 	}
 }
 
