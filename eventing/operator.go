@@ -2,7 +2,9 @@ package eventing
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/beevik/etree"
 	"log/slog"
 	"strconv"
 	"time"
@@ -71,6 +73,20 @@ type Pulled struct {
 	Cursor uint64
 }
 
+// Element returns the batch as Herald's h:PullResponse element.
+func (p *Pulled) Element() *etree.Element {
+	resp := etree.NewElement("h:PullResponse")
+	resp.CreateAttr("xmlns:h", HeraldNS)
+	for _, ev := range p.Events {
+		e := resp.CreateElement("h:event")
+		e.CreateElement("h:seq").SetText(strconv.FormatUint(ev.Seq, 10))
+		e.CreateElement("h:received").SetText(FormatDateTime(ev.Received))
+		e.AddChild(ev.Element())
+	}
+	resp.CreateElement("h:cursor").SetText(strconv.FormatUint(p.Cursor, 10))
+	return resp
+}
+
 // ParseCursor reads a pull cursor ("" is none).
 func ParseCursor(s string) (*uint64, error) {
 	if s == "" {
@@ -119,7 +135,7 @@ func (s *Service) Pull(ctx context.Context, id string, cursor *uint64, max int, 
 	deadline := time.Now().Add(wait)
 	for {
 		_, changed := s.dispatcher.Matched()
-		out, next, err := s.readMatching(ctx, after, max, sub.Topic(), filter)
+		out, next, err := s.ReadMatching(ctx, after, max, sub.Topic(), filter)
 		if err != nil {
 			return nil, err
 		}
@@ -146,9 +162,10 @@ func max64d(a, b time.Duration) time.Duration {
 	return b
 }
 
-// readMatching reads up to max events after after that match f, reading
-// the log (through the topic index for a topic) as far as needed.
-func (s *Service) readMatching(ctx context.Context, after uint64, max int, topic string, f Filter) ([]*Event, uint64, error) {
+// ReadMatching reads up to max events after after that match f (and topic,
+// when not empty), reading the log (through the topic index for a topic)
+// as far as one request should; the returned position is how far it read.
+func (s *Service) ReadMatching(ctx context.Context, after uint64, max int, topic string, f Filter) ([]*Event, uint64, error) {
 	var out []*Event
 	// Bound the work of one request: a filter that matches little makes
 	// the client come back with the cursor of how far the read went.
@@ -171,3 +188,6 @@ func (s *Service) readMatching(ctx context.Context, after uint64, max int, topic
 		after = through
 	}
 }
+
+// Head returns the position of the last event in the log.
+func (s *Service) Head() uint64 { return s.store.Head() }

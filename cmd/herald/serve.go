@@ -166,7 +166,8 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	handler, err := httpapi.New(httpapi.Options{Service: svc, Logger: logger})
+	streams := make(chan struct{})
+	handler, err := httpapi.New(httpapi.Options{Service: svc, Logger: logger, Stop: streams})
 	if err != nil {
 		return err
 	}
@@ -179,6 +180,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv.RegisterOnShutdown(func() { close(streams) })
 	logger.Info("herald listening", slog.String("addr", ln.Addr().String()), slog.String("data", cfg.data),
 		slog.String("message_endpoint", svc.MessagePath()), slog.Any("processors", svc.AvailableProcessors()))
 	errc := make(chan error, 1)

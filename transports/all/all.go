@@ -4,5 +4,6 @@
 package all
 
 import (
+	_ "github.com/herald-eventing/herald/transports/pull" // processor "pull"
 	_ "github.com/herald-eventing/herald/transports/soap" // processor "soap"
 )

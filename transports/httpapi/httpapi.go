@@ -1,7 +1,9 @@
 // Package httpapi assembles every URL Herald serves into one http.Handler:
 // the SOAP front end (POST /eventing, POST /subscriptions, GET
-// /eventing?wsdl), the schemas (GET /xsd/{name}), the health check and the
-// message endpoint, whose path is a setting and so is served from the root.
+// /eventing?wsdl), the schemas (GET /xsd/{name}), pull by cursor (GET
+// /subscriptions/{id}/events), the browser stream (GET /stream), the
+// health check and the message endpoint, whose path is a setting and so is
+// served from the root.
 package httpapi
 
 import (
@@ -11,7 +13,9 @@ import (
 
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/transports/messages"
+	"github.com/herald-eventing/herald/transports/pull"
 	"github.com/herald-eventing/herald/transports/soap"
+	"github.com/herald-eventing/herald/transports/stream"
 	"github.com/herald-eventing/herald/xsd"
 )
 
@@ -19,6 +23,9 @@ import (
 type Options struct {
 	Service *eventing.Service
 	Logger  *slog.Logger
+	// Stop ends the browser streams (close it when the server shuts
+	// down, http.Server.RegisterOnShutdown); nil for never.
+	Stop <-chan struct{}
 	// MaxSOAPBody and MaxMessageBody cap request sizes (package defaults
 	// when zero).
 	MaxSOAPBody    int64
@@ -37,6 +44,8 @@ func New(o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/eventing", soapServer)
 	mux.Handle(soap.ManagerPath, soapServer)
+	mux.Handle("GET "+soap.ManagerPath+"/{id}/events", &pull.Handler{Service: o.Service})
+	mux.Handle("GET /stream", &stream.Handler{Service: o.Service, Stop: o.Stop, Logger: o.Logger})
 	mux.HandleFunc("GET /xsd/{name}", func(w http.ResponseWriter, r *http.Request) {
 		doc, ok := xsd.Document(r.PathValue("name"), soap.Base(r))
 		if !ok {

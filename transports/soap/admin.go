@@ -103,11 +103,6 @@ func (s *Server) describeSubscription(ctx context.Context, r *Request) (*Respons
 	return &Response{Body: []*etree.Element{resp}}, nil
 }
 
-// messageElement is an event's <message>, for embedding in a response.
-func messageElement(ev *eventing.Event) *etree.Element {
-	return ev.Element()
-}
-
 func (s *Server) getDeadLetters(ctx context.Context, r *Request) (*Response, error) {
 	id, err := subscriptionID(r.Payload, "getDeadLetters")
 	if err != nil {
@@ -125,7 +120,7 @@ func (s *Server) getDeadLetters(ctx context.Context, r *Request) (*Response, err
 		e.CreateElement("h:died").SetText(eventing.FormatDateTime(dl.Time))
 		e.CreateElement("h:attempts").SetText(strconv.Itoa(dl.Attempts))
 		e.CreateElement("h:error").SetText(dl.Error)
-		e.AddChild(messageElement(dl.Event()))
+		e.AddChild(dl.Event().Element())
 	}
 	return &Response{Body: []*etree.Element{resp}}, nil
 }
@@ -178,13 +173,5 @@ func (s *Server) pull(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := heraldElement("PullResponse")
-	for _, ev := range p.Events {
-		e := resp.CreateElement("h:event")
-		e.CreateElement("h:seq").SetText(strconv.FormatUint(ev.Seq, 10))
-		e.CreateElement("h:received").SetText(eventing.FormatDateTime(ev.Received))
-		e.AddChild(messageElement(ev))
-	}
-	resp.CreateElement("h:cursor").SetText(strconv.FormatUint(p.Cursor, 10))
-	return &Response{Body: []*etree.Element{resp}}, nil
+	return &Response{Body: []*etree.Element{p.Element()}}, nil
 }

@@ -78,7 +78,9 @@ func (s *Server) manageSubscribe(ctx context.Context, r *Request) (*Response, er
 		}
 	}
 	if req.Message == nil {
-		return nil, eventing.InvalidMessage("subscribe: subscriptionMessage is empty; it must hold the processor's endpoint description")
+		// Processors that take no parameters (pull) accept the empty
+		// holder; the others say what they miss.
+		req.Message = holder
 	}
 	if addressing.Is(req.Message, eventing.NS, "Subscribe") {
 		inner, err := eventing.ParseSubscribe(req.Message, s.svc.Clock().Now())

@@ -46,6 +46,9 @@ var _ eventing.Processor = (*Processor)(nil)
 // an absolute http(s) URL, is a wse:InvalidMessage fault that says so.
 func (p *Processor) Endpoint(_ context.Context, req *eventing.EndpointRequest) (eventing.Endpoint, error) {
 	msg := req.Message
+	if addressing.Is(msg, eventing.ManagementNS, "subscriptionMessage") {
+		return nil, eventing.InvalidMessage("subscriptionMessage is empty: the soap processor needs a wse:Subscribe whose wse:Delivery holds the wse:NotifyTo endpoint")
+	}
 	if !addressing.Is(msg, eventing.NS, "Subscribe") {
 		return nil, eventing.InvalidMessage(fmt.Sprintf("the soap processor expects a wse:Subscribe ({%s}Subscribe), got {%s}%s", eventing.NS, msg.NamespaceURI(), msg.Tag))
 	}

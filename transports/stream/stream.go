@@ -1,0 +1,128 @@
+// Package stream pushes events to browsers as server-sent events:
+// GET /stream?topic=T (or ?filter=XPATH, the prefix m bound to the message
+// namespace). Each event's id is its log position, so an EventSource that
+// reconnects with Last-Event-ID resumes without loss (within the log's
+// retention). Comment lines keep proxies from closing an idle stream.
+package stream
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/transports/pull"
+)
+
+// Handler serves the stream.
+type Handler struct {
+	Service *eventing.Service
+	// Heartbeat is the interval of keep-alive comments (15 s).
+	Heartbeat time.Duration
+	// Stop ends every open stream (server shutdown); nil for never.
+	Stop <-chan struct{}
+	Logger *slog.Logger
+}
+
+func bad(w http.ResponseWriter, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusBadRequest)
+	fmt.Fprintln(w, msg)
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	topic, expr := strings.TrimSpace(q.Get("topic")), strings.TrimSpace(q.Get("filter"))
+	var spec *eventing.FilterSpec
+	switch {
+	case topic != "" && expr != "":
+		bad(w, "give topic or filter, not both")
+		return
+	case topic != "":
+		spec = eventing.TopicFilter(topic)
+	case expr != "":
+		spec = &eventing.FilterSpec{Dialect: eventing.DialectXPath10, Expression: expr, Namespaces: map[string]string{"m": eventing.MessageNS}}
+	default:
+		bad(w, "give a topic (?topic=T) or an XPath filter (?filter=/m:message[m:topic='T'])")
+		return
+	}
+	filter, err := eventing.CompileFilter(spec)
+	if err != nil {
+		if f, ok := err.(*eventing.Fault); ok {
+			bad(w, f.Reason)
+		} else {
+			bad(w, err.Error())
+		}
+		return
+	}
+	pos := h.Service.Head()
+	last := r.Header.Get("Last-Event-ID")
+	if last == "" {
+		last = q.Get("lastEventId")
+	}
+	if last != "" {
+		n, err := strconv.ParseUint(strings.TrimSpace(last), 10, 64)
+		if err != nil {
+			bad(w, fmt.Sprintf("Last-Event-ID %q is not an event id from this stream", last))
+			return
+		}
+		pos = n
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 2000\n\n")
+	flusher.Flush()
+
+	beat := h.Heartbeat
+	if beat <= 0 {
+		beat = 15 * time.Second
+	}
+	ticker := time.NewTicker(beat)
+	defer ticker.Stop()
+	topicIndex := ""
+	if spec.Dialect == eventing.DialectTopic {
+		topicIndex = topic
+	}
+	for {
+		_, changed := h.Service.Dispatcher().Matched()
+		evs, through, err := h.Service.ReadMatching(r.Context(), pos, 256, topicIndex, filter)
+		if err != nil {
+			if r.Context().Err() == nil && h.Logger != nil {
+				h.Logger.Error("stream cannot read the log", slog.Any("err", err))
+			}
+			return
+		}
+		for _, ev := range evs {
+			data, _ := json.Marshal(pull.NewEvent(ev))
+			fmt.Fprintf(w, "id: %d\nevent: message\ndata: %s\n\n", ev.Seq, data)
+		}
+		if len(evs) > 0 {
+			flusher.Flush()
+		}
+		pos = through
+		if len(evs) == 256 {
+			continue
+		}
+		select {
+		case <-changed:
+		case <-ticker.C:
+			fmt.Fprint(w, ": heartbeat\n\n")
+			flusher.Flush()
+		case <-r.Context().Done():
+			return
+		case <-h.Stop:
+			return
+		}
+	}
+}
