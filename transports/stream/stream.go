@@ -24,7 +24,7 @@ type Handler struct {
 	// Heartbeat is the interval of keep-alive comments (15 s).
 	Heartbeat time.Duration
 	// Stop ends every open stream (server shutdown); nil for never.
-	Stop <-chan struct{}
+	Stop   <-chan struct{}
 	Logger *slog.Logger
 }
 
