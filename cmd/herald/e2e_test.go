@@ -59,6 +59,13 @@ type proc struct {
 func startProc(t *testing.T, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(herald(t), args...), grew: make(chan struct{}, 1), done: make(chan struct{})}
+	startCmd(t, p)
+	return p
+}
+
+// startCmd starts p's command and collects its output lines.
+func startCmd(t *testing.T, p *proc) {
+	t.Helper()
 	r, w := io.Pipe()
 	p.cmd.Stdout, p.cmd.Stderr = w, w
 	if err := p.cmd.Start(); err != nil {
@@ -78,7 +85,6 @@ func startProc(t *testing.T, args ...string) *proc {
 	}()
 	go func() { p.cmd.Wait(); w.Close(); close(p.done) }()
 	t.Cleanup(func() { p.stop() })
-	return p
 }
 
 func (p *proc) stop() {
@@ -275,4 +281,27 @@ func TestEndToEnd_Compact(t *testing.T) {
 	if out := runCmd(t, "compact", "--data", data); !strings.Contains(out, "compacted") {
 		t.Fatalf("compact printed %q", out)
 	}
+}
+
+func TestEndToEnd_PullAndStream(t *testing.T) {
+	serve := startProc(t, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	server := "http://" + serve.wait(t, `herald listening" addr=(\S+)`)
+	stream := startProc(t, "listen", "--stream", "--server", server, "--topic", "live")
+	stream.wait(t, `following`)
+	id := runCmd(t, "subscribe", "--server", server, "--processor", "pull", "--topic", "pulled")
+	runCmd(t, "publish", "--server", server, "--topic", "pulled", "--text", "one")
+	runCmd(t, "publish", "--server", server, "--topic", "pulled", "--text", "two")
+	runCmd(t, "publish", "--server", server, "--topic", "live", "--text", "streamed")
+	out := runCmd(t, "pull", "--server", server, id, "--max", "1")
+	cursor := regexp.MustCompile(`cursor (\d+)`).FindStringSubmatch(out)
+	if !strings.Contains(out, `text="one"`) || cursor == nil {
+		t.Fatalf("pull printed:\n%s", out)
+	}
+	if again := runCmd(t, "pull", "--server", server, id, "--max", "1"); !strings.Contains(again, `text="one"`) {
+		t.Fatalf("the same position gave:\n%s", again)
+	}
+	if next := runCmd(t, "pull", "--server", server, id, "--cursor", cursor[1]); !strings.Contains(next, `text="two"`) || strings.Contains(next, `text="one"`) {
+		t.Fatalf("the next cursor gave:\n%s", next)
+	}
+	stream.wait(t, `event seq=\d+ topic="live" instance="[^"]*" time="[^"]+" text="streamed"`)
 }

@@ -1,12 +1,15 @@
-package main
+package cli
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -15,15 +18,24 @@ import (
 
 	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/transports/pull"
 	"github.com/herald-eventing/herald/transports/soap"
 )
 
 func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("listen", "listen --addr ADDR [-v]", stderr)
+	fs := newFlags("listen", "listen --addr ADDR [-v] | listen --stream [--topic T | --filter XPATH] [--server URL]", stderr)
 	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on")
 	verbose := fs.Bool("v", false, "also print each notification's SOAP headers")
+	streamMode := fs.Bool("stream", false, "instead of listening, follow Herald's browser stream (server-sent events)")
+	var cf clientFlags
+	cf.register(fs)
+	topic := fs.String("topic", "", "with --stream: the topic to follow")
+	filter := fs.String("filter", "", "with --stream: an XPath filter (prefix m: is the message namespace)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *streamMode {
+		return followStream(ctx, cf.base(), *topic, *filter, stdout, stderr)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -111,4 +123,63 @@ func headerValue(el *etree.Element) string {
 	doc.SetRoot(addressing.Detach(el))
 	s, _ := doc.WriteToString()
 	return s
+}
+
+// followStream prints the events of Herald's server-sent event stream and,
+// like a browser's EventSource, reconnects with Last-Event-ID when the
+// connection drops, so nothing is missed.
+func followStream(ctx context.Context, base, topic, filter string, stdout, stderr io.Writer) error {
+	q := url.Values{}
+	if topic != "" {
+		q.Set("topic", topic)
+	}
+	if filter != "" {
+		q.Set("filter", filter)
+	}
+	last := ""
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/stream?"+q.Encode(), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		if last != "" {
+			req.Header.Set("Last-Event-ID", last)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			resp.Body.Close()
+			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+		}
+		if err == nil {
+			fmt.Fprintf(stderr, "following %s\n", req.URL)
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(make([]byte, 64<<10), 4<<20)
+			var id string
+			for sc.Scan() {
+				line := sc.Text()
+				switch {
+				case strings.HasPrefix(line, "id:"):
+					id = strings.TrimSpace(strings.TrimPrefix(line, "id:"))
+				case strings.HasPrefix(line, "data:"):
+					var e pull.Event
+					if json.Unmarshal([]byte(strings.TrimSpace(strings.TrimPrefix(line, "data:"))), &e) == nil {
+						printEvent(stdout, e)
+					}
+				case line == "" && id != "":
+					last = id
+				}
+			}
+			resp.Body.Close()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

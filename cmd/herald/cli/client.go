@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -73,6 +73,11 @@ func subscribeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	notifyTo := fs.String("notify-to", "", "URL of the SOAP endpoint to notify")
 	processor := fs.String("processor", "soap", "subscription processor")
 	secret := fs.String("secret", "", "signing secret for Standard Webhooks signatures (whsec_… or any string)")
+	phone := fs.String("phone", "", "phone number for the sms processor")
+	var emails listFlag
+	fs.Var(&emails, "email", "mail address for the email processor (repeat, or separate with commas)")
+	hookURL := fs.String("url", "", "URL for the webhook processor")
+	format := fs.String("format", "cloudevents", "webhook format: cloudevents or xml")
 	expires := fs.String("expires", "", "lease: an xs:duration (PT1H) or xs:dateTime; makes a WS-Eventing subscription")
 	filter := fs.String("filter", "", "filter expression (XPath 1.0 over the <message>; prefix m: is bound to its namespace); makes a WS-Eventing subscription")
 	dialect := fs.String("dialect", "", "filter dialect URI (default XPath 1.0; "+eventing.DialectTopic+" for a topic)")
@@ -116,30 +121,75 @@ func subscribeCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	payload.CreateElement("web:subscriptionProcessor").SetText(*processor)
 	payload.CreateElement("web:topic").SetText(*topic)
 	msg := payload.CreateElement("web:subscriptionMessage")
+	herald := func(parent *etree.Element, local string) *etree.Element {
+		el := parent.CreateElement("h:" + local)
+		el.CreateAttr("xmlns:h", eventing.HeraldNS)
+		return el
+	}
+	need := func(v, flag string) error {
+		if v == "" {
+			fs.Usage()
+			return fmt.Errorf("--%s is required for the %s processor", flag, *processor)
+		}
+		return nil
+	}
 	switch *processor {
 	case "soap", soap.ProcessorAlias:
-		if *notifyTo == "" {
-			fs.Usage()
-			return errors.New("--notify-to is required for the soap processor")
+		if err := need(*notifyTo, "notify-to"); err != nil {
+			return err
 		}
 		sub := msg.CreateElement("wse:Subscribe")
 		sub.CreateAttr("xmlns:wse", eventing.NS)
 		nt := sub.CreateElement("wse:Delivery").CreateElement("wse:NotifyTo")
 		nt.CreateAttr("xmlns:wsa", addressing.NS200408)
 		nt.CreateElement("wsa:Address").SetText(*notifyTo)
-		if *secret != "" {
-			s := sub.CreateElement("h:Secret")
-			s.CreateAttr("xmlns:h", eventing.HeraldNS)
-			s.SetText(*secret)
+	case "sms":
+		if err := need(*phone, "phone"); err != nil {
+			return err
 		}
+		herald(msg, "Entry").CreateElement("h:Number").SetText(*phone)
+	case "email":
+		if len(emails) == 0 {
+			return need("", "email")
+		}
+		e := herald(msg, "Email")
+		for _, a := range emails {
+			e.CreateElement("h:Address").SetText(a)
+		}
+	case "webhook":
+		if err := need(*hookURL, "url"); err != nil {
+			return err
+		}
+		w := herald(msg, "Webhook")
+		w.CreateElement("h:URL").SetText(*hookURL)
+		w.CreateElement("h:Format").SetText(*format)
+	case "pull":
+		herald(msg, "PullSubscription")
 	default:
-		return fmt.Errorf("--processor %q: this herald does not know how to describe its endpoint", *processor)
+		return fmt.Errorf("--processor %q: this command line does not know how to describe its endpoint; send the SOAP request yourself", *processor)
+	}
+	if *secret != "" {
+		herald(msg, "Secret").SetText(*secret)
 	}
 	id, err := cf.manageElement(ctx, "subscribe", payload)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, id)
+	return nil
+}
+
+// listFlag collects a repeated, comma-separated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			*l = append(*l, s)
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,110 @@
+package main_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// copyTree copies the directory src into dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExternalProcessor builds Herald with a processor from a module that
+// is not Herald's (testdata/pager, the example of docs/processors.md),
+// without changing Herald, and subscribes with it.
+func TestExternalProcessor(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a second binary")
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mod := t.TempDir()
+	copyTree(t, filepath.Join(repo, "testdata", "pager"), mod)
+	gomod, _ := os.ReadFile(filepath.Join(mod, "go.mod"))
+	gomod = bytes.ReplaceAll(gomod, []byte("=> ../.."), []byte("=> "+repo))
+	os.WriteFile(filepath.Join(mod, "go.mod"), gomod, 0o644)
+	// Herald's own go.sum covers every module the build needs, so the
+	// build needs no checksum lookups.
+	sum, err := os.ReadFile(filepath.Join(repo, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(mod, "go.sum"), sum, 0o644)
+	bin := filepath.Join(t.TempDir(), "herald-pager")
+	build := exec.Command("go", "build", "-mod=mod", "-o", bin, "./cmd/herald-pager")
+	build.Dir = mod
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building Herald with the pager processor: %v\n%s", err, out)
+	}
+
+	help, _ := exec.Command(bin, "serve", "--help").CombinedOutput()
+	if !strings.Contains(string(help), "-pager-prefix") {
+		t.Fatalf("serve --help does not offer the pager's setting:\n%s", help)
+	}
+	pages := make(chan string, 10)
+	pager := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		pages <- string(b)
+	}))
+	defer pager.Close()
+
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--pager-prefix", "ALERT")
+	p := &proc{cmd: cmd, grew: make(chan struct{}, 1), done: make(chan struct{})}
+	startCmd(t, p)
+	server := "http://" + p.wait(t, `herald listening" addr=(\S+)`)
+	p.wait(t, `processors="?\[[^]]*pager`)
+
+	sub := `<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope" xmlns:web="http://webservice.cloud42.jw.de"><soap:Body><web:subscribe>
+	  <web:subscriptionProcessor>com.example.PagerSubscriptionProcessor</web:subscriptionProcessor><web:topic>myTopic</web:topic>
+	  <web:subscriptionMessage><p:Pager xmlns:p="urn:example:pager"><p:URL>` + pager.URL + `</p:URL></p:Pager></web:subscriptionMessage>
+	</web:subscribe></soap:Body></soap:Envelope>`
+	resp, err := http.Post(server+"/eventing", "application/soap+xml", strings.NewReader(sub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "uuid:") {
+		t.Fatalf("subscribe with the pager: %d %s", resp.StatusCode, body)
+	}
+	seedMsg, _ := os.ReadFile(filepath.Join(repo, "testdata", "event-message.xml"))
+	if resp, err := http.Post(server+"/messages", "text/xml", bytes.NewReader(seedMsg)); err != nil || resp.StatusCode != 202 {
+		t.Fatalf("publish: %v", err)
+	}
+	select {
+	case page := <-pages:
+		if page != "ALERT myTopic: message text" {
+			t.Fatalf("page %q", page)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no page within 10s")
+	}
+}
