@@ -1,0 +1,529 @@
+package interop_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/store"
+	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/soap"
+)
+
+// Budgets. One client run takes one to three seconds; these only stop a
+// hung client from holding up the suite.
+const (
+	clientTimeout = 60 * time.Second // one client program, start to exit
+	buildTimeout  = 90 * time.Second // wsimport + javac
+	sinkTimeout   = 10 * time.Second // publish to notification
+)
+
+const (
+	nsSOAP12    = "http://www.w3.org/2003/05/soap-envelope"
+	topicPrefix = "interop-"
+)
+
+// python is Debian's interpreter, which has python3-zeep; not whatever
+// python3 comes first on PATH.
+const python = "/usr/bin/python3"
+
+// jaxwsRuntime lists where the JAX-WS RI runtime jar may be (Debian's
+// libjaxws-java; its manifest names the rest of the runtime); the
+// environment variable HERALD_JAXWS_CLASSPATH overrides.
+var jaxwsRuntime = []string{"/usr/share/java/jaxws-rt.jar", "/usr/share/jaxws/lib/jaxws-rt.jar"}
+
+// requireTool skips the test when a client tool is missing, and fails it
+// when CI=true: CI installs the tools (.ci/install-interop), so a missing
+// one there is a broken setup, not a reason to pass quietly.
+func requireTool(t *testing.T, ok bool, format string, args ...any) {
+	t.Helper()
+	if ok {
+		return
+	}
+	msg := fmt.Sprintf(format, args...) + " (install with .ci/install-interop)"
+	if os.Getenv("CI") == "true" {
+		t.Fatal("CI=true and " + msg)
+	}
+	t.Skip(msg)
+}
+
+// heraldServer is Herald in process, over a real bbolt file and HTTP.
+type heraldServer struct {
+	URL string
+	svc *eventing.Service
+}
+
+func startHerald(t *testing.T) *heraldServer {
+	t.Helper()
+	db, err := store.Open(t.TempDir(), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := eventing.NewService(t.Context(), eventing.Options{
+		Store:      db,
+		Ender:      &soap.Ender{},
+		Dispatcher: eventing.DispatcherOptions{FlushInterval: 10 * time.Millisecond},
+	})
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	if err := svc.Start(t.Context()); err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Options{Service: svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		srv.Close()
+		svc.Shutdown(context.Background())
+		db.Close()
+	})
+	return &heraldServer{URL: srv.URL, svc: svc}
+}
+
+func (h *heraldServer) wsdl() string { return h.URL + "/eventing?wsdl" }
+
+// publish POSTs a Cloud42 event message to the message endpoint.
+func (h *heraldServer) publish(topic, text string) error {
+	body := `<message xmlns="http://cloud42.jw.de/message"><topic>` + topic +
+		`</topic><instanceId>i-interop</instanceId><text>` + text + `</text><info>interop test</info></message>`
+	resp, err := http.Post(h.URL+"/messages", "text/xml", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("publish: HTTP %d %s", resp.StatusCode, b)
+	}
+	return nil
+}
+
+// delivery is one request the sink got.
+type delivery struct {
+	header http.Header
+	body   []byte
+}
+
+// sink is the clients' NotifyTo endpoint. Each client run subscribes its own
+// path (Herald merges subscriptions for the same NotifyTo), and waits on it.
+type sink struct {
+	*httptest.Server
+	mu     sync.Mutex
+	byPath map[string]chan delivery
+}
+
+func newSink(t *testing.T) *sink {
+	s := &sink{byPath: map[string]chan delivery{}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		select {
+		case s.path(r.URL.Path) <- delivery{r.Header.Clone(), b}:
+		default: // nobody waits for that many: drop
+		}
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *sink) path(p string) chan delivery {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch := s.byPath[p]
+	if ch == nil {
+		ch = make(chan delivery, 16)
+		s.byPath[p] = ch
+	}
+	return ch
+}
+
+// step is one JSON line of a client.
+type step struct {
+	Client     string `json:"client"`
+	Step       string `json:"step"`
+	OK         bool   `json:"ok"`
+	Error      string `json:"error"`
+	Port       string `json:"port"`
+	Address    string `json:"address"`
+	Manager    string `json:"manager"`
+	Identifier string `json:"identifier"`
+	Expires    string `json:"expires"`
+	Code       string `json:"code"`
+	Subcode    string `json:"subcode"`
+	Reason     string `json:"reason"`
+}
+
+// run describes one client run.
+type run struct {
+	name  string
+	soap  string // "1.1" or "1.2"
+	argv  []string
+	extra []string // appended after the common flags
+}
+
+var reUUID = regexp.MustCompile(`^uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// drive runs one client program against h and checks every step it
+// reports, in order: wsdl, subscribe, getstatus, renew, unsubscribe,
+// fault-unknown, fault-expires, done. The client waits for a go-ahead line
+// on stdin after each step, so what Herald holds is checked before the next
+// step changes it; after subscribe the test also publishes an event and
+// checks that the client's NotifyTo got it.
+func drive(t *testing.T, h *heraldServer, s *sink, r run) {
+	t.Helper()
+	started := time.Now()
+	slug := strings.NewReplacer("/", "-", " ", "-", ".", "").Replace(r.name)
+	notifyPath := "/notify/" + slug
+	notifyTo := s.URL + notifyPath
+	topic := topicPrefix + slug
+	text := "hello " + r.name
+
+	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
+	defer cancel()
+	argv := append(append([]string{}, r.argv...),
+		"--wsdl", h.wsdl(), "--notify-to", notifyTo, "--topic", topic, "--soap", r.soap)
+	argv = append(argv, r.extra...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+	cmd.WaitDelay = 5 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", argv[0], err)
+	}
+	// stop ends the client (if it is still running) and reaps it.
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			stdin.Close()
+			cancel()
+			cmd.Wait()
+		}
+	}
+	defer stop()
+	var transcript []string
+	fail := func(format string, args ...any) {
+		t.Helper()
+		stop()
+		t.Fatalf("%s: %s\n--- client output\n%s\n--- client stderr\n%s", r.name, fmt.Sprintf(format, args...),
+			strings.Join(transcript, "\n"), tail(stderr.String(), 6000))
+	}
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(make([]byte, 1<<20), 1<<20)
+	next := func(want string) step {
+		t.Helper()
+		for lines.Scan() {
+			line := lines.Text()
+			if !strings.HasPrefix(line, "{") {
+				continue // message dumps (HERALD_INTEROP_DUMP) and the like
+			}
+			transcript = append(transcript, line)
+			var st step
+			if err := json.Unmarshal([]byte(line), &st); err != nil {
+				fail("bad output line %q: %v", line, err)
+			}
+			if !st.OK {
+				fail("step %s failed: %s", st.Step, st.Error)
+			}
+			if st.Step != want {
+				fail("step %s; want %s", st.Step, want)
+			}
+			return st
+		}
+		fail("the client stopped before step %s (%v)", want, errors.Join(lines.Err(), ctx.Err()))
+		return step{}
+	}
+	goOn := func() {
+		t.Helper()
+		if _, err := io.WriteString(stdin, "go on\n"); err != nil {
+			fail("telling the client to go on: %v", err)
+		}
+	}
+
+	st := next("wsdl")
+	if st.Address != h.URL+"/eventing" {
+		fail("the WSDL's EventSource address is %q; want %q", st.Address, h.URL+"/eventing")
+	}
+	goOn()
+
+	// Subscribe: the response's SubscriptionManager EPR, and the
+	// subscription as Herald holds it.
+	st = next("subscribe")
+	if st.Manager != h.URL+soap.ManagerPath {
+		fail("SubscriptionManager address %q; want %q", st.Manager, h.URL+soap.ManagerPath)
+	}
+	if !reUUID.MatchString(st.Identifier) {
+		fail("wse:Identifier %q is not a uuid: URI", st.Identifier)
+	}
+	if st.Expires != "PT10M" {
+		fail("SubscribeResponse Expires %q; want the requested duration PT10M", st.Expires)
+	}
+	id := st.Identifier
+	sub, err := h.svc.GetStatus(ctx, id)
+	if err != nil {
+		fail("Herald does not know the subscription %s: %v", id, err)
+	}
+	if sub.Filter == nil || sub.Filter.Dialect != eventing.DialectTopic || sub.Filter.Expression != topic {
+		fail("subscription filter %+v; want the topic %q", sub.Filter, topic)
+	}
+	if !strings.Contains(sub.Message, notifyTo) {
+		fail("subscription does not notify %s: %s", notifyTo, sub.Message)
+	}
+
+	// A notification reaches the client's NotifyTo.
+	if err := h.publish(topic, text); err != nil {
+		fail("%v", err)
+	}
+	select {
+	case d := <-s.path(notifyPath):
+		checkNotification(t, d, notifyTo, topic, text, fail)
+	case <-time.After(sinkTimeout):
+		fail("the sink %s got no notification within %v", notifyTo, sinkTimeout)
+	}
+	goOn()
+
+	st = next("getstatus")
+	if exp, err := time.Parse(time.RFC3339Nano, st.Expires); err != nil {
+		fail("GetStatus Expires %q is not an xs:dateTime: %v", st.Expires, err)
+	} else if d := time.Until(exp); d < 8*time.Minute || d > 11*time.Minute {
+		fail("GetStatus Expires %s is %v away; want about 10m", st.Expires, d)
+	}
+	goOn()
+
+	st = next("renew")
+	if st.Expires != "PT20M" {
+		fail("RenewResponse Expires %q; want the requested duration PT20M", st.Expires)
+	}
+	if sub, err := h.svc.GetStatus(ctx, id); err != nil {
+		fail("after Renew: %v", err)
+	} else if d := time.Until(sub.Expires); d < 18*time.Minute || d > 21*time.Minute {
+		fail("after Renew the lease ends in %v; want about 20m", d)
+	}
+	goOn()
+
+	next("unsubscribe")
+	if _, err := h.svc.GetStatus(ctx, id); err == nil {
+		fail("the subscription %s is still there after Unsubscribe", id)
+	}
+	goOn()
+
+	st = next("fault-unknown")
+	checkFault(r.soap, st, eventing.NS2011, "UnknownSubscription", fail)
+	if !strings.Contains(st.Reason, id) {
+		fail("UnknownSubscription reason %q does not name %s", st.Reason, id)
+	}
+	goOn()
+
+	st = next("fault-expires")
+	checkFault(r.soap, st, eventing.NS, "InvalidExpirationTime", fail)
+	if st.Reason == "" {
+		fail("InvalidExpirationTime has no reason")
+	}
+	goOn()
+
+	next("done")
+	stopped = true
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		fail("client exit: %v", err)
+	}
+	t.Logf("%s: %d steps in %v", r.name, len(transcript), time.Since(started).Round(time.Millisecond))
+}
+
+// checkNotification checks the SOAP envelope the sink got: SOAP 1.2,
+// addressed to NotifyTo, Herald's notify action, the event in the Body.
+func checkNotification(t *testing.T, d delivery, notifyTo, topic, text string, fail func(string, ...any)) {
+	t.Helper()
+	env, err := soap.Parse(d.body, 0)
+	if err != nil {
+		fail("the notification is not a SOAP envelope: %v\n%s", err, d.body)
+	}
+	if env.Version != soap.V12 {
+		fail("the notification is not SOAP 1.2:\n%s", d.body)
+	}
+	if ct := d.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/soap+xml") {
+		fail("notification Content-Type %q", ct)
+	}
+	header := func(local string) string {
+		if env.Header == nil {
+			return ""
+		}
+		if el := env.Header.FindElement(local); el != nil {
+			return strings.TrimSpace(el.Text())
+		}
+		return ""
+	}
+	if got := header("To"); got != notifyTo {
+		fail("notification wsa:To %q; want %q\n%s", got, notifyTo, d.body)
+	}
+	if got := header("Action"); got != eventing.NotifyAction {
+		fail("notification wsa:Action %q; want %q", got, eventing.NotifyAction)
+	}
+	msg := env.Payload()
+	if msg == nil || msg.Tag != "message" || msg.NamespaceURI() != eventing.MessageNS {
+		fail("the notification body is not a Cloud42 message:\n%s", d.body)
+	}
+	for local, want := range map[string]string{"topic": topic, "text": text} {
+		el := msg.FindElement(local)
+		if el == nil || strings.TrimSpace(el.Text()) != want {
+			fail("notification message/%s is not %q:\n%s", local, want, d.body)
+		}
+	}
+}
+
+// checkFault checks a fault a client read: SOAP 1.2 as Code Sender with
+// the subcode; SOAP 1.1 with the subcode as faultcode (the WS-Addressing
+// convention Herald follows).
+func checkFault(soapVersion string, st step, ns, local string, fail func(string, ...any)) {
+	subcode := "{" + ns + "}" + local
+	if soapVersion == "1.2" {
+		if st.Code != "{"+nsSOAP12+"}Sender" || st.Subcode != subcode {
+			fail("%s: code %s subcode %s; want Sender / %s", st.Step, st.Code, st.Subcode, subcode)
+		}
+		return
+	}
+	if st.Code != subcode {
+		fail("%s: faultcode %s; want %s", st.Step, st.Code, subcode)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// TestZeep drives Herald with Python zeep (Debian's python3-zeep) from the
+// published WSDL, on the SOAP 1.2 and the SOAP 1.1 ports, with zeep's own
+// WS-Addressing 1.0 headers.
+func TestZeep(t *testing.T) {
+	_, statErr := os.Stat(python)
+	requireTool(t, statErr == nil, "%s is missing", python)
+	out, err := exec.Command(python, "-c", "import zeep").CombinedOutput()
+	requireTool(t, err == nil, "%s cannot import zeep (Debian package python3-zeep): %s", python, strings.TrimSpace(string(out)))
+
+	h := startHerald(t)
+	s := newSink(t)
+	script, err := filepath.Abs(filepath.Join("testdata", "zeep_client.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"1.2", "1.1"} {
+		t.Run("SOAP"+v, func(t *testing.T) {
+			drive(t, h, s, run{name: "zeep SOAP " + v, soap: v, argv: []string{python, script}})
+		})
+	}
+}
+
+// TestJAXWS generates a client with wsimport -extension from the WSDL
+// Herald serves, compiles it with the JDK and runs it with
+// javax.xml.ws.soap.AddressingFeature (WS-Addressing 1.0) and with
+// com.sun.xml.ws.developer.MemberSubmissionAddressingFeature
+// (WS-Addressing 2004/08), each on the SOAP 1.2 and SOAP 1.1 ports.
+func TestJAXWS(t *testing.T) {
+	var missing []string
+	tools := map[string]string{}
+	for _, tool := range []string{"wsimport", "javac", "java"} {
+		p, err := exec.LookPath(tool)
+		if err != nil {
+			missing = append(missing, tool)
+		}
+		tools[tool] = p
+	}
+	requireTool(t, len(missing) == 0, "%s not on PATH (Debian packages jaxws, libjaxws-java and a JDK)", strings.Join(missing, ", "))
+	classpath := os.Getenv("HERALD_JAXWS_CLASSPATH")
+	if classpath == "" {
+		for _, jar := range jaxwsRuntime {
+			if _, err := os.Stat(jar); err == nil {
+				classpath = jar
+				break
+			}
+		}
+	}
+	requireTool(t, classpath != "", "no JAX-WS RI runtime at %s (Debian package libjaxws-java; or set HERALD_JAXWS_CLASSPATH)", strings.Join(jaxwsRuntime, " or "))
+
+	h := startHerald(t)
+	s := newSink(t)
+
+	// wsimport against the served WSDL, then one javac for the generated
+	// sources and the client.
+	built := time.Now()
+	dir := t.TempDir()
+	src, classes := filepath.Join(dir, "src"), filepath.Join(dir, "classes")
+	for _, d := range []string{src, classes} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), buildTimeout)
+	defer cancel()
+	build := func(name string, args ...string) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, tools[name], args...)
+		cmd.Dir = dir
+		cmd.WaitDelay = 5 * time.Second
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(string(out), 8000))
+		}
+	}
+	build("wsimport", "-extension", "-Xnocompile", "-quiet", "-s", src, "-d", classes, h.wsdl())
+	client, err := filepath.Abs(filepath.Join("testdata", "jaxws", "HeraldInterop.java"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources := []string{client}
+	err = filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".java") {
+			sources = append(sources, p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sources) < 10 {
+		t.Fatalf("wsimport generated only %d sources", len(sources)-1)
+	}
+	build("javac", append([]string{"-nowarn", "-encoding", "UTF-8", "-cp", classpath, "-d", classes}, sources...)...)
+	t.Logf("wsimport + javac: %d generated sources in %v", len(sources)-1, time.Since(built).Round(time.Millisecond))
+
+	java := []string{tools["java"], "-cp", classes + string(os.PathListSeparator) + classpath, "HeraldInterop"}
+	for _, tt := range []struct{ addressing, soap string }{
+		{"w3c", "1.2"}, {"w3c", "1.1"}, {"member", "1.2"}, {"member", "1.1"},
+	} {
+		name := map[string]string{"w3c": "WSA10", "member": "WSA200408"}[tt.addressing] + "/SOAP" + tt.soap
+		t.Run(name, func(t *testing.T) {
+			drive(t, h, s, run{name: "jaxws " + name, soap: tt.soap, argv: java, extra: []string{"--addressing", tt.addressing}})
+		})
+	}
+}
