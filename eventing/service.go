@@ -634,7 +634,8 @@ func (s *Service) sweepLoop() {
 }
 
 // Sweep reclaims the subscriptions whose lease has ended (no
-// SubscriptionEnd) and returns how many.
+// SubscriptionEnd) and returns how many. The store decides: a subscription
+// renewed since the dispatcher's copy was taken stays.
 func (s *Service) Sweep(ctx context.Context) int {
 	now := s.clock.Now()
 	n := 0
@@ -644,21 +645,22 @@ func (s *Service) Sweep(ctx context.Context) int {
 		}
 		unlock := s.lock(sub.ID)
 		cur, err := s.store.Subscription(ctx, sub.ID)
-		if err == nil && cur.Expired(now) {
-			_, err = s.store.DeleteSubscription(ctx, sub.ID)
-		}
-		if err == nil || errors.Is(err, ErrNotFound) {
-			if cur == nil || cur.Expired(now) {
-				s.dispatcher.Remove(sub.ID)
-				n++
-			} else {
-				s.dispatcher.Update(cur)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			s.dispatcher.Remove(sub.ID)
+		case err != nil:
+			s.logger.Error("cannot reclaim an expired subscription", slog.String("subscription_id", sub.ID), slog.Any("err", err))
+		case !cur.Expired(now):
+			s.dispatcher.Update(cur)
+		default:
+			if _, err := s.store.DeleteSubscription(ctx, sub.ID); err != nil && !errors.Is(err, ErrNotFound) {
+				s.logger.Error("cannot reclaim an expired subscription", slog.String("subscription_id", sub.ID), slog.Any("err", err))
+				break
 			}
+			s.dispatcher.Remove(sub.ID)
+			n++
 		}
 		unlock()
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			s.logger.Error("cannot reclaim an expired subscription", slog.String("subscription_id", sub.ID), slog.Any("err", err))
-		}
 	}
 	if n > 0 {
 		s.logger.Info("expired subscriptions reclaimed", slog.Int("count", n))
