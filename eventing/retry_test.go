@@ -16,7 +16,8 @@ import (
 	"github.com/herald-eventing/herald/store"
 )
 
-// newEnvAt starts a service on dir whose fake clock reads start.
+// newEnvAt starts a service on a real bbolt file in dir whose fake clock
+// reads start; jitter is off unless o asks for it.
 func newEnvAt(t *testing.T, dir string, start time.Time, o eventing.Options) *env {
 	t.Helper()
 	registerPost()
@@ -27,8 +28,12 @@ func newEnvAt(t *testing.T, dir string, start time.Time, o eventing.Options) *en
 	clock := eventingtest.NewClock(start)
 	ender := &recordingEnder{ch: make(chan string, 16)}
 	o.Store, o.Clock, o.Ender = db, clock, ender
-	o.Dispatcher.Jitter = -1
-	o.Dispatcher.FlushInterval = 10 * time.Millisecond
+	if o.Dispatcher.Jitter == 0 {
+		o.Dispatcher.Jitter = -1
+	}
+	if o.Dispatcher.FlushInterval == 0 {
+		o.Dispatcher.FlushInterval = 10 * time.Millisecond
+	}
 	svc, err := eventing.NewService(t.Context(), o)
 	if err != nil {
 		t.Fatal(err)

@@ -191,33 +191,10 @@ type env struct {
 
 func newEnv(t *testing.T, dir string, o eventing.Options) *env {
 	t.Helper()
-	registerPost()
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	db, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := eventingtest.NewClock(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
-	ender := &recordingEnder{ch: make(chan string, 16)}
-	o.Store, o.Clock, o.Ender = db, clock, ender
-	if o.Dispatcher.Jitter == 0 {
-		o.Dispatcher.Jitter = -1
-	}
-	if o.Dispatcher.FlushInterval == 0 {
-		o.Dispatcher.FlushInterval = 10 * time.Millisecond
-	}
-	svc, err := eventing.NewService(t.Context(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{svc: svc, db: db, clock: clock, ender: ender, dir: dir}
-	t.Cleanup(func() { e.stop() })
-	return e
+	return newEnvAt(t, dir, time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC), o)
 }
 
 func (e *env) stop() {
