@@ -84,14 +84,14 @@ func TestMessageEndpoint_BothForms(t *testing.T) {
 		seed(t, "event-message.xml"),
 		`<m:message xmlns:m="http://cloud42.jw.de/message"><topic>myTopic</topic><text>unqualified</text></m:message>`,
 	} {
-		for _, ct := range []string{"text/xml", "application/xml; charset=utf-8"} {
+		for _, ct := range []string{"text/xml", "application/xml; charset=utf-8", `TEXT/XML; Charset="UTF-8"`} {
 			if r := h.post(t, "/messages", ct, body); r.status != 202 {
 				t.Fatalf("HTTP %d %s for\n%s", r.status, r.body, body)
 			}
 		}
 	}
 	evs, _, _ := h.db.ReadEvents(t.Context(), 0, 10, "myTopic")
-	if len(evs) != 4 || evs[2].Text != "unqualified" {
+	if len(evs) != 6 || evs[3].Text != "unqualified" {
 		t.Fatalf("stored %d events", len(evs))
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -51,20 +50,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusMethodNotAllowed, "POST a <message> (Content-Type: text/xml) to this endpoint")
 		return
 	}
-	typ, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (typ != "text/xml" && typ != "application/xml") {
-		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not accepted: send text/xml or application/xml", r.Header.Get("Content-Type")))
+	ct := r.Header.Get("Content-Type")
+	typ, charset, ok := mediaType(ct)
+	if !ok || (typ != "text/xml" && typ != "application/xml") {
+		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not accepted: send text/xml or application/xml", ct))
 		return
 	}
-	if cs := strings.ToLower(params["charset"]); cs != "" && cs != "utf-8" && cs != "us-ascii" {
-		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("charset %q is not accepted: send UTF-8", cs))
+	if charset != "" && charset != "utf-8" && charset != "us-ascii" {
+		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("charset %q is not accepted: send UTF-8", charset))
 		return
 	}
 	max := h.MaxBody
 	if max <= 0 {
 		max = DefaultMaxBody
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	data, err := readBody(w, r, max)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -92,6 +92,47 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusServiceUnavailable, "the event could not be stored; try again")
 		return
 	}
-	w.Header().Set("Herald-Sequence", strconv.FormatUint(ev.Seq, 10))
-	plain(w, http.StatusAccepted, "accepted")
+	hdr := w.Header()
+	hdr["Content-Type"] = textPlain
+	hdr["Herald-Sequence"] = []string{strconv.FormatUint(ev.Seq, 10)}
+	w.WriteHeader(http.StatusAccepted)
+	w.Write(accepted)
+}
+
+var (
+	textPlain = []string{"text/plain; charset=utf-8"}
+	accepted  = []byte("accepted\n")
+)
+
+// mediaType reads the type and charset of a Content-Type, lower-cased; it
+// is lenient with parameter syntax but not with a missing type.
+func mediaType(ct string) (typ, charset string, ok bool) {
+	typ, params, _ := strings.Cut(ct, ";")
+	typ = strings.ToLower(strings.TrimSpace(typ))
+	if typ == "" || !strings.Contains(typ, "/") {
+		return "", "", false
+	}
+	for params != "" {
+		var p string
+		p, params, _ = strings.Cut(params, ";")
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(strings.TrimSpace(k), "charset") {
+			charset = strings.ToLower(strings.Trim(strings.TrimSpace(v), `"`))
+		}
+	}
+	return typ, charset, true
+}
+
+// readBody reads the request body up to max bytes, in one allocation when
+// the client sent a Content-Length.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	if n := r.ContentLength; n >= 0 && n <= max {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	return io.ReadAll(body)
 }
