@@ -139,23 +139,28 @@ type Dispatcher struct {
 	others  map[*subState]struct{} // push subscriptions without a topic filter
 
 	// matching: events committed by the log, waiting for the matcher.
-	inMu      sync.Mutex
-	incoming  []*Event
-	overflow  bool
-	inSignal  chan struct{}
-	matching  atomic.Uint64 // seq of the event being matched (or last matched)
-	matched   atomic.Uint64 // every event up to it has been matched
-	headMu    sync.Mutex
-	headCh    chan struct{} // closed when new events are matched
-	queue     workQueue
-	dirtyMu   sync.Mutex
-	dirty     map[*subState]struct{}
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	started   atomic.Bool
-	workers   sync.WaitGroup
-	closeOnce sync.Once
+	inMu     sync.Mutex
+	incoming []*Event
+	overflow bool
+	inSignal chan struct{}
+	matching atomic.Uint64 // seq of the event being matched (or last matched)
+	matched  atomic.Uint64 // every event up to it has been matched
+	expiryMu sync.Mutex
+	earliest time.Time // the earliest lease end among the subscriptions (zero: none)
+	// expiryNotes counts noteExpiry calls, so that Expired does not
+	// overwrite a lease end noted while it scanned.
+	expiryNotes uint64
+	headMu      sync.Mutex
+	headCh      chan struct{} // closed when new events are matched
+	queue       workQueue
+	dirtyMu     sync.Mutex
+	dirty       map[*subState]struct{}
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	started     atomic.Bool
+	workers     sync.WaitGroup
+	closeOnce   sync.Once
 	// deliveries run under deliverCtx, which outlives ctx until the
 	// shutdown deadline.
 	deliverCtx    context.Context
@@ -187,6 +192,8 @@ type subState struct {
 	failingSince time.Time
 	log          []Attempt
 	saved        uint64 // cursor last written
+	logVersion   uint64 // counts changes to the delivery log
+	logSaved     uint64 // the log version last written
 	pullCursor   uint64 // for pull subscriptions: what the client acknowledged
 }
 
@@ -308,6 +315,7 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 		s.restoreFrom(old)
 	}
 	d.subs[sub.ID] = s
+	d.noteExpiry(sub.Expires)
 	switch {
 	case s.pull:
 	case s.topic != "":
@@ -365,6 +373,7 @@ func (d *Dispatcher) Update(sub *Subscription) {
 	s.mu.Lock()
 	s.sub = sub
 	s.mu.Unlock()
+	d.noteExpiry(sub.Expires)
 	d.kick(s)
 }
 
@@ -462,6 +471,56 @@ func (d *Dispatcher) Subscriptions() []*Subscription {
 		s.mu.Unlock()
 	}
 	return out
+}
+
+// Expired returns the subscriptions whose lease has ended at now. It scans
+// only when the earliest lease end it knows of has come, so that many
+// subscriptions without a lease, or with long ones, cost nothing.
+func (d *Dispatcher) Expired(now time.Time) []*Subscription {
+	d.expiryMu.Lock()
+	due := !d.earliest.IsZero() && !now.Before(d.earliest)
+	gen := d.expiryNotes
+	d.expiryMu.Unlock()
+	if !due {
+		return nil
+	}
+	var out []*Subscription
+	var earliest time.Time // over every lease, the ended ones too until they are gone
+	d.mu.RLock()
+	for _, s := range d.subs {
+		s.mu.Lock()
+		sub := s.sub
+		s.mu.Unlock()
+		if sub.Expires.IsZero() {
+			continue
+		}
+		if sub.Expired(now) {
+			out = append(out, sub)
+		}
+		if earliest.IsZero() || sub.Expires.Before(earliest) {
+			earliest = sub.Expires
+		}
+	}
+	d.mu.RUnlock()
+	d.expiryMu.Lock()
+	if d.expiryNotes == gen || (!earliest.IsZero() && earliest.Before(d.earliest)) {
+		d.earliest = earliest
+	}
+	d.expiryMu.Unlock()
+	return out
+}
+
+// noteExpiry records a lease end for Expired.
+func (d *Dispatcher) noteExpiry(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	d.expiryMu.Lock()
+	if d.earliest.IsZero() || t.Before(d.earliest) {
+		d.earliest = t
+	}
+	d.expiryNotes++
+	d.expiryMu.Unlock()
 }
 
 // kick makes sure s gets a worker's attention.
@@ -687,6 +746,7 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 	}
 	s.mu.Lock()
 	s.log = append(s.log, att)
+	s.logVersion++
 	if len(s.log) > d.opts.LogSize {
 		s.log = append(s.log[:0:0], s.log[len(s.log)-d.opts.LogSize:]...)
 	}
@@ -861,7 +921,7 @@ func (s *subState) state(matched uint64) *DeliveryState {
 	return &DeliveryState{
 		Cursor: s.cursor(matched), Attempts: s.attempts, NextAttempt: s.nextAttempt,
 		Failures: s.failures, FailingSince: s.failingSince,
-		Log: append([]Attempt(nil), s.log...),
+		Log: append([]Attempt{}, s.log...),
 	}
 }
 
@@ -895,18 +955,25 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 	d.dirtyMu.Unlock()
 	matched := d.matched.Load()
 	states := map[string]*DeliveryState{}
-	saved := map[*subState]uint64{}
+	type position struct{ cursor, log uint64 }
+	saved := map[*subState]position{}
 	consider := func(s *subState, force bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.removed {
 			return
 		}
-		st := s.state(matched)
-		if force || st.Cursor != s.saved {
-			states[s.id] = st
-			saved[s] = st.Cursor
+		if !force && s.cursor(matched) == s.saved && (!all || s.logVersion == s.logSaved) {
+			return // nothing to write: most subscriptions, most of the time
 		}
+		st := s.state(matched)
+		if !all {
+			// The frequent flushes save positions and retry state; the
+			// delivery log, the bulk of a state, goes with every full one.
+			st.Log = nil
+		}
+		states[s.id] = st
+		saved[s] = position{st.Cursor, s.logVersion}
 	}
 	for s := range dirty {
 		consider(s, true)
@@ -931,9 +998,12 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 		d.dirtyMu.Unlock()
 		return err
 	}
-	for s, c := range saved {
+	for s, p := range saved {
 		s.mu.Lock()
-		s.saved = c
+		s.saved = p.cursor
+		if all {
+			s.logSaved = p.log
+		}
 		s.mu.Unlock()
 	}
 	return nil

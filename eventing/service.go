@@ -639,10 +639,7 @@ func (s *Service) sweepLoop() {
 func (s *Service) Sweep(ctx context.Context) int {
 	now := s.clock.Now()
 	n := 0
-	for _, sub := range s.dispatcher.Subscriptions() {
-		if !sub.Expired(now) {
-			continue
-		}
+	for _, sub := range s.dispatcher.Expired(now) {
 		unlock := s.lock(sub.ID)
 		cur, err := s.store.Subscription(ctx, sub.ID)
 		switch {

@@ -77,8 +77,9 @@ type DeliveryState struct {
 	// Failures counts consecutive failed attempts since FailingSince.
 	Failures     int       `json:"failures,omitempty"`
 	FailingSince time.Time `json:"failing_since,omitzero"`
-	// Log holds the last attempts, oldest first.
-	Log []Attempt `json:"log,omitempty"`
+	// Log holds the last attempts, oldest first. Saving a state whose Log
+	// is nil keeps the stored log.
+	Log []Attempt `json:"log"`
 }
 
 // An Attempt is one delivery attempt in a subscription's delivery log.
@@ -96,7 +97,8 @@ type StateStore interface {
 	// DeliveryStates returns the stored state of every subscription.
 	DeliveryStates(ctx context.Context) (map[string]*DeliveryState, error)
 	// SaveDeliveryStates stores the given states in one transaction,
-	// skipping subscriptions that no longer exist.
+	// skipping subscriptions that no longer exist; a state with a nil Log
+	// keeps the log stored before.
 	SaveDeliveryStates(ctx context.Context, states map[string]*DeliveryState) error
 }
 

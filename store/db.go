@@ -38,8 +38,10 @@ type Options struct {
 	// before it writes them (default 50 ms).
 	IndexInterval time.Duration
 	// GatherWindow is how long the writer waits for more appends before a
-	// commit when the previous commit carried several (default 500 µs; a
-	// negative value never waits). A lone publisher never waits.
+	// commit when the previous commit carried several (default 1.5 ms, a
+	// few commits' time: measured best for 64 publishers on the reference
+	// machine without hurting end-to-end latency; a negative value never
+	// waits). A lone publisher never waits.
 	GatherWindow time.Duration
 	Logger       *slog.Logger
 }
@@ -84,7 +86,7 @@ func Open(dir string, o Options) (*DB, error) {
 		o.IndexInterval = 50 * time.Millisecond
 	}
 	if o.GatherWindow == 0 {
-		o.GatherWindow = 500 * time.Microsecond
+		o.GatherWindow = 1500 * time.Microsecond
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -368,6 +370,14 @@ func (db *DB) SaveDeliveryStates(ctx context.Context, states map[string]*eventin
 		for id, st := range states {
 			if subs.Get([]byte(id)) == nil {
 				continue
+			}
+			if st.Log == nil {
+				var old eventing.DeliveryState
+				if v := b.Get([]byte(id)); v != nil && json.Unmarshal(v, &old) == nil {
+					cp := *st
+					cp.Log = old.Log
+					st = &cp
+				}
 			}
 			v, err := json.Marshal(st)
 			if err != nil {

@@ -51,6 +51,9 @@ func (db *DB) Append(ctx context.Context, m *eventing.Message, received time.Tim
 // concurrent load the writer gathers: when the previous commit carried
 // several appends, it waits up to the gather window for as many as it
 // carried. A lone publisher's commit (previous batch of one) never waits.
+// Fewer, larger commits cost less CPU and I/O per event: a commit's two
+// fdatasyncs and page writes cost about the same for one event or a
+// hundred.
 func (db *DB) writer() {
 	defer close(db.done)
 	batch := make([]*appendReq, 0, db.maxBatch)

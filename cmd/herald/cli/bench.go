@@ -32,6 +32,7 @@ type benchConfig struct {
 	duration time.Duration
 	subs     int
 	quick    bool
+	only     string
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,6 +41,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&cfg.subs, "subscriptions", 100000, "subscriptions for the publish-latency run with many")
 	fs.BoolVar(&cfg.quick, "quick", false, "short runs and 10,000 subscriptions (a smoke test of the harness)")
+	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, fanout, latency, e2e)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,17 +72,16 @@ func (b *bench) progress(format string, args ...any) {
 
 func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "Herald bench: %d CPUs, %s per throughput run, %s\n\n", runtimeCPUs(), b.cfg.duration, time.Now().UTC().Format(time.RFC3339))
-	if err := b.ingest(ctx); err != nil {
-		return err
-	}
-	if err := b.fanout(ctx); err != nil {
-		return err
-	}
-	if err := b.publishLatency(ctx); err != nil {
-		return err
-	}
-	if err := b.endToEnd(ctx); err != nil {
-		return err
+	for _, m := range []struct {
+		name string
+		run  func(context.Context) error
+	}{{"ingest", b.ingest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"e2e", b.endToEnd}} {
+		if b.cfg.only != "" && !slices.Contains(strings.Split(b.cfg.only, ","), m.name) {
+			continue
+		}
+		if err := m.run(ctx); err != nil {
+			return err
+		}
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "MEASURE\tHERALD\tBASELINE\tRATIO\tTARGET")
@@ -300,36 +301,15 @@ func (b *bench) fanout(ctx context.Context) error {
 	return nil
 }
 
-// latencies publishes n messages one after the other and returns each
-// request's duration.
-func latencies(ctx context.Context, url string, n int, topic string) ([]time.Duration, error) {
-	client := benchClient(1)
-	out := make([]time.Duration, 0, n)
-	for i := range n {
-		start := time.Now()
-		resp, err := client.Post(url, "text/xml", bytes.NewReader(benchMessage(topic, strconv.Itoa(i))))
-		if err != nil {
-			return nil, err
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			return nil, fmt.Errorf("publish: HTTP %d", resp.StatusCode)
-		}
-		out = append(out, time.Since(start))
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-	return out, nil
-}
-
+// publishLatency measures single-publisher latency on two servers side by
+// side, one with one subscription and one with many, alternating requests
+// so that whatever else the machine does weighs on both alike.
 func (b *bench) publishLatency(ctx context.Context) error {
-	n := 2000
+	n := 5000
 	if b.cfg.quick {
-		n = 300
+		n = 500
 	}
-	var p [2][2]time.Duration
+	var ins [2]*instance
 	for i, subs := range []int{1, b.cfg.subs} {
 		b.progress("publish latency with %d subscriptions (setting them up)", subs)
 		name := fmt.Sprintf("latency-%d", subs)
@@ -337,6 +317,7 @@ func (b *bench) publishLatency(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		defer s.srv.Close()
 		if err := b.seed(ctx, name, s.url, subs); err != nil {
 			return err
 		}
@@ -345,22 +326,38 @@ func (b *bench) publishLatency(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		b.progress("%d subscriptions loaded in %s; measuring", subs, time.Since(t0).Round(time.Millisecond))
-		lat, err := latencies(ctx, in.url+"/messages", n, "topic-0")
-		if err != nil {
-			return err
-		}
-		p[i] = [2]time.Duration{percentile(lat, 50), percentile(lat, 99)}
-		if i == 1 {
-			b.row(fmt.Sprintf("bbolt file with %d subscriptions", subs), mib(fileSize(in.path)), "", "", "")
-		}
-		in.stop()
-		s.srv.Close()
+		defer in.stop()
+		b.progress("%d subscriptions loaded in %s", subs, time.Since(t0).Round(time.Millisecond))
+		ins[i] = in
 	}
-	b.row("publish latency p50, 1 subscription", ms(p[0][0]), "", "", "")
-	b.row("publish latency p99, 1 subscription", ms(p[0][1]), "", "", "")
-	b.row(fmt.Sprintf("publish latency p50, %d subscriptions", b.cfg.subs), ms(p[1][0]), "", "", "")
-	b.row(fmt.Sprintf("publish latency p99, %d subscriptions", b.cfg.subs), ms(p[1][1]), ms(p[0][1]), fmt.Sprintf("%.2f×", float64(p[1][1])/float64(p[0][1])), "≤ 1.2× of 1 subscription")
+	b.progress("measuring %d publishes on each, alternating", n)
+	clients := [2]*http.Client{benchClient(1), benchClient(1)}
+	var lat [2][]time.Duration
+	for i := range n {
+		for k := range 2 {
+			j := (i + k) % 2 // alternate which goes first
+			start := time.Now()
+			resp, err := clients[j].Post(ins[j].url+"/messages", "text/xml", bytes.NewReader(benchMessage("topic-0", strconv.Itoa(i))))
+			if err != nil {
+				return err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				return fmt.Errorf("publish: HTTP %d", resp.StatusCode)
+			}
+			lat[j] = append(lat[j], time.Since(start))
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	b.row(fmt.Sprintf("bbolt file with %d subscriptions", b.cfg.subs), mib(fileSize(ins[1].path)), "", "", "")
+	p := func(i, q int) time.Duration { return percentile(lat[i], q) }
+	b.row("publish latency p50, 1 subscription", ms(p(0, 50)), "", "", "")
+	b.row("publish latency p99, 1 subscription", ms(p(0, 99)), "", "", "")
+	b.row(fmt.Sprintf("publish latency p50, %d subscriptions", b.cfg.subs), ms(p(1, 50)), ms(p(0, 50)), fmt.Sprintf("%.2f×", float64(p(1, 50))/float64(p(0, 50))), "")
+	b.row(fmt.Sprintf("publish latency p99, %d subscriptions", b.cfg.subs), ms(p(1, 99)), ms(p(0, 99)), fmt.Sprintf("%.2f×", float64(p(1, 99))/float64(p(0, 99))), "≤ 1.2× of 1 subscription")
 	return nil
 }
 

@@ -35,6 +35,7 @@ type serveConfig struct {
 	failureLimit    int
 	failureWindow   time.Duration
 	retention       time.Duration
+	gather          time.Duration
 	settings        map[string]*string
 }
 
@@ -53,6 +54,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.failureLimit, "failure-limit", 10, "consecutive failed attempts (spanning --failure-window) after which a subscription ends; 0 or less: never")
 	fs.DurationVar(&c.failureWindow, "failure-window", 24*time.Hour, "how long consecutive failures must span before a subscription ends")
 	fs.DurationVar(&c.retention, "retention", 7*24*time.Hour, "how long delivered events stay in the log")
+	fs.DurationVar(&c.gather, "commit-gather", 1500*time.Microsecond, "under concurrent publishing, how long a commit may wait for more events to share its disk flush (0: never)")
 	// Every registered processor's settings become flags, so a new
 	// processor needs no change here.
 	c.settings = map[string]*string{}
@@ -129,7 +131,11 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(cfg.data, store.Options{Logger: logger})
+	gather := cfg.gather
+	if gather == 0 {
+		gather = -1
+	}
+	db, err := store.Open(cfg.data, store.Options{Logger: logger, GatherWindow: gather})
 	if err != nil {
 		return err
 	}
