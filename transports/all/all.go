@@ -5,6 +5,7 @@ package all
 
 import (
 	_ "github.com/herald-eventing/herald/transports/pull"    // processor "pull"
+	_ "github.com/herald-eventing/herald/transports/sms"     // processor "sms"
 	_ "github.com/herald-eventing/herald/transports/smtp"    // processor "email"
 	_ "github.com/herald-eventing/herald/transports/soap"    // processor "soap"
 	_ "github.com/herald-eventing/herald/transports/webhook" // processor "webhook"

@@ -6,6 +6,7 @@ import (
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/transports/processortest"
 	"github.com/herald-eventing/herald/transports/pull/pulltest"
+	"github.com/herald-eventing/herald/transports/sms/smstest"
 	"github.com/herald-eventing/herald/transports/smtp/smtptest"
 	"github.com/herald-eventing/herald/transports/soap/soaptest"
 	"github.com/herald-eventing/herald/transports/webhook/webhooktest"
@@ -17,6 +18,7 @@ import (
 var fixtures = map[string]func() processortest.Fixture{
 	"email":   smtptest.Fixture,
 	"pull":    pulltest.Fixture,
+	"sms":     smstest.Fixture,
 	"soap":    soaptest.Fixture,
 	"webhook": webhooktest.Fixture,
 }
