@@ -278,9 +278,21 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		d.workers.Add(1)
 		go d.worker()
 	}
+	// A subscription whose cursor is at the head has nothing to read: it
+	// goes live at once. Only those behind read the log, so a start with
+	// many idle subscriptions costs no transaction per subscription.
+	head := d.matching.Load()
 	d.mu.RLock()
 	for _, s := range d.subs {
-		d.kick(s)
+		s.mu.Lock()
+		idle := !s.pull && s.enqueued >= head && len(s.replay) == 0 && s.nextAttempt.IsZero()
+		if idle {
+			s.live = true
+		}
+		s.mu.Unlock()
+		if !idle {
+			d.kick(s)
+		}
 	}
 	d.mu.RUnlock()
 	return nil
