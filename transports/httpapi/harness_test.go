@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"flag"
 	"io"
 	"net/http"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,7 +16,7 @@ import (
 
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/store"
-	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/httpapi/httpapitest"
 	"github.com/herald-eventing/herald/transports/soap"
 )
 
@@ -26,7 +24,7 @@ var update = flag.Bool("update", false, "rewrite the .golden files")
 
 // herald is a running Herald over a real bbolt file and HTTP.
 type herald struct {
-	*httptest.Server
+	*httpapitest.Herald
 	svc *eventing.Service
 	db  *store.DB
 	dir string
@@ -34,45 +32,11 @@ type herald struct {
 
 func start(t *testing.T, dir string, o eventing.Options) *herald {
 	t.Helper()
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	db, err := store.Open(dir, store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Store = db
-	o.Ender = &soap.Ender{}
-	o.Dispatcher.FlushInterval = 10 * time.Millisecond
-	svc, err := eventing.NewService(t.Context(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	h, err := httpapi.New(httpapi.Options{Service: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hd := &herald{Server: httptest.NewServer(h), svc: svc, db: db, dir: dir}
-	t.Cleanup(hd.stop)
-	return hd
+	h := httpapitest.Start(t, dir, o)
+	return &herald{Herald: h, svc: h.Service, db: h.DB, dir: h.Dir}
 }
 
-var stopMu sync.Mutex
-
-func (h *herald) stop() {
-	stopMu.Lock()
-	defer stopMu.Unlock()
-	if h.db == nil {
-		return
-	}
-	h.Server.Close()
-	h.svc.Shutdown(context.Background())
-	h.db.Close()
-	h.db = nil
-}
+func (h *herald) stop() { h.Stop() }
 
 type response struct {
 	status int

@@ -12,8 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/herald-eventing/herald/eventing"
-	"github.com/herald-eventing/herald/store"
-	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/httpapi/httpapitest"
 	"github.com/herald-eventing/herald/transports/processortest"
 	"github.com/herald-eventing/herald/transports/sms"
 	"github.com/herald-eventing/herald/transports/sms/smstest"
@@ -176,26 +175,8 @@ func TestDeliver_GatewayErrors(t *testing.T) {
 // message, produces exactly one correct request at the gateway.
 func TestSeed_SMSRequestVerbatim(t *testing.T) {
 	gw := smstest.Start(t)
-	db, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	settings := gw.Settings()
-	svc, err := eventing.NewService(t.Context(), eventing.Options{Store: db, Setting: func(n string) string { return settings[n] }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer svc.Shutdown(t.Context())
-	h, err := httpapi.New(httpapi.Options{Service: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	defer srv.Close()
+	h := httpapitest.Start(t, "", eventing.Options{Setting: httpapitest.Settings(gw.Settings())})
+	srv, svc := h.Server, h.Service
 	post := func(path, ctype, file string) int {
 		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", file))
 		if err != nil {

@@ -1,19 +1,15 @@
 package smtp_test
 
 import (
-	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/herald-eventing/herald/eventing"
-	"github.com/herald-eventing/herald/store"
-	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/httpapi/httpapitest"
 	"github.com/herald-eventing/herald/transports/smtp/smtptest"
 )
 
@@ -40,31 +36,7 @@ func TestMailArrives(t *testing.T) {
 	relay := smtptest.Start(t, smtptest.Options{})
 	settings := relay.Settings()
 
-	db, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := eventing.NewService(t.Context(), eventing.Options{
-		Store:      db,
-		Setting:    func(n string) string { return settings[n] },
-		Dispatcher: eventing.DispatcherOptions{FlushInterval: 10 * time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	h, err := httpapi.New(httpapi.Options{Service: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close()
-		svc.Shutdown(context.Background())
-		db.Close()
-	})
+	srv := httpapitest.Start(t, "", eventing.Options{Setting: httpapitest.Settings(settings)})
 
 	subscribe := `<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"><soap:Body>
 <web:subscribe xmlns:web="http://webservice.cloud42.jw.de">

@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"context"
 	"io"
 	"mime"
 	"net/http"
@@ -13,8 +12,7 @@ import (
 	"time"
 
 	"github.com/herald-eventing/herald/eventing"
-	"github.com/herald-eventing/herald/store"
-	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/httpapi/httpapitest"
 	"github.com/herald-eventing/herald/transports/httpsend"
 	"github.com/herald-eventing/herald/transports/webhook"
 	"github.com/herald-eventing/herald/transports/webhook/webhooktest"
@@ -28,29 +26,8 @@ type herald struct {
 
 func startHerald(t *testing.T, d eventing.DispatcherOptions) *herald {
 	t.Helper()
-	db, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.FlushInterval = 10 * time.Millisecond
-	svc, err := eventing.NewService(t.Context(), eventing.Options{Store: db, Dispatcher: d})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := svc.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	h, err := httpapi.New(httpapi.Options{Service: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close()
-		svc.Shutdown(context.Background())
-		db.Close()
-	})
-	return &herald{Server: srv, svc: svc}
+	h := httpapitest.Start(t, "", eventing.Options{Dispatcher: d})
+	return &herald{Server: h.Server, svc: h.Service}
 }
 
 func (h *herald) post(t *testing.T, path, ctype, body string) (int, string) {

@@ -20,8 +20,7 @@ import (
 	"time"
 
 	"github.com/herald-eventing/herald/eventing"
-	"github.com/herald-eventing/herald/store"
-	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/httpapi/httpapitest"
 	"github.com/herald-eventing/herald/transports/soap"
 )
 
@@ -70,34 +69,8 @@ type heraldServer struct {
 
 func startHerald(t *testing.T) *heraldServer {
 	t.Helper()
-	db, err := store.Open(t.TempDir(), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := eventing.NewService(t.Context(), eventing.Options{
-		Store:      db,
-		Ender:      &soap.Ender{},
-		Dispatcher: eventing.DispatcherOptions{FlushInterval: 10 * time.Millisecond},
-	})
-	if err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	if err := svc.Start(t.Context()); err != nil {
-		db.Close()
-		t.Fatal(err)
-	}
-	h, err := httpapi.New(httpapi.Options{Service: svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close()
-		svc.Shutdown(context.Background())
-		db.Close()
-	})
-	return &heraldServer{URL: srv.URL, svc: svc}
+	h := httpapitest.Start(t, "", eventing.Options{})
+	return &heraldServer{URL: h.URL, svc: h.Service}
 }
 
 func (h *heraldServer) wsdl() string { return h.URL + "/eventing?wsdl" }

@@ -1,0 +1,80 @@
+// Package httpapitest starts a whole Herald for tests: a real bbolt file,
+// the Service and every URL on an httptest server.
+package httpapitest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"net/http/httptest"
+
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/store"
+	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/soap"
+)
+
+// Herald is a running Herald.
+type Herald struct {
+	*httptest.Server
+	Service *eventing.Service
+	DB      *store.DB
+	// Dir is the data directory (start another Herald on it to restart).
+	Dir string
+
+	once sync.Once
+}
+
+// Start starts Herald on the bbolt file in dir (a fresh temporary one when
+// empty) with o (its Store set here, SOAP SubscriptionEnd sent by default,
+// cursors flushed every 10 ms unless o says otherwise). It stops in
+// t.Cleanup.
+func Start(t testing.TB, dir string, o eventing.Options) *Herald {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	db, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Store = db
+	if o.Ender == nil {
+		o.Ender = &soap.Ender{}
+	}
+	if o.Dispatcher.FlushInterval == 0 {
+		o.Dispatcher.FlushInterval = 10 * time.Millisecond
+	}
+	svc, err := eventing.NewService(t.Context(), o)
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	if err := svc.Start(t.Context()); err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Options{Service: svc, Logger: o.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hd := &Herald{Server: httptest.NewServer(h), Service: svc, DB: db, Dir: dir}
+	t.Cleanup(hd.Stop)
+	return hd
+}
+
+// Stop stops Herald (once): the HTTP server, delivery, the file.
+func (h *Herald) Stop() {
+	h.once.Do(func() {
+		h.Server.Close()
+		h.Service.Shutdown(context.Background())
+		h.DB.Close()
+	})
+}
+
+// Settings returns an eventing.Options.Setting function over a map.
+func Settings(m map[string]string) func(string) string {
+	return func(name string) string { return m[name] }
+}
