@@ -122,21 +122,30 @@ func extract(data []byte) (extracted, bool) {
 			}
 			value = v
 		}
-		switch local {
-		case "topic":
-			m.Topic = strings.TrimSpace(value)
-		case "instanceId":
-			m.InstanceID = value
-		case "timestamp":
-			m.Timestamp = value
-		case "text":
-			m.Text = value
-		case "info":
-			m.Info = value
-		default:
+		if !m.set(local, value) {
 			return m, false
 		}
 	}
+}
+
+// set stores the value of the message's child element local; false for a
+// name the message does not have.
+func (m *Message) set(local, value string) bool {
+	switch local {
+	case "topic":
+		m.Topic = strings.TrimSpace(value)
+	case "instanceId":
+		m.InstanceID = value
+	case "timestamp":
+		m.Timestamp = value
+	case "text":
+		m.Text = value
+	case "info":
+		m.Info = value
+	default:
+		return false
+	}
+	return true
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }

@@ -169,19 +169,7 @@ func parseFull(data []byte, eng *engines) (Message, error) {
 
 	var m Message
 	for _, c := range doc.children {
-		v := c.text.String()
-		switch c.name.Local {
-		case "topic":
-			m.Topic = strings.TrimSpace(v)
-		case "instanceId":
-			m.InstanceID = v
-		case "timestamp":
-			m.Timestamp = v
-		case "text":
-			m.Text = v
-		case "info":
-			m.Info = v
-		}
+		m.set(c.name.Local, c.text.String())
 	}
 	if m.Topic == "" {
 		return Message{}, messageErrorf("element topic in message is empty")
