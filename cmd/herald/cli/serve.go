@@ -45,7 +45,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", envOr("HERALD_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", envOr("HERALD_LOG_FORMAT", "text"), "log format: text or json")
 	fs.DurationVar(&c.defaultLease, "default-lease", time.Hour, "lease granted to a wse:Subscribe without Expires")
-	fs.DurationVar(&c.maxLease, "max-lease", 30*24*time.Hour, "longest lease granted (longer requests are cut to it)")
+	fs.DurationVar(&c.maxLease, "max-lease", 30*24*time.Hour, "longest lease granted (longer requests are cut to it; 0: no limit)")
 	fs.BoolVar(&c.endOnShutdown, "end-subscriptions-on-shutdown", false, "on shutdown, end every subscription and send SubscriptionEnd (SourceShuttingDown) to its EndTo")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for deliveries in flight")
 	fs.IntVar(&c.workers, "delivery-workers", 64, "deliveries in flight at once")
@@ -190,9 +190,10 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 		slog.String("message_endpoint", svc.MessagePath()), slog.Any("processors", svc.AvailableProcessors()))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
+		logger.Error("HTTP server failed", slog.Any("err", serveErr))
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
@@ -205,5 +206,5 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 		logger.Warn("delivery shutdown", slog.Any("err", err))
 	}
 	logger.Info("stopped")
-	return nil
+	return serveErr
 }
