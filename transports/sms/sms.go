@@ -1,8 +1,3 @@
-// Package sms is the "sms" subscription processor, the Cloud42 seed's own
-// example of extensibility (alias my.company.SMSSubscriptionProcessor): the
-// subscription message is a phone-book entry, in any namespace, with a
-// Number; every event becomes a text message sent through an SMS gateway
-// that speaks Twilio's Messages API.
 package sms
 
 import (
@@ -16,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/beevik/etree"
 
 	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
@@ -117,31 +114,62 @@ func Open(c eventing.Config) (eventing.Processor, error) {
 	}, nil
 }
 
+// wantNumber is what the processor asks for.
+const wantNumber = "the sms processor needs a phone-book entry with a Number, like <tb:Entry xmlns:tb=\"http://my.company.com/telephonebook\"><tb:Number>408 726 4390</tb:Number></tb:Entry>"
+
 // Endpoint reads the phone number: the Number child (any namespace) of the
-// message's element, or the element itself when it is a Number.
+// message's element, or the element itself when it is a Number; for a
+// WS-Eventing Subscribe (delivery mode …/delivery/sms), such an element in
+// its wse:Delivery. The number is normalised to E.164 (see Normalize);
+// anything else is a wse:InvalidMessage fault that says what is wrong.
 func (p *Processor) Endpoint(_ context.Context, req *eventing.EndpointRequest) (eventing.Endpoint, error) {
-	m := req.Message
-	var number string
-	switch {
-	case m.Tag == "Number":
-		number = addressing.Text(m)
-	default:
-		var found bool
-		for _, c := range m.ChildElements() {
-			if c.Tag == "Number" {
-				number, found = addressing.Text(c), true
-				break
-			}
-		}
-		if !found {
-			return nil, eventing.InvalidMessage(fmt.Sprintf("the sms processor needs a phone-book entry with a Number (like <tb:Entry><tb:Number>408 726 4390</tb:Number></tb:Entry>); {%s}%s has none", m.NamespaceURI(), m.Tag))
-		}
-	}
-	e164, err := Normalize(number, p.country)
+	el, err := numberElement(req.Message)
 	if err != nil {
-		return nil, eventing.InvalidMessage(err.Error())
+		return nil, err
+	}
+	e164, err := Normalize(addressing.Text(el), p.country)
+	if err != nil {
+		return nil, eventing.InvalidMessage(fmt.Sprintf("%s: %v", el.Tag, err))
 	}
 	return &Endpoint{p: p, to: e164}, nil
+}
+
+// numberElement finds the Number element of a subscription message.
+func numberElement(m *etree.Element) (*etree.Element, error) {
+	switch {
+	case m == nil:
+		return nil, eventing.InvalidMessage("no subscription message: " + wantNumber)
+	case addressing.Is(m, eventing.ManagementNS, "subscriptionMessage"):
+		return nil, eventing.InvalidMessage("subscriptionMessage holds no element: " + wantNumber)
+	case addressing.Is(m, eventing.NS, "Subscribe"):
+		delivery := addressing.Child(m, eventing.NS, "Delivery")
+		if delivery != nil {
+			for _, c := range delivery.ChildElements() {
+				if n := number(c); n != nil {
+					return n, nil
+				}
+			}
+		}
+		return nil, eventing.InvalidMessage("wse:Subscribe has no phone-book entry in its wse:Delivery: " + wantNumber)
+	}
+	if n := number(m); n != nil {
+		return n, nil
+	}
+	return nil, eventing.InvalidMessage(fmt.Sprintf("{%s}%s has no Number child: %s", m.NamespaceURI(), m.Tag, wantNumber))
+}
+
+// number returns el when it is a Number (any namespace), else its first
+// Number child, else nil.
+func number(el *etree.Element) *etree.Element {
+	if el.Tag == "Number" {
+		return el
+	}
+	for _, c := range el.ChildElements() {
+		if c.Tag == "Number" {
+			return c
+		}
+	}
+	return nil
 }
 
 // Endpoint sends text messages to one number.
@@ -165,7 +193,7 @@ func (e *Endpoint) Deliver(ctx context.Context, n *eventing.Notification) error 
 	form := url.Values{"To": {e.to}, "From": {e.p.from}, "Body": {Text(n.Event, e.p.segments)}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.p.api, strings.NewReader(form.Encode()))
 	if err != nil {
-		return eventing.Permanent(err)
+		return eventing.Permanent(fmt.Errorf("sms gateway request: %w", err))
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
