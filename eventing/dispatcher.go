@@ -186,8 +186,8 @@ type subState struct {
 	timer     Timer
 	removed   bool
 
-	attempts     int
-	nextAttempt  time.Time
+	retry        retryState // of the oldest queued event
+	replayRetry  retryState // of the replayed dead letter being delivered
 	failures     int
 	failingSince time.Time
 	log          []Attempt
@@ -255,6 +255,13 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A subscription whose cursor is at the head has nothing to read: it
+	// goes live at once. Only those behind read the log, so a start with
+	// many idle subscriptions costs no transaction per subscription. This
+	// happens before the matcher runs: events committed meanwhile wait for
+	// it, and reach the live subscriptions.
+	head := d.matching.Load()
+	var behind []*subState
 	d.mu.RLock()
 	for id, s := range d.subs {
 		s.mu.Lock()
@@ -263,6 +270,11 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		}
 		for _, dl := range replaying[id] {
 			s.replay = append(s.replay, dl.Event())
+		}
+		if !s.pull && s.enqueued >= head && len(s.replay) == 0 && s.retry.next.IsZero() {
+			s.live = true
+		} else {
+			behind = append(behind, s)
 		}
 		s.mu.Unlock()
 	}
@@ -278,23 +290,9 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		d.workers.Add(1)
 		go d.worker()
 	}
-	// A subscription whose cursor is at the head has nothing to read: it
-	// goes live at once. Only those behind read the log, so a start with
-	// many idle subscriptions costs no transaction per subscription.
-	head := d.matching.Load()
-	d.mu.RLock()
-	for _, s := range d.subs {
-		s.mu.Lock()
-		idle := !s.pull && s.enqueued >= head && len(s.replay) == 0 && s.nextAttempt.IsZero()
-		if idle {
-			s.live = true
-		}
-		s.mu.Unlock()
-		if !idle {
-			d.kick(s)
-		}
+	for _, s := range behind {
+		d.kick(s)
 	}
-	d.mu.RUnlock()
 	return nil
 }
 
@@ -304,8 +302,7 @@ func (s *subState) restore(st *DeliveryState) {
 	}
 	s.saved = s.enqueued
 	s.pullCursor = s.enqueued
-	s.attempts = st.Attempts
-	s.nextAttempt = st.NextAttempt
+	s.retry = retryState{attempts: st.Attempts, next: st.NextAttempt}
 	s.failures = st.Failures
 	s.failingSince = st.FailingSince
 	s.log = append([]Attempt(nil), st.Log...)
@@ -314,23 +311,32 @@ func (s *subState) restore(st *DeliveryState) {
 // Add starts delivering to a subscription (from its Start position). It
 // replaces a subscription with the same id.
 func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
+	d.mu.Lock()
+	if old := d.subs[sub.ID]; old != nil {
+		d.mu.Unlock()
+		d.Replace(sub, f, ep)
+		return
+	}
 	s := &subState{id: sub.ID, sub: sub, filter: f, endpoint: ep, enqueued: sub.Start, saved: sub.Start, pullCursor: sub.Start}
 	if _, ok := ep.(PullEndpoint); ok {
 		s.pull = true
 	}
-	if !s.pull {
-		s.topic = sub.Topic()
-	}
-	d.mu.Lock()
-	if old := d.subs[sub.ID]; old != nil {
-		d.unindex(old)
-		s.restoreFrom(old)
-	}
 	d.subs[sub.ID] = s
+	d.index(s, sub)
+	d.mu.Unlock()
 	d.noteExpiry(sub.Expires)
+	if d.started.Load() {
+		d.kick(s)
+	}
+}
+
+// index files s under its topic (or among the others); d.mu must be held.
+func (d *Dispatcher) index(s *subState, sub *Subscription) {
+	s.topic = ""
 	switch {
 	case s.pull:
-	case s.topic != "":
+	case sub.Topic() != "":
+		s.topic = sub.Topic()
 		set := d.byTopic[s.topic]
 		if set == nil {
 			set = map[*subState]struct{}{}
@@ -340,26 +346,27 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 	default:
 		d.others[s] = struct{}{}
 	}
-	d.mu.Unlock()
-	if d.started.Load() {
-		d.kick(s)
-	}
 }
 
-// restoreFrom carries the delivery position of a replaced state over.
-func (s *subState) restoreFrom(old *subState) {
-	old.mu.Lock()
-	defer old.mu.Unlock()
-	old.removed = true
-	if old.timer != nil {
-		old.timer.Stop()
+// Replace gives a subscription a new record, filter and endpoint (a
+// repeated WS-Eventing Subscribe for its endpoint) in place: its position,
+// retry state and delivery in flight carry on, and events from now on are
+// matched with the new filter.
+func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
+	d.mu.Lock()
+	s := d.subs[sub.ID]
+	if s == nil {
+		d.mu.Unlock()
+		return
 	}
-	s.enqueued = old.cursor(0)
-	s.saved, s.pullCursor = old.saved, old.pullCursor
-	s.attempts, s.nextAttempt = old.attempts, old.nextAttempt
-	s.failures, s.failingSince = old.failures, old.failingSince
-	s.log = old.log
-	s.replay = old.replay
+	s.mu.Lock()
+	d.unindex(s)
+	s.sub, s.filter, s.endpoint = sub, f, ep
+	d.index(s, sub)
+	s.mu.Unlock()
+	d.mu.Unlock()
+	d.noteExpiry(sub.Expires)
+	d.kick(s)
 }
 
 // unindex removes s from the indexes; d.mu must be held.
@@ -699,15 +706,16 @@ func (d *Dispatcher) process(s *subState) {
 		s.mu.Unlock()
 		return
 	}
-	if now.Before(s.nextAttempt) {
-		at := s.nextAttempt
+	ev, sub, ep := s.head(), s.sub, s.endpoint
+	r := s.retryFor(ev)
+	if now.Before(r.next) {
+		at := r.next
 		s.mu.Unlock()
 		d.wait(s, at)
 		return
 	}
-	ev, sub, ep := s.head(), s.sub, s.endpoint
-	s.attempts++
-	n := &Notification{Event: ev, Subscription: sub, MessageID: MessageID(sub.ID, ev.Seq), Attempt: s.attempts}
+	r.attempts++
+	n := &Notification{Event: ev, Subscription: sub, MessageID: MessageID(sub.ID, ev.Seq), Attempt: r.attempts}
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(d.deliverCtx, d.opts.Timeout)
@@ -750,6 +758,14 @@ func (d *Dispatcher) wait(s *subState, at time.Time) {
 
 // outcome records one attempt's result and decides what comes next.
 func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error, latency time.Duration) {
+	if err != nil && d.deliverCtx.Err() != nil {
+		// Shutdown cut the attempt short: it does not count, and the
+		// event stays first in line for the next start.
+		s.mu.Lock()
+		s.retryFor(ev).attempts--
+		s.mu.Unlock()
+		return
+	}
 	now := d.clock.Now()
 	status, retryAfter, permanent := deliveryDetails(err)
 	att := Attempt{Time: now, Seq: ev.Seq, OK: err == nil, Status: status, Latency: latency}
@@ -794,7 +810,7 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		if retryAfter > 0 {
 			delay = min(retryAfter, d.opts.MaxRetryAfter)
 		}
-		s.nextAttempt = now.Add(delay)
+		s.retryFor(ev).next = now.Add(delay)
 		s.mu.Unlock()
 		logger.Warn("delivery failed; will retry", slog.Any("err", err), slog.Duration("retry_in", delay))
 	} else {
@@ -805,7 +821,7 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 			if !errors.Is(derr, ErrNotFound) && d.ctx.Err() == nil {
 				logger.Error("cannot store a dead letter; will retry the event", slog.Any("err", derr))
 				s.mu.Lock()
-				s.attempts--
+				s.retryFor(ev).attempts--
 				s.mu.Unlock()
 				d.wait(s, now.Add(time.Second))
 				return
@@ -818,8 +834,9 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		s.mu.Unlock()
 	}
 	if failedOut && d.hooks.failed != nil {
+		// The hook ends the subscription; if it could not, delivery
+		// goes on as before rather than stopping silently.
 		d.hooks.failed(sub, err.Error())
-		return
 	}
 	s.mu.Lock()
 	if s.removed {
@@ -827,7 +844,10 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		s.mu.Unlock()
 		return
 	}
-	at := s.nextAttempt
+	var at time.Time
+	if len(s.replay) > 0 || len(s.queue) > 0 {
+		at = s.retryFor(s.head()).next
+	}
 	s.mu.Unlock()
 	if now.Before(at) {
 		d.wait(s, at)
@@ -836,6 +856,23 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 	s.mu.Lock()
 	s.scheduled = s.requeue(d)
 	s.mu.Unlock()
+}
+
+// retryState is how often an event was attempted and when its next attempt
+// is due (zero: now).
+type retryState struct {
+	attempts int
+	next     time.Time
+}
+
+// retryFor returns the retry state of ev, the head: replayed dead letters
+// keep theirs apart from the queued event they go ahead of; s.mu must be
+// held.
+func (s *subState) retryFor(ev *Event) *retryState {
+	if len(s.replay) > 0 && s.replay[0] == ev {
+		return &s.replayRetry
+	}
+	return &s.retry
 }
 
 // head returns the event to deliver next: a replayed dead letter first,
@@ -854,18 +891,17 @@ func (s *subState) popHead(ev *Event) (replayed bool) {
 	case len(s.replay) > 0 && s.replay[0] == ev:
 		s.replay[0] = nil
 		s.replay = s.replay[1:]
-		replayed = true
+		s.replayRetry = retryState{}
+		return true
 	case len(s.queue) > 0 && s.queue[0] == ev:
 		s.queue[0] = nil
 		s.queue = s.queue[1:]
 		if len(s.queue) == 0 {
 			s.queue = nil
 		}
-	default:
-		return false
+		s.retry = retryState{}
 	}
-	s.attempts, s.nextAttempt = 0, time.Time{}
-	return replayed
+	return false
 }
 
 func (d *Dispatcher) jitter(delay time.Duration) time.Duration {
@@ -931,7 +967,7 @@ func (d *Dispatcher) markDirty(s *subState) {
 
 func (s *subState) state(matched uint64) *DeliveryState {
 	return &DeliveryState{
-		Cursor: s.cursor(matched), Attempts: s.attempts, NextAttempt: s.nextAttempt,
+		Cursor: s.cursor(matched), Attempts: s.retry.attempts, NextAttempt: s.retry.next,
 		Failures: s.failures, FailingSince: s.failingSince,
 		Log: append([]Attempt{}, s.log...),
 	}

@@ -143,12 +143,18 @@ func (s *Service) Pull(ctx context.Context, id string, cursor *uint64, max int, 
 			return &Pulled{Events: out, Cursor: next}, nil
 		}
 		after = next
+		if next < s.store.Head() {
+			continue // the read stopped short of the head: read on
+		}
 		t := time.NewTimer(time.Until(deadline))
 		select {
 		case <-changed:
 			t.Stop()
 		case <-t.C:
 		case <-ctx.Done():
+			t.Stop()
+			return &Pulled{Cursor: after}, nil
+		case <-s.draining:
 			t.Stop()
 			return &Pulled{Cursor: after}, nil
 		}

@@ -71,6 +71,8 @@ type Service struct {
 	ctx        context.Context
 	cancel     context.CancelFunc
 	closing    atomic.Bool
+	draining   chan struct{}
+	drainOnce  sync.Once
 }
 
 type openedProcessor struct {
@@ -105,7 +107,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = http.DefaultClient
 	}
-	s := &Service{store: o.Store, clock: o.Clock, logger: o.Logger, opts: o, processors: map[string]openedProcessor{}}
+	s := &Service{store: o.Store, clock: o.Clock, logger: o.Logger, opts: o, processors: map[string]openedProcessor{}, draining: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, name := range Drivers() {
 		d, _ := LookupDriver(name)
@@ -395,7 +397,7 @@ func (s *Service) resubscribe(ctx context.Context, id string, req *Subscription,
 	if err != nil {
 		return nil, err
 	}
-	s.dispatcher.Add(sub, f, ep)
+	s.dispatcher.Replace(sub, f, ep)
 	s.logger.Info("subscription updated by a repeated Subscribe", slog.String("subscription_id", id))
 	return &Granted{Subscription: sub, Expires: granted, Existing: true}, nil
 }
@@ -665,6 +667,13 @@ func (s *Service) Sweep(ctx context.Context) int {
 	return n
 }
 
+// Drain ends the waits of long polls and streams at once; the HTTP server
+// calls it when it starts shutting down, so that they do not hold it up.
+func (s *Service) Drain() { s.drainOnce.Do(func() { close(s.draining) }) }
+
+// Draining is closed by Drain.
+func (s *Service) Draining() <-chan struct{} { return s.draining }
+
 // Shutdown stops delivery (finishing deliveries in flight until ctx ends),
 // and, with EndOnShutdown, ends every subscription with SubscriptionEnd
 // SourceShuttingDown.
@@ -672,11 +681,19 @@ func (s *Service) Shutdown(ctx context.Context) error {
 	if !s.closing.CompareAndSwap(false, true) {
 		return nil
 	}
+	s.Drain()
 	err := s.dispatcher.Shutdown(ctx)
 	if s.opts.EndOnShutdown {
+		// Ending subscriptions gets its own time: the deliveries may
+		// have used up ctx.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
 		var wg sync.WaitGroup
 		for _, sub := range s.dispatcher.Subscriptions() {
 			if _, derr := s.store.DeleteSubscription(ctx, sub.ID); derr != nil {
+				if !errors.Is(derr, ErrNotFound) {
+					s.logger.Error("cannot end a subscription on shutdown", slog.String("subscription_id", sub.ID), slog.Any("err", derr))
+				}
 				continue
 			}
 			if sub.EndTo == "" || s.opts.Ender == nil {

@@ -260,10 +260,16 @@ func (db *DB) UpdateSubscription(ctx context.Context, id string, fn func(*eventi
 		if s, err = getSub(tx, id); err != nil {
 			return err
 		}
+		oldTopic := s.Topic()
 		if err := fn(s); err != nil {
 			return err
 		}
 		s.ID = id
+		if oldTopic != "" && oldTopic != s.Topic() {
+			if err := tx.Bucket(bucketSubscriptionsByTopic).Delete(idKey(oldTopic, id)); err != nil {
+				return err
+			}
+		}
 		return putSub(tx, s)
 	})
 	if err != nil {

@@ -349,3 +349,18 @@ func TestCompact_ShrinksAndKeepsData(t *testing.T) {
 		t.Fatalf("after compaction: %d events, head %d", len(evs), db.Head())
 	}
 }
+
+func TestUpdateSubscription_MovesTheTopicIndex(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, t.TempDir())
+	db.CreateSubscription(ctx, &eventing.Subscription{ID: "uuid:a", Filter: eventing.TopicFilter("old")})
+	if _, err := db.UpdateSubscription(ctx, "uuid:a", func(s *eventing.Subscription) error { s.Filter = eventing.TopicFilter("new"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := db.SubscriptionsByTopic(ctx, "old"); len(ids) != 0 {
+		t.Fatalf("old topic still lists %v", ids)
+	}
+	if ids, _ := db.SubscriptionsByTopic(ctx, "new"); len(ids) != 1 {
+		t.Fatalf("new topic lists %v", ids)
+	}
+}

@@ -353,3 +353,18 @@ func TestFaults_WSEventing(t *testing.T) {
 		}
 	}
 }
+
+// A fault is addressed to FaultTo when the request names one.
+func TestFaults_AddressedToFaultTo(t *testing.T) {
+	h := start(t, "", eventing.Options{})
+	headers := wsaHeaders(wsa04, wse+"/GetStatus") + `<wsa:FaultTo xmlns:wsa="` + wsa04 + `"><wsa:Address>http://faults.example/</wsa:Address>` +
+		`<wsa:ReferenceParameters><x:Case xmlns:x="urn:x">7</x:Case></wsa:ReferenceParameters></wsa:FaultTo><wse:Identifier>uuid:none</wse:Identifier>`
+	r := h.post(t, "/subscriptions", soap12, envelope(soap.V12, headers, `<wse:GetStatus/>`))
+	env := parse(t, r.body)
+	if to := env.Header.FindElement("To"); to == nil || to.Text() != "http://faults.example/" {
+		t.Fatalf("fault not addressed to FaultTo:\n%s", r.body)
+	}
+	if c := env.Header.FindElement("Case"); c == nil || c.Text() != "7" {
+		t.Fatalf("FaultTo's reference parameter not echoed:\n%s", r.body)
+	}
+}

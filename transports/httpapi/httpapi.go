@@ -23,9 +23,6 @@ import (
 type Options struct {
 	Service *eventing.Service
 	Logger  *slog.Logger
-	// Stop ends the browser streams (close it when the server shuts
-	// down, http.Server.RegisterOnShutdown); nil for never.
-	Stop <-chan struct{}
 	// MaxSOAPBody and MaxMessageBody cap request sizes (package defaults
 	// when zero).
 	MaxSOAPBody    int64
@@ -45,7 +42,7 @@ func New(o Options) (http.Handler, error) {
 	mux.Handle("/eventing", soapServer)
 	mux.Handle(soap.ManagerPath, soapServer)
 	mux.Handle("GET "+soap.ManagerPath+"/{id}/events", &pull.Handler{Service: o.Service})
-	mux.Handle("GET /stream", &stream.Handler{Service: o.Service, Stop: o.Stop, Logger: o.Logger})
+	mux.Handle("GET /stream", &stream.Handler{Service: o.Service, Logger: o.Logger})
 	mux.HandleFunc("GET /xsd/{name}", func(w http.ResponseWriter, r *http.Request) {
 		doc, ok := xsd.Document(r.PathValue("name"), soap.Base(r))
 		if !ok {

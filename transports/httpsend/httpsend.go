@@ -11,9 +11,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +37,8 @@ type Request struct {
 }
 
 // Post sends r with client and returns nil for a 2xx answer, else an
-// *eventing.DeliveryError.
+// *eventing.DeliveryError whose text never holds more of the URL than its
+// scheme and host. Redirects are not followed.
 func Post(ctx context.Context, client *http.Client, r *Request) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
@@ -51,9 +54,13 @@ func Post(ctx context.Context, client *http.Client, r *Request) error {
 	if r.Secret != "" {
 		Sign(req.Header, r.Secret, r.MessageID, time.Now(), r.Body)
 	}
-	resp, err := client.Do(req)
+	// A redirect is not a delivery: following a 301/302/303 turns the
+	// POST into a GET without the body. The 3xx counts as a failure.
+	noRedirects := *client
+	noRedirects.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noRedirects.Do(req)
 	if err != nil {
-		return &eventing.DeliveryError{Err: err}
+		return &eventing.DeliveryError{Err: withoutURL(err)}
 	}
 	defer resp.Body.Close()
 	// Read a little of the answer so the connection can be reused, and
@@ -67,10 +74,33 @@ func Post(ctx context.Context, client *http.Client, r *Request) error {
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		de.RetryAfter = RetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
-	if s := strings.TrimSpace(string(snippet)); s != "" {
+	if loc := resp.Header.Get("Location"); resp.StatusCode/100 == 3 && loc != "" {
+		de.Err = fmt.Errorf("redirect to %s not followed: deliveries go to the address subscribed", hostOf(loc))
+	} else if s := strings.TrimSpace(string(snippet)); s != "" {
 		de.Err = fmt.Errorf("%s", firstLine(s))
 	}
 	return de
+}
+
+// withoutURL keeps a subscriber's URL out of an error's text, which goes
+// to logs, the delivery log and operator events: a URL path or query can
+// hold a token. Only scheme and host remain.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s %s: %w", ue.Op, hostOf(ue.URL), ue.Err)
+	}
+	return err
+}
+
+// hostOf returns scheme://host of a URL, or "the endpoint" when it does not
+// parse.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "the endpoint"
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func firstLine(s string) string {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +115,33 @@ func TestPost_UnreachableIsRetryable(t *testing.T) {
 	var de *eventing.DeliveryError
 	if !errors.As(err, &de) || de.Permanent || de.Status != 0 {
 		t.Fatalf("err = %v; want a retryable DeliveryError without status", err)
+	}
+}
+
+func TestPost_RedirectIsNotADelivery(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Method+" "+r.URL.Path)
+		if r.URL.Path == "/old" {
+			http.Redirect(w, r, "/new?token=s3cr3t", http.StatusMovedPermanently)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	defer srv.Close()
+	err := httpsend.Post(t.Context(), http.DefaultClient, &httpsend.Request{URL: srv.URL + "/old", ContentType: "text/xml", Body: []byte("<m/>")})
+	var de *eventing.DeliveryError
+	if !errors.As(err, &de) || de.Status != 301 || !strings.Contains(err.Error(), "not followed") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("err = %v; want a 301 failure that does not show the target's query", err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("requests %v; want only the POST", got)
+	}
+}
+
+func TestPost_ErrorsDoNotShowTheURL(t *testing.T) {
+	err := httpsend.Post(t.Context(), http.DefaultClient, &httpsend.Request{URL: "http://127.0.0.1:1/hooks/T0/s3cr3t?token=s3cr3t", ContentType: "text/xml"})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "http://127.0.0.1:1") {
+		t.Fatalf("err = %v; want the scheme and host only", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
+	"github.com/google/uuid"
 
 	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
@@ -104,7 +105,8 @@ func newEndpoint(client *http.Client, epr *addressing.EndpointReference, secret 
 	env := New(V12, v)
 	env.Header.CreateElement("wsa:Action").SetText(eventing.NotifyAction)
 	epr.AddressHeaders(env.Header, v, "wsa")
-	const idMark, bodyMark = "@@herald-message-id@@", "@@herald-body@@"
+	// Markers no subscriber can put into its own address or parameters.
+	idMark, bodyMark := "@@id-"+uuid.NewString()+"@@", "@@body-"+uuid.NewString()+"@@"
 	env.Header.CreateElement("wsa:MessageID").SetText(idMark)
 	env.Body.SetText(bodyMark)
 	doc, _ := env.Doc.WriteToBytes()

@@ -194,10 +194,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if v := req.Addressing.Version; v != addressing.VersionNone {
 			action = v.FaultAction()
 		}
-		s.writeFault(w, s.reply(req, action), action, s.fault(err), 0)
+		s.writeFault(w, s.reply(req, action, req.Addressing.FaultEPR()), action, s.fault(err), 0)
 		return
 	}
-	out := s.reply(req, rt.op.ResponseAction)
+	out := s.reply(req, rt.op.ResponseAction, req.Addressing.ReplyEPR())
 	for _, h := range resp.Headers {
 		out.Header.AddChild(h)
 	}
@@ -210,9 +210,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // reply starts the response envelope: same SOAP and WS-Addressing versions
-// as the request; addressed to ReplyTo (with its reference parameters) when
-// that is not anonymous; RelatesTo the request's MessageID.
-func (s *Server) reply(req *Request, action string) *Envelope {
+// as the request; addressed to "to" (the request's ReplyTo, or FaultTo for
+// a fault; nil when anonymous) with its reference parameters; RelatesTo the
+// request's MessageID.
+func (s *Server) reply(req *Request, action string, to *addressing.EndpointReference) *Envelope {
 	v := req.Addressing.Version
 	out := New(req.Envelope.Version, v)
 	if v == addressing.VersionNone {
@@ -225,7 +226,7 @@ func (s *Server) reply(req *Request, action string) *Envelope {
 	if req.Addressing.MessageID != "" {
 		h.CreateElement("wsa:RelatesTo").SetText(req.Addressing.MessageID)
 	}
-	if to := req.Addressing.ReplyEPR(); to != nil {
+	if to != nil {
 		to.AddressHeaders(h, v, "wsa")
 	} else if v == addressing.V200408 {
 		h.CreateElement("wsa:To").SetText(v.Anonymous())

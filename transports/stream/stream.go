@@ -2,7 +2,8 @@
 // GET /stream?topic=T (or ?filter=XPATH, the prefix m bound to the message
 // namespace). Each event's id is its log position, so an EventSource that
 // reconnects with Last-Event-ID resumes without loss (within the log's
-// retention). Comment lines keep proxies from closing an idle stream.
+// retention). Comment lines keep proxies from closing an idle stream;
+// Service.Drain (server shutdown) ends the streams.
 package stream
 
 import (
@@ -111,8 +112,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 		}
 		pos = through
-		if len(evs) == 256 {
-			continue
+		if len(evs) == 256 || through < h.Service.Head() {
+			continue // more to read before waiting
 		}
 		select {
 		case <-changed:
@@ -121,8 +122,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 		case <-r.Context().Done():
 			return
-		case <-h.Stop:
-			return
+		case <-h.Service.Draining():
+			return // the server is shutting down
 		}
 	}
 }

@@ -26,8 +26,7 @@ func TestStream_HeartbeatsAndStop(t *testing.T) {
 	}
 	svc.Start(t.Context())
 	defer svc.Shutdown(context.Background())
-	stop := make(chan struct{})
-	srv := httptest.NewServer(&stream.Handler{Service: svc, Heartbeat: 10 * time.Millisecond, Stop: stop})
+	srv := httptest.NewServer(&stream.Handler{Service: svc, Heartbeat: 10 * time.Millisecond})
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/stream?topic=t")
 	if err != nil {
@@ -45,7 +44,7 @@ func TestStream_HeartbeatsAndStop(t *testing.T) {
 			beats++
 		}
 	}
-	close(stop)
+	svc.Drain()
 	for {
 		if _, err := r.ReadString('\n'); err != nil {
 			return // the server ended the stream

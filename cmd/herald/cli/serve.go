@@ -171,8 +171,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	streams := make(chan struct{})
-	handler, err := httpapi.New(httpapi.Options{Service: svc, Logger: logger, Stop: streams})
+	handler, err := httpapi.New(httpapi.Options{Service: svc, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -185,7 +184,8 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-	srv.RegisterOnShutdown(func() { close(streams) })
+	// Long polls and streams end when the server starts shutting down.
+	srv.RegisterOnShutdown(svc.Drain)
 	logger.Info("herald listening", slog.String("addr", ln.Addr().String()), slog.String("data", cfg.data),
 		slog.String("message_endpoint", svc.MessagePath()), slog.Any("processors", svc.AvailableProcessors()))
 	errc := make(chan error, 1)
@@ -197,12 +197,15 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	// The HTTP server and delivery each get the whole timeout.
+	hctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := srv.Shutdown(hctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		logger.Warn("HTTP shutdown", slog.Any("err", err))
 	}
-	if err := svc.Shutdown(sctx); err != nil {
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := svc.Shutdown(dctx); err != nil {
 		logger.Warn("delivery shutdown", slog.Any("err", err))
 	}
 	logger.Info("stopped")
