@@ -160,13 +160,6 @@ func (db *DB) Close() error {
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.bolt.Path() }
 
-// Size returns the database file's size in bytes.
-func (db *DB) Size() int64 {
-	var n int64
-	_ = db.bolt.View(func(tx *bolt.Tx) error { n = tx.Size(); return nil })
-	return n
-}
-
 func (db *DB) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -183,9 +183,6 @@ var _ eventing.Endpoint = (*Endpoint)(nil)
 // Key is the number in E.164.
 func (e *Endpoint) Key() string { return e.to }
 
-// To returns the number in E.164.
-func (e *Endpoint) To() string { return e.to }
-
 // Deliver posts one message to the gateway. The gateway refusing the
 // message (400) is permanent; 429 and 503 carry Retry-After; anything else
 // is retried.

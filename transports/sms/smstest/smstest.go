@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -241,13 +240,4 @@ func (g *Gateway) Problems() []string {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]string(nil), g.problems...)
-}
-
-// Values returns the settings as url.Values, for flags in tests.
-func (g *Gateway) Values() url.Values {
-	v := url.Values{}
-	for k, s := range g.Settings() {
-		v.Set(k, s)
-	}
-	return v
 }
