@@ -41,6 +41,8 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./xsd -run '^$$' -fuzz FuzzParseMessage -fuzztime $(FUZZTIME)
 	$(GO) test ./xsd -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME)
+	$(GO) test ./xsd -run '^$$' -fuzz 'FuzzCanonical$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./xsd -run '^$$' -fuzz FuzzCanonicalFields -fuzztime $(FUZZTIME)
 	$(GO) test ./transports/soap -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
 
 clean:

@@ -288,3 +288,104 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// TestCanonical checks which documents skip the validator: the seed and the
+// shapes scripts send do; anything outside the narrow shape does not, valid
+// or not, and goes to the validating path.
+func TestCanonical(t *testing.T) {
+	seed, err := os.ReadFile(filepath.Join("..", "testdata", "event-message.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ns = `"http://cloud42.jw.de/message"`
+	for _, tt := range []struct {
+		doc  string
+		want bool
+		m    Message
+	}{
+		{string(seed), true, Message{Topic: "myTopic", InstanceID: "i-38e24051", Timestamp: "2008-09-30 11:19:10 GMT", Text: "message text", Info: "additional message info"}},
+		{`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<message xmlns=` + ns + `><topic>t</topic><text>a &amp; b &#x41;&#66; &lt;x&gt; 1>0` + "\r\n" + `é</text><info/></message>` + "\n", true,
+			Message{Topic: "t", Text: "a & b AB <x> 1>0\né"}},
+		{`<m:message xmlns:m=` + ns + `><topic> t </topic><instanceId>i</instanceId></m:message>`, true, Message{Topic: "t", InstanceID: "i"}},
+		{` <?xml version="1.0"?><message xmlns=` + ns + `><topic>t</topic></message>`, false, Message{}}, // whitespace before the declaration
+		{`<message xmlns=` + ns + `><text>x</text><topic>t</topic></message>`, false, Message{}},         // order
+		{`<message xmlns=` + ns + `><topic>t</topic><topic>u</topic></message>`, false, Message{}},       // twice
+		{`<message xmlns=` + ns + `><instanceId>i</instanceId></message>`, false, Message{}},             // no topic
+		{`<message xmlns=` + ns + `><topic a="1">t</topic></message>`, false, Message{}},                 // attribute
+		{`<message xmlns=` + ns + `><topic>t&#0;</topic></message>`, false, Message{}},                   // not an XML character
+		{`<message xmlns=` + ns + `><topic>t` + "\x01" + `</topic></message>`, false, Message{}},         // control character
+		{`<message xmlns=` + ns + `><topic>t]]></topic></message>`, false, Message{}},                    // "]]>" in text
+		{`<message xmlns=` + ns + `><topic>t&nbsp;</topic></message>`, false, Message{}},                 // undeclared entity
+		{`<message xmlns=` + ns + `><topic>t` + "\xff" + `</topic></message>`, false, Message{}},         // not UTF-8
+		{`<message xmlns=` + ns + `>x<topic>t</topic></message>`, false, Message{}},                      // text in the root
+		{`<message xmlns=` + ns + `><topic>t</topic></message><x/>`, false, Message{}},                   // after the root
+		{`<xmlm:message xmlns:xmlm=` + ns + `><topic>t</topic></xmlm:message>`, false, Message{}},        // reserved prefix
+		{`<message xmlns="urn:other"><topic>t</topic></message>`, false, Message{}},                      // namespace
+		{`<message xmlns=` + ns + `><topic>t</topic><!-- c --></message>`, false, Message{}},             // comment: validating path
+		{`<message xmlns=` + ns + `><topic><![CDATA[t]]></topic></message>`, false, Message{}},           // CDATA: validating path
+	} {
+		m, ok := canonical([]byte(tt.doc))
+		if ok != tt.want || (ok && m != tt.m) {
+			t.Errorf("canonical(%q) = %+v, %v; want %+v, %v", tt.doc, m, ok, tt.m, tt.want)
+		}
+	}
+}
+
+// FuzzCanonical checks the validator-free path against the validator:
+// whatever canonical accepts, the full path accepts with the same fields.
+func FuzzCanonical(f *testing.F) {
+	if seed, err := os.ReadFile(filepath.Join("..", "testdata", "event-message.xml")); err == nil {
+		f.Add(seed)
+	}
+	for _, s := range []string{
+		`<?xml version="1.0" encoding="UTF-8"?><message xmlns="http://cloud42.jw.de/message"><topic>t</topic><text>a&amp;b&#x41;` + "\r\n" + `</text><info/></message>`,
+		`<m:message xmlns:m="http://cloud42.jw.de/message"><topic> t </topic><instanceId>i</instanceId><timestamp/><text>x</text><info>y</info></m:message>`,
+		`<message xmlns="http://cloud42.jw.de/message"><topic>t&#xFFFE;</topic></message>`,
+	} {
+		f.Add([]byte(s))
+	}
+	eng, err := compiled()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, ok := canonical(data)
+		if !ok || m.Topic == "" {
+			return
+		}
+		full, err := parseFull(data, eng)
+		if err != nil {
+			t.Fatalf("canonical accepts what the validator rejects (%v): %q", err, data)
+		}
+		if full != m {
+			t.Fatalf("canonical read %+v, the full path %+v: %q", m, full, data)
+		}
+	})
+}
+
+// FuzzCanonicalFields is FuzzCanonical with the fuzzer writing the raw
+// character data of two children of a canonical document, where the
+// byte-level mutations of FuzzCanonical seldom reach.
+func FuzzCanonicalFields(f *testing.F) {
+	for _, s := range [][2]string{{"t", "x"}, {" t ", "a&amp;b&#x41;\r\n]]"}, {"t&#0;", "\x01"}, {"t", "é\xff"}} {
+		f.Add(s[0], s[1])
+	}
+	eng, err := compiled()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, topic, text string) {
+		data := []byte(qualifiedOpen + "<topic>" + topic + "</topic><text>" + text + "</text></message>")
+		m, ok := canonical(data)
+		if !ok || m.Topic == "" {
+			return
+		}
+		full, err := parseFull(data, eng)
+		if err != nil {
+			t.Fatalf("canonical accepts what the validator rejects (%v): %q", err, data)
+		}
+		if full != m {
+			t.Fatalf("canonical read %+v, the full path %+v: %q", m, full, data)
+		}
+	})
+}
