@@ -271,6 +271,9 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		for _, dl := range replaying[id] {
 			s.replay = append(s.replay, dl.Event())
 		}
+		if st, ok := states[id]; ok && st.ReplaySeq != 0 && len(s.replay) > 0 && s.replay[0].Seq == st.ReplaySeq {
+			s.replayRetry = retryState{attempts: st.ReplayAttempts, next: st.ReplayNext}
+		}
 		if !s.pull && s.enqueued >= head && len(s.replay) == 0 && s.retry.next.IsZero() {
 			s.live = true
 		} else {
@@ -966,11 +969,15 @@ func (d *Dispatcher) markDirty(s *subState) {
 }
 
 func (s *subState) state(matched uint64) *DeliveryState {
-	return &DeliveryState{
+	st := &DeliveryState{
 		Cursor: s.cursor(matched), Attempts: s.retry.attempts, NextAttempt: s.retry.next,
 		Failures: s.failures, FailingSince: s.failingSince,
 		Log: append([]Attempt{}, s.log...),
 	}
+	if len(s.replay) > 0 && s.replayRetry.attempts > 0 {
+		st.ReplaySeq, st.ReplayAttempts, st.ReplayNext = s.replay[0].Seq, s.replayRetry.attempts, s.replayRetry.next
+	}
+	return st
 }
 
 func (d *Dispatcher) flushLoop() {

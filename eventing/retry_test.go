@@ -238,6 +238,56 @@ func TestReplay_DeadLettersAreDeliveredAgain(t *testing.T) {
 	}
 }
 
+// A replayed dead letter that fails keeps its own retry schedule across a
+// restart, like the oldest event does: a restart neither resets its
+// attempt count nor retries it at once.
+func TestReplay_RetryScheduleSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	opts := eventing.Options{Dispatcher: eventing.DispatcherOptions{Schedule: []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute}}}
+	e := newEnvAt(t, dir, t0, opts)
+	s := newSink(t, e.clock)
+	s.status = func(n int) (int, http.Header) {
+		if n < 2 { // the first two attempts fail, the third succeeds
+			return 500, nil
+		}
+		return 200, nil
+	}
+	sub := e.subscribe(t, s.URL, eventing.TopicFilter("t"), nil)
+	dl := &eventing.DeadLetter{Seq: 42, Received: t0, Message: eventing.Message{Topic: "t", Text: "died"}, Attempts: 4, Error: "HTTP 500", Time: t0}
+	if err := e.db.AddDeadLetter(t.Context(), sub.ID, dl); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.svc.Replay(t.Context(), sub.ID, time.Time{}); err != nil || n != 1 {
+		t.Fatalf("Replay = %d, %v", n, err)
+	}
+	if d := s.next(t); d.text != "died" || d.attempt != 1 {
+		t.Fatalf("replayed %q, attempt %d", d.text, d.attempt)
+	}
+	waitTimer(t, e.clock, t0.Add(5*time.Second))
+	e.clock.Advance(5 * time.Second)
+	if d := s.next(t); d.attempt != 2 {
+		t.Fatalf("attempt %d; want 2", d.attempt)
+	}
+	due := t0.Add(5*time.Second + 5*time.Minute)
+	waitTimer(t, e.clock, due)
+	e.stop()
+
+	e2 := newEnvAt(t, dir, t0.Add(time.Minute), opts)
+	s.clock = e2.clock
+	waitTimer(t, e2.clock, due)
+	select {
+	case d := <-s.ch:
+		t.Fatalf("attempt %d right after the restart; want none before %v", d.attempt, due)
+	default:
+	}
+	e2.clock.Set(due)
+	if d := s.next(t); d.text != "died" || d.attempt != 3 || !d.at.Equal(due) {
+		t.Fatalf("after the restart: %q attempt %d at %v; want attempt 3 at %v", d.text, d.attempt, d.at, due)
+	}
+	waitFor(t, "the replayed dead letter to go", func() bool { dls, _ := e2.svc.DeadLetters(t.Context(), sub.ID); return len(dls) == 0 })
+}
+
 // Under steady load with retention, freed pages are reused: the file stops
 // growing.
 func TestRetention_TheFileStopsGrowing(t *testing.T) {

@@ -74,6 +74,11 @@ type DeliveryState struct {
 	// one is due (zero: now).
 	Attempts    int       `json:"attempts,omitempty"`
 	NextAttempt time.Time `json:"next_attempt,omitzero"`
+	// ReplaySeq is the replayed dead letter being retried, with its own
+	// attempts and next attempt (zero when none is).
+	ReplaySeq      uint64    `json:"replay_seq,omitempty"`
+	ReplayAttempts int       `json:"replay_attempts,omitempty"`
+	ReplayNext     time.Time `json:"replay_next,omitzero"`
 	// Failures counts consecutive failed attempts since FailingSince.
 	Failures     int       `json:"failures,omitempty"`
 	FailingSince time.Time `json:"failing_since,omitzero"`
