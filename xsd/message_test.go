@@ -349,18 +349,24 @@ func FuzzCanonical(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, ok := canonical(data)
-		if !ok || m.Topic == "" {
-			return
-		}
-		full, err := parseFull(data, eng)
-		if err != nil {
-			t.Fatalf("canonical accepts what the validator rejects (%v): %q", err, data)
-		}
-		if full != m {
-			t.Fatalf("canonical read %+v, the full path %+v: %q", m, full, data)
-		}
+		checkCanonical(t, eng, data)
 	})
+}
+
+// checkCanonical fails t when canonical accepts data that the validating
+// path rejects or reads differently.
+func checkCanonical(t *testing.T, eng *engines, data []byte) {
+	m, ok := canonical(data)
+	if !ok || m.Topic == "" {
+		return
+	}
+	full, err := parseFull(data, eng)
+	if err != nil {
+		t.Fatalf("canonical accepts what the validator rejects (%v): %q", err, data)
+	}
+	if full != m {
+		t.Fatalf("canonical read %+v, the full path %+v: %q", m, full, data)
+	}
 }
 
 // FuzzCanonicalFields is FuzzCanonical with the fuzzer writing the raw
@@ -375,17 +381,6 @@ func FuzzCanonicalFields(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, topic, text string) {
-		data := []byte(qualifiedOpen + "<topic>" + topic + "</topic><text>" + text + "</text></message>")
-		m, ok := canonical(data)
-		if !ok || m.Topic == "" {
-			return
-		}
-		full, err := parseFull(data, eng)
-		if err != nil {
-			t.Fatalf("canonical accepts what the validator rejects (%v): %q", err, data)
-		}
-		if full != m {
-			t.Fatalf("canonical read %+v, the full path %+v: %q", m, full, data)
-		}
+		checkCanonical(t, eng, []byte(qualifiedOpen+"<topic>"+topic+"</topic><text>"+text+"</text></message>"))
 	})
 }
