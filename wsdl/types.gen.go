@@ -721,12 +721,22 @@ type SubscriptionInfo struct {
 
 	NextAttempt soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald nextAttempt,omitempty" json:"nextAttempt,omitempty"`
 
+	Replaying *ReplayInfo `xml:"http://herald-eventing.github.io/ns/2026/herald replaying,omitempty" json:"replaying,omitempty"`
+
 	DeadLetters int32 `xml:"http://herald-eventing.github.io/ns/2026/herald deadLetters" json:"deadLetters,omitempty"`
 
 	Attempt []*AttemptInfo `xml:"http://herald-eventing.github.io/ns/2026/herald attempt,omitempty" json:"attempt,omitempty"`
 }
 
 type FilterInfo string
+
+type ReplayInfo struct {
+	Seq uint64 `xml:"http://herald-eventing.github.io/ns/2026/herald seq" json:"seq,omitempty"`
+
+	Attempts int32 `xml:"http://herald-eventing.github.io/ns/2026/herald attempts" json:"attempts,omitempty"`
+
+	NextAttempt soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald nextAttempt,omitempty" json:"nextAttempt,omitempty"`
+}
 
 type AttemptInfo struct {
 	Time soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald time" json:"time,omitempty"`

@@ -268,6 +268,50 @@ func TestEndToEnd_DeadLettersAndReplay(t *testing.T) {
 	}
 }
 
+// A replayed dead letter that fails again waits for its own next attempt;
+// herald status shows it, also after a restart.
+func TestEndToEnd_ReplayRetryInStatus(t *testing.T) {
+	data := t.TempDir()
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer sink.Close()
+	serve := startProc(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--retry-schedule", "")
+	server := "http://" + serve.wait(t, `herald listening" addr=(\S+)`)
+	id := runCmd(t, "subscribe", "--server", server, "--topic", "dl", "--notify-to", sink.URL)
+	runCmd(t, "publish", "--server", server, "--topic", "dl", "--text", "fails")
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(runCmd(t, "deadletters", "--server", server, id), "fails"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no dead letter")
+		}
+	}
+	serve.stop()
+
+	status := func(server string) string {
+		var out string
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out, "replaying"); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("status shows no replay:\n%s", out)
+			}
+			out = runCmd(t, "status", "--server", server, id)
+		}
+		return regexp.MustCompile(`replaying\s+(.*)`).FindStringSubmatch(out)[1]
+	}
+	serve = startProc(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--retry-schedule", "1h")
+	server = "http://" + serve.wait(t, `herald listening" addr=(\S+)`)
+	runCmd(t, "replay", "--server", server, id)
+	before := status(server)
+	if !regexp.MustCompile(`^dead letter \d+ after 1 failed attempts, next at \S+$`).MatchString(before) {
+		t.Fatalf("status shows replaying %q", before)
+	}
+	serve.stop()
+	serve = startProc(t, "serve", "--addr", "127.0.0.1:0", "--data", data, "--retry-schedule", "1h")
+	server = "http://" + serve.wait(t, `herald listening" addr=(\S+)`)
+	if after := status(server); after != before {
+		t.Fatalf("after a restart status shows replaying %q; want %q", after, before)
+	}
+}
+
 func TestEndToEnd_Compact(t *testing.T) {
 	data := t.TempDir()
 	serve := startProc(t, "serve", "--addr", "127.0.0.1:0", "--data", data)

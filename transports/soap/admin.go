@@ -86,6 +86,14 @@ func (s *Server) describeSubscription(ctx context.Context, r *Request) (*Respons
 	if !st.NextAttempt.IsZero() {
 		info.CreateElement("h:nextAttempt").SetText(eventing.FormatDateTime(st.NextAttempt))
 	}
+	if st.ReplaySeq != 0 {
+		re := info.CreateElement("h:replaying")
+		re.CreateElement("h:seq").SetText(strconv.FormatUint(st.ReplaySeq, 10))
+		re.CreateElement("h:attempts").SetText(strconv.Itoa(st.ReplayAttempts))
+		if !st.ReplayNext.IsZero() {
+			re.CreateElement("h:nextAttempt").SetText(eventing.FormatDateTime(st.ReplayNext))
+		}
+	}
 	info.CreateElement("h:deadLetters").SetText(strconv.Itoa(d.DeadLetters))
 	for _, a := range st.Log {
 		ae := info.CreateElement("h:attempt")

@@ -197,6 +197,13 @@ func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if s := text(info, "nextAttempt"); s != "" {
 		fmt.Fprintf(w, "next attempt\t%s\n", s)
 	}
+	if r := info.FindElement("replaying"); r != nil {
+		fmt.Fprintf(w, "replaying\tdead letter %s after %s failed attempts", text(r, "seq"), text(r, "attempts"))
+		if s := text(r, "nextAttempt"); s != "" {
+			fmt.Fprintf(w, ", next at %s", s)
+		}
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "dead letters\t%s\n", text(info, "deadLetters"))
 	w.Flush()
 	attempts := info.SelectElements("attempt")
