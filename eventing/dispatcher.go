@@ -265,14 +265,11 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.RLock()
 	for id, s := range d.subs {
 		s.mu.Lock()
-		if st, ok := states[id]; ok {
-			s.restore(st)
-		}
 		for _, dl := range replaying[id] {
 			s.replay = append(s.replay, dl.Event())
 		}
-		if st, ok := states[id]; ok && st.ReplaySeq != 0 && len(s.replay) > 0 && s.replay[0].Seq == st.ReplaySeq {
-			s.replayRetry = retryState{attempts: st.ReplayAttempts, next: st.ReplayNext}
+		if st, ok := states[id]; ok {
+			s.restore(st)
 		}
 		if !s.pull && s.enqueued >= head && len(s.replay) == 0 && s.retry.next.IsZero() {
 			s.live = true
@@ -299,6 +296,8 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	return nil
 }
 
+// restore applies a stored delivery state; the replayed dead letters must
+// already be queued, so that a replay's retry state finds its head.
 func (s *subState) restore(st *DeliveryState) {
 	if st.Cursor > s.enqueued {
 		s.enqueued = st.Cursor
@@ -306,6 +305,9 @@ func (s *subState) restore(st *DeliveryState) {
 	s.saved = s.enqueued
 	s.pullCursor = s.enqueued
 	s.retry = retryState{attempts: st.Attempts, next: st.NextAttempt}
+	if st.ReplaySeq != 0 && len(s.replay) > 0 && s.replay[0].Seq == st.ReplaySeq {
+		s.replayRetry = retryState{attempts: st.ReplayAttempts, next: st.ReplayNext}
+	}
 	s.failures = st.Failures
 	s.failingSince = st.FailingSince
 	s.log = append([]Attempt(nil), st.Log...)
