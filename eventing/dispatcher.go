@@ -137,6 +137,7 @@ type Dispatcher struct {
 	subs    map[string]*subState
 	byTopic map[string]map[*subState]struct{}
 	others  map[*subState]struct{} // push subscriptions without a topic filter
+	owners  map[string]int         // subscriptions per owner (for quotas)
 
 	// matching: events committed by the log, waiting for the matcher.
 	inMu     sync.Mutex
@@ -171,6 +172,7 @@ type Dispatcher struct {
 // are guarded by it.
 type subState struct {
 	id       string
+	owner    string // the subscription's owner (immutable)
 	topic    string // topic of a topic filter, "" otherwise
 	pull     bool
 	mu       sync.Mutex
@@ -211,6 +213,7 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 		subs:     map[string]*subState{},
 		byTopic:  map[string]map[*subState]struct{}{},
 		others:   map[*subState]struct{}{},
+		owners:   map[string]int{},
 		inSignal: make(chan struct{}, 1),
 		headCh:   make(chan struct{}),
 		dirty:    map[*subState]struct{}{},
@@ -322,11 +325,12 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 		d.Replace(sub, f, ep)
 		return
 	}
-	s := &subState{id: sub.ID, sub: sub, filter: f, endpoint: ep, enqueued: sub.Start, saved: sub.Start, pullCursor: sub.Start}
+	s := &subState{id: sub.ID, owner: sub.Owner, sub: sub, filter: f, endpoint: ep, enqueued: sub.Start, saved: sub.Start, pullCursor: sub.Start}
 	if _, ok := ep.(PullEndpoint); ok {
 		s.pull = true
 	}
 	d.subs[sub.ID] = s
+	d.owners[sub.Owner]++
 	d.index(s, sub)
 	d.mu.Unlock()
 	d.noteExpiry(sub.Expires)
@@ -407,6 +411,9 @@ func (d *Dispatcher) Remove(id string) {
 	s := d.subs[id]
 	if s != nil {
 		delete(d.subs, id)
+		if d.owners[s.owner]--; d.owners[s.owner] <= 0 {
+			delete(d.owners, s.owner)
+		}
 		d.unindex(s)
 	}
 	d.mu.Unlock()
@@ -423,6 +430,13 @@ func (d *Dispatcher) Remove(id string) {
 	d.dirtyMu.Lock()
 	delete(d.dirty, s)
 	d.dirtyMu.Unlock()
+}
+
+// Owned returns how many subscriptions owner holds.
+func (d *Dispatcher) Owned(owner string) int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.owners[owner]
 }
 
 // Replay queues dead letters of subscription id for delivery ahead of its

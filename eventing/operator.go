@@ -56,7 +56,7 @@ func (s *Service) Replay(ctx context.Context, id string, since time.Time) (int, 
 		return 0, err
 	}
 	s.dispatcher.Replay(id, dls)
-	s.logger.Info("dead letters replayed", slog.String("subscription_id", id), slog.Int("count", len(dls)))
+	s.logger.Info("dead letters replayed", principalAttr(ctx), slog.String("subscription_id", id), slog.Int("count", len(dls)))
 	return len(dls), nil
 }
 

@@ -91,7 +91,13 @@ type Config struct {
 	// HTTPClient is the client for deliveries over HTTP (timeouts are per
 	// attempt, through the context).
 	HTTPClient *http.Client
-	Logger     *slog.Logger
+	// Targets checks, at subscribe time, the addresses the processor will
+	// connect to for a subscriber (a NotifyTo, a webhook URL); nil checks
+	// nothing. Operator-configured endpoints (an SMS gateway, an SMTP
+	// relay) are not subscribers' targets and are not checked. The
+	// HTTPClient checks again when it dials.
+	Targets TargetChecker
+	Logger  *slog.Logger
 }
 
 // A Driver is what a processor package registers: a name (lowercase word),

@@ -16,6 +16,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/herald-eventing/herald/addressing"
+	"github.com/herald-eventing/herald/eventing/access"
 )
 
 // An Ender sends SubscriptionEnd messages to a subscription's EndTo.
@@ -46,6 +47,27 @@ type Options struct {
 	HTTPClient *http.Client
 	// Dispatcher configures delivery.
 	Dispatcher DispatcherOptions
+	// Authorize makes every operation require a principal in its context
+	// (access.WithPrincipal) and apply the rules of package access: owners,
+	// roles and topic patterns. Off, everyone may do everything (a
+	// loopback-only server).
+	Authorize bool
+	// MaxSubscriptionsPerOwner caps the subscriptions one non-admin
+	// principal holds when Authorize is on (0: 10,000; negative: none).
+	MaxSubscriptionsPerOwner int
+	// Targets checks the addresses Herald will connect to for a
+	// subscription (its EndTo here; processors check their own); nil
+	// checks nothing.
+	Targets TargetChecker
+}
+
+// A TargetChecker refuses delivery targets Herald must not connect to
+// (loopback, private networks: server-side request forgery). Processors
+// get it in Config.Targets.
+type TargetChecker interface {
+	// CheckURL returns an error saying why Herald will not deliver to
+	// rawURL, or nil.
+	CheckURL(ctx context.Context, rawURL string) error
 }
 
 // DefaultMessagePath is the path of the message endpoint until
@@ -107,11 +129,14 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = http.DefaultClient
 	}
+	if o.MaxSubscriptionsPerOwner == 0 {
+		o.MaxSubscriptionsPerOwner = 10000
+	}
 	s := &Service{store: o.Store, clock: o.Clock, logger: o.Logger, opts: o, processors: map[string]openedProcessor{}, draining: make(chan struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	for _, name := range Drivers() {
 		d, _ := LookupDriver(name)
-		p, err := d.Open(Config{Get: o.Setting, HTTPClient: o.HTTPClient, Logger: o.Logger.With(slog.String("processor", name))})
+		p, err := d.Open(Config{Get: o.Setting, HTTPClient: o.HTTPClient, Targets: o.Targets, Logger: o.Logger.With(slog.String("processor", name))})
 		if err == nil && p == nil {
 			err = fmt.Errorf("processor %s opened as nil", name)
 		}
@@ -308,10 +333,83 @@ type Granted struct {
 	Existing bool
 }
 
+// principal returns the principal of ctx: nil when authorization is off,
+// access.ErrUnauthenticated when it is on and ctx has none.
+func (s *Service) principal(ctx context.Context) (*access.Principal, error) {
+	if !s.opts.Authorize {
+		return nil, nil
+	}
+	if p := access.FromContext(ctx); p != nil {
+		return p, nil
+	}
+	return nil, access.ErrUnauthenticated
+}
+
+// requireAdmin returns nil if ctx's principal is an admin (or authorization
+// is off), else an error for op.
+func (s *Service) requireAdmin(ctx context.Context, op string) error {
+	p, err := s.principal(ctx)
+	if err != nil || p == nil || p.IsAdmin() {
+		return err
+	}
+	return access.Deny(op, fmt.Sprintf("%s is for admins; the %s key %q may not", op, p.Role, p.Name))
+}
+
+// principalAttr is the log attribute naming ctx's principal.
+func principalAttr(ctx context.Context) slog.Attr {
+	if p := access.FromContext(ctx); p != nil {
+		return slog.String("principal", p.Name)
+	}
+	return slog.String("principal", "")
+}
+
+// CanRead returns nil if ctx's principal may read events of topic as
+// they arrive (the browser stream); "" stands for an XPath filter.
+func (s *Service) CanRead(ctx context.Context, topic string) error {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return err
+	}
+	return p.CanSubscribe(topic)
+}
+
+// CheckTarget refuses a delivery address Herald must not connect to; what
+// names it in the fault (NotifyTo, EndTo, the webhook URL).
+func CheckTarget(ctx context.Context, t TargetChecker, what, rawURL string) error {
+	if t == nil {
+		return nil
+	}
+	if err := t.CheckURL(ctx, rawURL); err != nil {
+		return wseFault(Sender, "InvalidMessage", fmt.Sprintf("The message is not valid and cannot be processed: the %s address is refused: %v", what, err))
+	}
+	return nil
+}
+
 // Subscribe creates a subscription.
 func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Granted, error) {
 	if req.Message == nil {
 		return nil, InvalidMessage("the subscription has no endpoint description")
+	}
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p != nil {
+		topic := ""
+		if req.Filter != nil && req.Filter.Dialect == DialectTopic {
+			topic = req.Filter.Expression
+		}
+		if err := p.CanSubscribe(topic); err != nil {
+			return nil, err
+		}
+		if max := s.opts.MaxSubscriptionsPerOwner; max > 0 && !p.IsAdmin() && s.dispatcher.Owned(p.Name) >= max {
+			return nil, access.Deny("subscribe", fmt.Sprintf("the key %q holds %d subscriptions, its quota (--max-subscriptions-per-key)", p.Name, max))
+		}
+	}
+	if req.EndTo != nil {
+		if err := CheckTarget(ctx, s.opts.Targets, "EndTo", req.EndTo.Address); err != nil {
+			return nil, err
+		}
 	}
 	if req.Processor == "" {
 		name, err := s.modeProcessor(req.Mode)
@@ -320,12 +418,12 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 		}
 		req.Processor = name
 	}
-	p, err := s.processor(req.Processor)
+	proc, err := s.processor(req.Processor)
 	if err != nil {
 		return nil, err
 	}
 	name, _ := CanonicalProcessor(req.Processor)
-	ep, err := p.Endpoint(ctx, &EndpointRequest{Message: req.Message, Secret: req.Secret})
+	ep, err := proc.Endpoint(ctx, &EndpointRequest{Message: req.Message, Secret: req.Secret})
 	if err != nil {
 		return nil, err
 	}
@@ -347,6 +445,9 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 		Filter: req.Filter, Manager: req.Manager, AddressingNS: req.AddressingNS,
 		Expires: expires, Created: now, Start: s.store.Head(),
 	}
+	if p != nil {
+		sub.Owner = p.Name
+	}
 	if req.EndTo != nil {
 		sub.EndTo = req.EndTo.String()
 	}
@@ -355,6 +456,12 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	// WS-Eventing, where a repeated Subscribe updates the subscription.
 	// Endpoints without a key (pull) are never merged.
 	if k := ep.Key(); k != "" {
+		// Each owner has its own identities: a principal never finds,
+		// nor updates, another's subscription by subscribing to the
+		// same endpoint.
+		if sub.Owner != "" {
+			k = sub.Owner + "\x00" + k
+		}
 		if req.Management {
 			sub.Key = dedupKey(name, k, req.Filter)
 		} else {
@@ -371,7 +478,7 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	case err != nil:
 		return nil, err
 	case existing == nil:
-		s.logger.Info("subscribed", slog.String("subscription_id", sub.ID), slog.String("processor", name))
+		s.logger.Info("subscribed", principalAttr(ctx), slog.String("subscription_id", sub.ID), slog.String("processor", name))
 		return &Granted{Subscription: sub, Expires: granted}, nil
 	case req.Management:
 		return &Granted{Subscription: existing, Expires: Expiration{Time: existing.Expires}, Existing: true}, nil
@@ -447,6 +554,15 @@ func (s *Service) live(ctx context.Context, id string) (*Subscription, error) {
 	if sub.Expired(s.clock.Now()) {
 		return nil, UnknownSubscription(id)
 	}
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Owns(sub.Owner) {
+		// Exactly the answer for an unknown subscription: ids cannot be
+		// probed.
+		return nil, UnknownSubscription(id)
+	}
 	return sub, nil
 }
 
@@ -459,10 +575,17 @@ func (s *Service) GetStatus(ctx context.Context, id string) (*Subscription, erro
 // UnableToRenew. A Renew racing an Unsubscribe either renews a
 // subscription that is then removed, or finds it gone: never both halves.
 func (s *Service) Renew(ctx context.Context, id string, req *Expiration) (*Granted, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
 	unlock := s.lock(id)
 	defer unlock()
 	var granted Expiration
 	sub, err := s.store.UpdateSubscription(ctx, id, func(sub *Subscription) error {
+		if !p.Owns(sub.Owner) {
+			return ErrNotFound // answered as for an unknown subscription
+		}
 		now := s.clock.Now()
 		if sub.Expired(now) {
 			return UnableToRenew(fmt.Sprintf("the subscription %s has expired", id))
@@ -481,6 +604,7 @@ func (s *Service) Renew(ctx context.Context, id string, req *Expiration) (*Grant
 		return nil, err
 	}
 	s.dispatcher.Update(sub)
+	s.logger.Info("renewed", principalAttr(ctx), slog.String("subscription_id", id))
 	return &Granted{Subscription: sub, Expires: granted}, nil
 }
 
@@ -499,13 +623,16 @@ func (s *Service) Unsubscribe(ctx context.Context, id string) error {
 		return err
 	}
 	s.dispatcher.Remove(id)
-	s.logger.Info("unsubscribed", slog.String("subscription_id", id))
+	s.logger.Info("unsubscribed", principalAttr(ctx), slog.String("subscription_id", id))
 	return nil
 }
 
 // Cancel ends a subscription on the operator's behalf and sends
 // SubscriptionEnd (SourceCancelling) to its EndTo.
 func (s *Service) Cancel(ctx context.Context, id, reason string) error {
+	if err := s.requireAdmin(ctx, "cancelSubscription"); err != nil {
+		return err
+	}
 	if reason == "" {
 		reason = "The subscription was cancelled by the operator."
 	}
@@ -513,7 +640,7 @@ func (s *Service) Cancel(ctx context.Context, id, reason string) error {
 	if err != nil {
 		return err
 	}
-	s.logger.Info("subscription cancelled", slog.String("subscription_id", id))
+	s.logger.Info("subscription cancelled", principalAttr(ctx), slog.String("subscription_id", id))
 	s.sendEnd(sub, EndSourceCancelling, reason)
 	return nil
 }
@@ -579,7 +706,7 @@ func (s *Service) deliveryFailed(sub *Subscription, lastErr string) {
 	reason := fmt.Sprintf("Herald ended the subscription: its endpoint failed repeatedly; last error: %s", lastErr)
 	s.sendEnd(sub, EndDeliveryFailure, reason)
 	now := s.clock.Now()
-	_, err = s.Publish(s.ctx, &Message{
+	_, err = s.publishOwn(s.ctx, &Message{
 		Topic: EndedTopic, InstanceID: "herald", Timestamp: now.UTC().Format(time.RFC3339),
 		Text: fmt.Sprintf("subscription %s (%s) ended: DeliveryFailure", sub.ID, sub.Processor),
 		Info: lastErr,
@@ -589,12 +716,27 @@ func (s *Service) deliveryFailed(sub *Subscription, lastErr string) {
 	}
 }
 
-// Publish appends an event to the log; when it returns, the event is
-// durable and will reach every matching subscription.
+// Publish appends a publisher's event to the log; when it returns, the
+// event is durable and will reach every matching subscription. Nobody
+// publishes on Herald's own topics (herald.*); with authorization on, the
+// principal must be a publisher (or admin) whose key covers the topic.
 func (s *Service) Publish(ctx context.Context, m *Message) (*Event, error) {
 	if strings.TrimSpace(m.Topic) == "" {
 		return nil, errors.New("eventing: message has no topic")
 	}
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.CanPublish(m.Topic); err != nil {
+		return nil, err
+	}
+	return s.store.Append(ctx, m, s.clock.Now())
+}
+
+// publishOwn appends one of Herald's own events (operator events on
+// herald.* topics).
+func (s *Service) publishOwn(ctx context.Context, m *Message) (*Event, error) {
 	return s.store.Append(ctx, m, s.clock.Now())
 }
 
@@ -602,10 +744,13 @@ func (s *Service) Publish(ctx context.Context, m *Message) (*Event, error) {
 func (s *Service) MessagePath() string { return s.path.Load().(string) }
 
 // reservedPaths cannot become the message endpoint.
-var reservedPaths = []string{"/eventing", "/subscriptions", "/xsd", "/stream", "/healthz", "/metrics", "/"}
+var reservedPaths = []string{"/eventing", "/subscriptions", "/xsd", "/stream", "/healthz", "/readyz", "/metrics", "/keys", "/ui", "/ws", "/"}
 
 // SetMessagePath moves the message endpoint to path (persisted).
 func (s *Service) SetMessagePath(ctx context.Context, path string) error {
+	if err := s.requireAdmin(ctx, "setEndpointAddress"); err != nil {
+		return err
+	}
 	path = strings.TrimSpace(path)
 	if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?# \t") || strings.Contains(path, "//") {
 		return InvalidValue("address", fmt.Sprintf("%q is not an absolute URL path such as /messages", path))
@@ -619,7 +764,7 @@ func (s *Service) SetMessagePath(ctx context.Context, path string) error {
 		return err
 	}
 	s.path.Store(path)
-	s.logger.Info("message endpoint moved", slog.String("path", path))
+	s.logger.Info("message endpoint moved", principalAttr(ctx), slog.String("path", path))
 	return nil
 }
 

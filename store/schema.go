@@ -28,12 +28,15 @@ var (
 	bucketDeliveryState = []byte("delivery_state")
 	// bucketDeadLetters maps id 0x00 big-endian sequence to a JSON dead letter.
 	bucketDeadLetters = []byte("dead_letters")
+	// bucketKeys maps an API key's name to its JSON record (role, topic
+	// patterns, the SHA-256 of the key; never the key itself).
+	bucketKeys = []byte("keys")
 )
 
 // allBuckets lists the buckets Open creates.
 var allBuckets = [][]byte{
 	bucketMeta, bucketSubscriptions, bucketSubscriptionsByTopic, bucketSubscriptionsByKey,
-	bucketSettings, bucketEvents, bucketEventsByTopic, bucketDeliveryState, bucketDeadLetters,
+	bucketSettings, bucketEvents, bucketEventsByTopic, bucketDeliveryState, bucketDeadLetters, bucketKeys,
 }
 
 // Keys in bucketMeta.

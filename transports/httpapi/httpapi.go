@@ -7,13 +7,18 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/eventing/access"
+	"github.com/herald-eventing/herald/transports/auth"
+	"github.com/herald-eventing/herald/transports/keyapi"
 	"github.com/herald-eventing/herald/transports/messages"
 	"github.com/herald-eventing/herald/transports/pull"
+	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/transports/soap"
 	"github.com/herald-eventing/herald/transports/stream"
 	"github.com/herald-eventing/herald/xsd"
@@ -27,6 +32,18 @@ type Options struct {
 	// when zero).
 	MaxSOAPBody    int64
 	MaxMessageBody int64
+	// Keyring holds the API keys; /keys manages them (admins only). Nil
+	// serves no /keys.
+	Keyring *access.Keyring
+	// Authorize requires a valid key on every request but the WSDL, the
+	// schemas and /healthz (the Service must authorize too).
+	Authorize bool
+	// ClientSubject maps a verified TLS client certificate to a key name
+	// (tlsconf.ClientSubject); nil when client certificates are off.
+	ClientSubject func(r *http.Request) (string, bool)
+	// ManagementLimiter and PublishLimiter limit the SOAP operations and
+	// the publishing of each non-admin key (nil: no limit).
+	ManagementLimiter, PublishLimiter *ratelimit.Limiter
 }
 
 // New returns the handler for every Herald URL.
@@ -34,15 +51,28 @@ func New(o Options) (http.Handler, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	soapServer, err := soap.NewServer(soap.Options{Service: o.Service, Logger: o.Logger, MaxBody: o.MaxSOAPBody})
+	var keys, required *auth.Authenticator
+	if o.Keyring != nil {
+		keys = &auth.Authenticator{Keyring: o.Keyring, ClientSubject: o.ClientSubject}
+	}
+	if o.Authorize {
+		if keys == nil {
+			return nil, errors.New("httpapi: Authorize needs a Keyring")
+		}
+		required = keys
+	}
+	soapServer, err := soap.NewServer(soap.Options{Service: o.Service, Logger: o.Logger, MaxBody: o.MaxSOAPBody, Auth: required, Limiter: o.ManagementLimiter})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/eventing", soapServer)
 	mux.Handle(soap.ManagerPath, soapServer)
-	mux.Handle("GET "+soap.ManagerPath+"/{id}/events", &pull.Handler{Service: o.Service})
-	mux.Handle("GET /stream", &stream.Handler{Service: o.Service, Logger: o.Logger})
+	mux.Handle("GET "+soap.ManagerPath+"/{id}/events", required.Require(&pull.Handler{Service: o.Service}))
+	mux.Handle("GET /stream", required.Require(&stream.Handler{Service: o.Service, Logger: o.Logger}))
+	if keys != nil {
+		(&keyapi.Handler{Keyring: o.Keyring, Auth: keys, Logger: o.Logger}).Register(mux)
+	}
 	mux.HandleFunc("GET /xsd/{name}", func(w http.ResponseWriter, r *http.Request) {
 		doc, ok := xsd.Document(r.PathValue("name"), soap.Base(r))
 		if !ok {
@@ -55,6 +85,6 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("/", &messages.Handler{Service: o.Service, Logger: o.Logger, MaxBody: o.MaxMessageBody})
+	mux.Handle("/", required.Require(&messages.Handler{Service: o.Service, Logger: o.Logger, MaxBody: o.MaxMessageBody, Limiter: o.PublishLimiter}))
 	return mux, nil
 }

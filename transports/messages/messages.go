@@ -17,6 +17,9 @@ import (
 	"strings"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/eventing/access"
+	"github.com/herald-eventing/herald/transports/httperror"
+	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/xsd"
 )
 
@@ -30,6 +33,9 @@ type Handler struct {
 	// MaxBody caps a message's size (DefaultMaxBody).
 	MaxBody int64
 	Logger  *slog.Logger
+	// Limiter limits each publisher key's rate (admins and requests
+	// without a key are not limited); nil for no limit.
+	Limiter *ratelimit.Limiter
 }
 
 func plain(w http.ResponseWriter, status int, msg string) {
@@ -79,12 +85,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plain(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if p := access.FromContext(r.Context()); p != nil && !p.IsAdmin() {
+		if ok, wait := h.Limiter.Allow(p.Name); !ok {
+			httperror.Write(w, &httperror.RateLimited{RetryAfter: wait, What: "the publishing rate of this key"})
+			return
+		}
+	}
 	ev, err := h.Service.Publish(r.Context(), &eventing.Message{
 		Topic: m.Topic, InstanceID: m.InstanceID, Timestamp: m.Timestamp, Text: m.Text, Info: m.Info,
 	})
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the publisher went away
+		}
+		if st := httperror.Status(err); st == http.StatusUnauthorized || st == http.StatusForbidden {
+			httperror.Write(w, err)
+			return
 		}
 		if h.Logger != nil {
 			h.Logger.Error("cannot store an event", slog.Any("err", err))

@@ -2,7 +2,6 @@ package pull
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/transports/httperror"
 )
 
 // Handler serves GET /subscriptions/{id}/events?cursor=C&max=N&wait=30s:
@@ -76,16 +76,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// A long poll outlasts the server's write timeout: it sets its own.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(min(wait, eventing.MaxPullWait) + 30*time.Second))
 	p, err := h.Service.Pull(r.Context(), id, cursor, max, wait)
 	if err != nil {
-		var f *eventing.Fault
-		switch {
-		case errors.As(err, &f) && f.Subcode.Local == "UnknownSubscription":
+		switch httperror.Status(err) {
+		case http.StatusNotFound:
 			plain(w, http.StatusNotFound, fmt.Sprintf("no subscription %s", id))
-		case errors.As(err, &f):
-			plain(w, http.StatusBadRequest, f.Reason)
-		default:
+		case http.StatusInternalServerError:
 			plain(w, http.StatusInternalServerError, "cannot read the events: "+err.Error())
+		default:
+			httperror.Write(w, err)
 		}
 		return
 	}

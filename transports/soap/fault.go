@@ -18,6 +18,8 @@ func prefixFor(ns string) string {
 		return "wse11"
 	case eventing.HeraldNS:
 		return "h"
+	case WSSE:
+		return "wsse"
 	}
 	return "q"
 }

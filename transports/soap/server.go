@@ -15,6 +15,9 @@ import (
 
 	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/transports/auth"
+	"github.com/herald-eventing/herald/transports/httperror"
+	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/wsdl"
 )
 
@@ -51,6 +54,12 @@ type Options struct {
 	MaxBody int64
 	// MaxDepth caps element nesting (DefaultMaxDepth).
 	MaxDepth int
+	// Auth authenticates requests (HTTP credentials or a WS-Security
+	// UsernameToken); nil when authorization is off.
+	Auth *auth.Authenticator
+	// Limiter limits the operations per key (per client address without
+	// authorization); nil for no limit.
+	Limiter *ratelimit.Limiter
 }
 
 // Server is the SOAP front end: an http.Handler for POST /eventing and
@@ -62,6 +71,8 @@ type Server struct {
 	maxDepth int
 	byAction map[string]*route
 	byBody   map[xml.Name]*route
+	auth     *auth.Authenticator
+	limiter  *ratelimit.Limiter
 }
 
 type route struct {
@@ -82,7 +93,7 @@ func NewServer(o Options) (*Server, error) {
 		o.MaxDepth = DefaultMaxDepth
 	}
 	s := &Server{svc: o.Service, logger: o.Logger, maxBody: o.MaxBody, maxDepth: o.MaxDepth,
-		byAction: map[string]*route{}, byBody: map[xml.Name]*route{}}
+		byAction: map[string]*route{}, byBody: map[xml.Name]*route{}, auth: o.Auth, limiter: o.Limiter}
 	handlers := s.handlers()
 	for _, op := range wsdl.Operations() {
 		if op.OneWay {
@@ -177,6 +188,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hdr, err := addressing.ReadHeaders(env.Header)
 	req := &Request{Envelope: env, Addressing: hdr, Payload: env.Payload(), Base: Base(r), HTTP: r}
+	ctx, aerr := s.authenticate(r, env)
+	if aerr != nil {
+		err = aerr // before any other fault: say nothing else to a stranger
+	}
+	if key := rateKey(ctx); err == nil && key != "" {
+		if ok, wait := s.limiter.Allow(key); !ok {
+			err = &httperror.RateLimited{RetryAfter: wait, What: "the management operations of this key"}
+		}
+	}
 	if err == nil {
 		err = s.checkMustUnderstand(env, hdr)
 	}
@@ -187,14 +207,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var resp *Response
 	if err == nil {
 		req.Operation = rt.op
-		resp, err = rt.handler(r.Context(), req)
+		resp, err = rt.handler(ctx, req)
 	}
 	if err != nil {
 		action := ""
 		if v := req.Addressing.Version; v != addressing.VersionNone {
 			action = v.FaultAction()
 		}
-		s.writeFault(w, s.reply(req, action, req.Addressing.FaultEPR()), action, s.fault(err), 0)
+		f, status, ok := accessFault(err)
+		if !ok {
+			f = s.fault(err)
+		}
+		switch status {
+		case http.StatusUnauthorized:
+			w.Header().Set("WWW-Authenticate", httperror.Challenge)
+		case http.StatusTooManyRequests:
+			var limited *httperror.RateLimited
+			errors.As(err, &limited)
+			w.Header().Set("Retry-After", strconv.Itoa(httperror.RetryAfterSeconds(limited.RetryAfter)))
+		}
+		s.writeFault(w, s.reply(req, action, req.Addressing.FaultEPR()), action, f, status)
 		return
 	}
 	out := s.reply(req, rt.op.ResponseAction, req.Addressing.ReplyEPR())
@@ -278,7 +310,7 @@ func (s *Server) actionNotSupported(v addressing.Version, action string) *eventi
 
 // understood reports whether Herald processes the header block el.
 func understood(el *etree.Element) bool {
-	return addressing.IsHeader(el) || addressing.Is(el, eventing.NS, "Identifier")
+	return addressing.IsHeader(el) || addressing.Is(el, eventing.NS, "Identifier") || addressing.Is(el, WSSE, "Security")
 }
 
 // checkMustUnderstand faults on a header block targeted at Herald, marked

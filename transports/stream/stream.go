@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/transports/httperror"
 	"github.com/herald-eventing/herald/transports/pull"
 )
 
@@ -24,6 +25,9 @@ type Handler struct {
 	Service *eventing.Service
 	// Heartbeat is the interval of keep-alive comments (15 s).
 	Heartbeat time.Duration
+	// WriteTimeout bounds each write to the client (30 s); the server's
+	// own WriteTimeout does not apply to a stream.
+	WriteTimeout time.Duration
 	// Stop ends every open stream (server shutdown); nil for never.
 	Stop   <-chan struct{}
 	Logger *slog.Logger
@@ -51,6 +55,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		bad(w, "give a topic (?topic=T) or an XPath filter (?filter=/m:message[m:topic='T'])")
 		return
 	}
+	if err := h.Service.CanRead(r.Context(), topic); err != nil {
+		httperror.Write(w, err)
+		return
+	}
 	filter, err := eventing.CompileFilter(spec)
 	if err != nil {
 		if f, ok := err.(*eventing.Fault); ok {
@@ -73,17 +81,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		pos = n
 	}
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		http.Error(w, "streaming unsupported", http.StatusInternalServerError)
-		return
+	// The server's write timeout would end the stream: each write gets
+	// its own deadline instead, so a client that stops reading is
+	// dropped within WriteTimeout while a reading one stays.
+	rc := http.NewResponseController(w)
+	grace := h.WriteTimeout
+	if grace <= 0 {
+		grace = 30 * time.Second
 	}
+	flush := func() bool {
+		return rc.Flush() == nil
+	}
+	deadline := func() { rc.SetWriteDeadline(time.Now().Add(grace)) }
+	deadline()
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fmt.Fprint(w, "retry: 2000\n\n")
-	flusher.Flush()
+	if !flush() {
+		return
+	}
 
 	beat := h.Heartbeat
 	if beat <= 0 {
@@ -104,12 +122,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
+		if len(evs) > 0 {
+			deadline()
+		}
 		for _, ev := range evs {
 			data, _ := json.Marshal(pull.NewEvent(ev))
 			fmt.Fprintf(w, "id: %d\nevent: message\ndata: %s\n\n", ev.Seq, data)
 		}
-		if len(evs) > 0 {
-			flusher.Flush()
+		if len(evs) > 0 && !flush() {
+			return
 		}
 		pos = through
 		if len(evs) == 256 || through < h.Service.Head() {
@@ -118,8 +139,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-changed:
 		case <-ticker.C:
+			deadline()
 			fmt.Fprint(w, ": heartbeat\n\n")
-			flusher.Flush()
+			if !flush() {
+				return
+			}
 		case <-r.Context().Done():
 			return
 		case <-h.Service.Draining():

@@ -79,6 +79,7 @@ func commands() map[string]command {
 		"bench":       {"measure Herald against a bare net/http handler and print a table", benchCmd},
 		"compact":     {"rewrite the stopped server's bbolt file to give back free space", compactCmd},
 		"pull":        {"read a pull subscription's events by cursor", pullCmd},
+		"keys":        {"create, list and revoke API keys (with an admin key)", keysCmd},
 	}
 }
 

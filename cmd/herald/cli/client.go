@@ -24,6 +24,7 @@ const defaultServer = "http://127.0.0.1:8080"
 // clientFlags are the flags every client subcommand has.
 type clientFlags struct {
 	server  string
+	key     string
 	timeout time.Duration
 }
 
@@ -33,13 +34,37 @@ func (c *clientFlags) register(fs interface {
 }) {
 	c.server = envOr("HERALD_SERVER", defaultServer)
 	fs.StringVar(&c.server, "server", c.server, "Herald's base URL (HERALD_SERVER)")
+	c.key = os.Getenv("HERALD_KEY")
+	fs.StringVar(&c.key, "key", c.key, "API key sent as Authorization: Bearer (HERALD_KEY)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for Herald")
 }
 
 func (c *clientFlags) base() string { return strings.TrimRight(c.server, "/") }
 
 func (c *clientFlags) client() *soap.Client {
-	return &soap.Client{HTTP: &http.Client{Timeout: c.timeout}, Addressing: -1}
+	return &soap.Client{HTTP: c.httpClient(c.timeout), Addressing: -1}
+}
+
+// httpClient returns an HTTP client that sends the key (if any) with every
+// request; timeout 0 means none.
+func (c *clientFlags) httpClient(timeout time.Duration) *http.Client {
+	var rt http.RoundTripper = http.DefaultTransport
+	if c.key != "" {
+		rt = bearer{key: c.key, next: rt}
+	}
+	return &http.Client{Timeout: timeout, Transport: rt}
+}
+
+// bearer adds Authorization: Bearer to every request.
+type bearer struct {
+	key  string
+	next http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.key)
+	return b.next.RoundTrip(r)
 }
 
 // manage calls a Cloud42 management operation and returns the text of its
@@ -255,7 +280,7 @@ func publishCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	resp, err := (&http.Client{Timeout: cf.timeout}).Do(req)
+	resp, err := cf.httpClient(cf.timeout).Do(req)
 	if err != nil {
 		return err
 	}

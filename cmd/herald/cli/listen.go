@@ -35,7 +35,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *streamMode {
-		return followStream(ctx, cf.base(), *topic, *filter, stdout, stderr)
+		return followStream(ctx, cf.httpClient(0), cf.base(), *topic, *filter, stdout, stderr)
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -128,7 +128,7 @@ func headerValue(el *etree.Element) string {
 // followStream prints the events of Herald's server-sent event stream and,
 // like a browser's EventSource, reconnects with Last-Event-ID when the
 // connection drops, so nothing is missed.
-func followStream(ctx context.Context, base, topic, filter string, stdout, stderr io.Writer) error {
+func followStream(ctx context.Context, client *http.Client, base, topic, filter string, stdout, stderr io.Writer) error {
 	q := url.Values{}
 	if topic != "" {
 		q.Set("topic", topic)
@@ -146,7 +146,7 @@ func followStream(ctx context.Context, base, topic, filter string, stdout, stder
 		if last != "" {
 			req.Header.Set("Last-Event-ID", last)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err == nil && resp.StatusCode != http.StatusOK {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()

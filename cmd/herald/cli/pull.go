@@ -34,7 +34,7 @@ func pullCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if *follow && *wait == 0 {
 		*wait = 30 * time.Second
 	}
-	client := &http.Client{Timeout: *wait + cf.timeout}
+	client := cf.httpClient(*wait + cf.timeout)
 	for {
 		q := url.Values{"max": {strconv.Itoa(*max)}}
 		if *cursor != "" {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,14 +10,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/store"
 	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/transports/soap"
+	"github.com/herald-eventing/herald/transports/tlsconf"
 )
 
 // serveConfig holds herald serve's flags.
@@ -37,6 +43,21 @@ type serveConfig struct {
 	retention       time.Duration
 	gather          time.Duration
 	settings        map[string]*string
+
+	auth              string
+	insecure          bool
+	adminKeyFile      string
+	maxSubsPerKey     int
+	rateManagement    float64
+	ratePublish       float64
+	readHeaderTimeout time.Duration
+	readTimeout       time.Duration
+	writeTimeout      time.Duration
+	idleTimeout       time.Duration
+	tlsCert           string
+	tlsKey            string
+	clientCAFile      string
+	deliveryCAFile    string
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -54,6 +75,20 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.failureLimit, "failure-limit", 10, "consecutive failed attempts (spanning --failure-window) after which a subscription ends; 0 or less: never")
 	fs.DurationVar(&c.failureWindow, "failure-window", 24*time.Hour, "how long consecutive failures must span before a subscription ends")
 	fs.DurationVar(&c.retention, "retention", 7*24*time.Hour, "how long delivered events stay in the log")
+	fs.StringVar(&c.auth, "auth", envOr("HERALD_AUTH", ""), "on or off: require an API key on every request (HERALD_AUTH; default: off on a loopback --addr, on otherwise)")
+	fs.BoolVar(&c.insecure, "insecure", false, "allow --auth off on an address that is not loopback")
+	fs.StringVar(&c.adminKeyFile, "admin-key-file", envOr("HERALD_ADMIN_KEY_FILE", ""), "file holding the bootstrap admin key (else HERALD_ADMIN_KEY)")
+	fs.IntVar(&c.maxSubsPerKey, "max-subscriptions-per-key", 10000, "subscriptions one non-admin key may hold (0 or less: no limit)")
+	fs.Float64Var(&c.rateManagement, "rate-management", 50, "SOAP operations per second per non-admin key (bursts of twice that; 0: no limit)")
+	fs.Float64Var(&c.ratePublish, "rate-publish", 1000, "events per second per non-admin publisher key (bursts of twice that; 0: no limit)")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "how long an answer may take (long polls and streams set their own deadlines)")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	fs.StringVar(&c.tlsCert, "tls-cert", envOr("HERALD_TLS_CERT", ""), "certificate file (PEM): serve HTTPS and HTTP/2; reloaded when it changes")
+	fs.StringVar(&c.tlsKey, "tls-key", envOr("HERALD_TLS_KEY", ""), "private key file (PEM) of --tls-cert")
+	fs.StringVar(&c.clientCAFile, "client-ca-file", "", "CA certificates (PEM) that sign client certificates; a verified certificate's subject CN names the key it stands for")
+	fs.StringVar(&c.deliveryCAFile, "delivery-ca-file", "", "CA certificates (PEM) that outgoing deliveries trust besides the system's")
 	fs.DurationVar(&c.gather, "commit-gather", 1500*time.Microsecond, "under concurrent publishing, how long a commit may wait for more events to share its disk flush (0: never)")
 	// Every registered processor's settings become flags, so a new
 	// processor needs no change here.
@@ -127,6 +162,20 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	authOn, err := cfg.authMode(logger)
+	if err != nil {
+		return err
+	}
+	adminKey, err := cfg.adminKey()
+	if err != nil {
+		return err
+	}
+	if (cfg.tlsCert == "") != (cfg.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if cfg.clientCAFile != "" && cfg.tlsCert == "" {
+		return errors.New("--client-ca-file needs --tls-cert and --tls-key")
+	}
 	schedule, err := parseSchedule(cfg.schedule)
 	if err != nil {
 		return err
@@ -141,9 +190,14 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	defer db.Close()
 
+	roots, err := tlsconf.RootCAs(cfg.deliveryCAFile)
+	if err != nil {
+		return fmt.Errorf("--delivery-ca-file: %w", err)
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConns = 4096
 	transport.MaxIdleConnsPerHost = 1024
+	transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	client := &http.Client{Transport: transport}
 	maxLease := cfg.maxLease
 	if maxLease == 0 {
@@ -162,7 +216,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 			}
 			return ""
 		},
-		HTTPClient: client,
+		HTTPClient: client, Authorize: authOn, MaxSubscriptionsPerOwner: cfg.maxSubsPerKey,
 		Dispatcher: eventing.DispatcherOptions{
 			Workers: cfg.workers, Timeout: cfg.timeout, Schedule: schedule,
 			FailureLimit: failureLimit, FailureWindow: cfg.failureWindow, Retention: cfg.retention,
@@ -171,7 +225,32 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	handler, err := httpapi.New(httpapi.Options{Service: svc, Logger: logger})
+	keyring, err := access.NewKeyring(ctx, db, adminKey, nil)
+	if err != nil {
+		return err
+	}
+	if authOn && !keyring.HasAdmin() && len(keyring.Keys()) == 0 {
+		logger.Warn("authorization is on but there is no key: set HERALD_ADMIN_KEY (or --admin-key-file) to create some")
+	}
+	var tlsConfig *tls.Config
+	var clientSubject func(*http.Request) (string, bool)
+	if cfg.tlsCert != "" {
+		reloader, err := tlsconf.NewReloader(cfg.tlsCert, cfg.tlsKey, tlsconf.ReloaderOptions{Logger: logger})
+		if err != nil {
+			return err
+		}
+		if tlsConfig, err = tlsconf.ServerConfig(reloader, cfg.clientCAFile); err != nil {
+			return err
+		}
+		if cfg.clientCAFile != "" {
+			clientSubject = func(r *http.Request) (string, bool) { return tlsconf.ClientSubject(r.TLS) }
+		}
+	}
+	handler, err := httpapi.New(httpapi.Options{
+		Service: svc, Logger: logger, Keyring: keyring, Authorize: authOn, ClientSubject: clientSubject,
+		ManagementLimiter: ratelimit.New(cfg.rateManagement, int(2*cfg.rateManagement), nil),
+		PublishLimiter:    ratelimit.New(cfg.ratePublish, int(2*cfg.ratePublish), nil),
+	})
 	if err != nil {
 		return err
 	}
@@ -179,17 +258,31 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+
 	if err := svc.Start(ctx); err != nil {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: handler, TLSConfig: tlsConfig,
+		ReadHeaderTimeout: cfg.readHeaderTimeout, ReadTimeout: cfg.readTimeout,
+		WriteTimeout: cfg.writeTimeout, IdleTimeout: cfg.idleTimeout,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+
 	// Long polls and streams end when the server starts shutting down.
 	srv.RegisterOnShutdown(svc.Drain)
-	logger.Info("herald listening", slog.String("addr", ln.Addr().String()), slog.String("data", cfg.data),
+	logger.Info("herald listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", tlsConfig != nil), slog.Bool("auth", authOn), slog.String("data", cfg.data),
 		slog.String("message_endpoint", svc.MessagePath()), slog.Any("processors", svc.AvailableProcessors()))
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			// HTTPS, with HTTP/2 for the clients that negotiate it; the
+			// certificate comes from the reloader.
+			errc <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -210,4 +303,63 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	logger.Info("stopped")
 	return serveErr
+}
+
+// isLoopback reports whether a listen address binds only to loopback.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// authMode decides whether authorization is on: the flag's word, else on
+// unless the server listens only on loopback. Off on another address needs
+// --insecure.
+func (c *serveConfig) authMode(logger *slog.Logger) (bool, error) {
+	loopback := isLoopback(c.addr)
+	switch strings.ToLower(strings.TrimSpace(c.auth)) {
+	case "on", "true", "1":
+		return true, nil
+	case "off", "false", "0":
+		if !loopback && !c.insecure {
+			return false, fmt.Errorf("--auth off on %s, which is not a loopback address: anyone who reaches it could do anything; add --insecure if you really mean it", c.addr)
+		}
+		if !loopback {
+			logger.Warn("authorization is OFF on a network address (--insecure): anyone who reaches Herald may do anything", slog.String("addr", c.addr))
+		} else {
+			logger.Warn("authorization is off: fine on loopback, where only this machine reaches Herald; use --auth on (and HERALD_ADMIN_KEY) before listening on a network", slog.String("addr", c.addr))
+		}
+		return false, nil
+	case "":
+		if loopback {
+			logger.Warn("authorization is off because Herald listens on loopback only; it is on by default on any other address (--auth on to require keys here)", slog.String("addr", c.addr))
+			return false, nil
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("--auth %q: on or off", c.auth)
+}
+
+// adminKey returns the bootstrap admin key: --admin-key-file, else
+// HERALD_ADMIN_KEY, else none.
+func (c *serveConfig) adminKey() (string, error) {
+	if c.adminKeyFile != "" {
+		b, err := os.ReadFile(c.adminKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("--admin-key-file: %w", err)
+		}
+		k := strings.TrimSpace(string(b))
+		if k == "" {
+			return "", fmt.Errorf("--admin-key-file %s is empty", c.adminKeyFile)
+		}
+		return k, nil
+	}
+	return strings.TrimSpace(os.Getenv("HERALD_ADMIN_KEY")), nil
 }

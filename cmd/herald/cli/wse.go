@@ -94,22 +94,7 @@ func (c *clientFlags) admin(ctx context.Context, op string, args ...[2]string) (
 // oneID parses a subcommand's flags and its one subscription id, which may
 // come before or after the flags.
 func oneID(fs *flag.FlagSet, args []string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		return "", err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return "", errors.New("give a subscription id")
-	}
-	id := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return "", fmt.Errorf("give exactly one subscription id, not %q too", fs.Args())
-	}
-	return id, nil
+	return oneArg(fs, args, "a subscription id")
 }
 
 func renewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
