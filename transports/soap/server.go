@@ -190,7 +190,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &Request{Envelope: env, Addressing: hdr, Payload: env.Payload(), Base: Base(r), HTTP: r}
 	ctx, aerr := s.authenticate(r, env)
 	if aerr != nil {
-		err = aerr // before any other fault: say nothing else to a stranger
+		ctx, err = r.Context(), aerr // before any other fault: say nothing else to a stranger
 	}
 	if key := rateKey(ctx); err == nil && key != "" {
 		if ok, wait := s.limiter.Allow(key); !ok {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/store"
 	"github.com/herald-eventing/herald/transports/httpapi"
 	"github.com/herald-eventing/herald/transports/soap"
@@ -23,6 +24,8 @@ type Herald struct {
 	DB      *store.DB
 	// Dir is the data directory (start another Herald on it to restart).
 	Dir string
+	// Keyring holds the API keys (with StartAuth, the admin key too).
+	Keyring *access.Keyring
 
 	once sync.Once
 }
@@ -32,6 +35,21 @@ type Herald struct {
 // cursors flushed every 10 ms unless o says otherwise). It stops in
 // t.Cleanup.
 func Start(t testing.TB, dir string, o eventing.Options) *Herald {
+	t.Helper()
+	return start(t, dir, o, httpapi.Options{}, "")
+}
+
+// StartAuth starts Herald as Start does, with authorization on and
+// adminKey as the bootstrap admin key; hopts sets the rest of the HTTP
+// options (rate limiters).
+func StartAuth(t testing.TB, dir string, o eventing.Options, adminKey string, hopts httpapi.Options) *Herald {
+	t.Helper()
+	o.Authorize = true
+	hopts.Authorize = true
+	return start(t, dir, o, hopts, adminKey)
+}
+
+func start(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options, adminKey string) *Herald {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -56,11 +74,16 @@ func Start(t testing.TB, dir string, o eventing.Options) *Herald {
 		db.Close()
 		t.Fatal(err)
 	}
-	h, err := httpapi.New(httpapi.Options{Service: svc, Logger: o.Logger})
+	kr, err := access.NewKeyring(t.Context(), db, adminKey, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hd := &Herald{Server: httptest.NewServer(h), Service: svc, DB: db, Dir: dir}
+	hopts.Service, hopts.Logger, hopts.Keyring = svc, o.Logger, kr
+	h, err := httpapi.New(hopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hd := &Herald{Server: httptest.NewServer(h), Service: svc, DB: db, Dir: dir, Keyring: kr}
 	t.Cleanup(hd.Stop)
 	return hd
 }
