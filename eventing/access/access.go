@@ -58,7 +58,9 @@ func ParseRole(s string) (Role, error) {
 const ReservedPrefix = "herald."
 
 // Reserved reports whether topic is one of Herald's own.
-func Reserved(topic string) bool { return topic == "herald" || strings.HasPrefix(topic, ReservedPrefix) }
+func Reserved(topic string) bool {
+	return topic == "herald" || strings.HasPrefix(topic, ReservedPrefix)
+}
 
 // A Principal is the authenticated holder of a key.
 type Principal struct {
