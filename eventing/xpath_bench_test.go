@@ -44,5 +44,9 @@ func BenchmarkXPathMatch(b *testing.B) {
 
 func match(b *testing.B, f eventing.Filter, ev *eventing.Event) bool {
 	b.Helper()
-	return f.Match(ev)
+	ok, err := f.Match(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ok
 }
