@@ -23,8 +23,8 @@ func BenchmarkFilter(b *testing.B) {
 		}
 		b.Run(tt.name, func(b *testing.B) {
 			for b.Loop() {
-				if !f.Match(ev) {
-					b.Fatal("no match")
+				if ok, err := f.Match(ev); !ok || err != nil {
+					b.Fatal("no match", err)
 				}
 			}
 		})

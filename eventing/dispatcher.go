@@ -634,7 +634,7 @@ func (d *Dispatcher) match(ev *Event) {
 		targets = append(targets, s)
 	}
 	for s := range d.others {
-		if s.filter.Match(ev) {
+		if ok, err := s.filter.Match(ev); ok && err == nil {
 			targets = append(targets, s)
 		}
 	}
@@ -947,7 +947,7 @@ func (d *Dispatcher) scan(s *subState) error {
 		return nil
 	}
 	for _, ev := range evs {
-		if filter.Match(ev) {
+		if ok, err := filter.Match(ev); ok && err == nil {
 			s.queue = append(s.queue, ev)
 		}
 	}

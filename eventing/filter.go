@@ -1,6 +1,7 @@
 package eventing
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -48,25 +49,42 @@ func (f *FilterSpec) canonical() string {
 
 // A Filter decides whether an event is for a subscription.
 type Filter interface {
-	Match(e *Event) bool
+	// Match reports whether e is for the subscription; an error
+	// (ErrFilterBudget, wrapped) means the evaluation was stopped.
+	Match(e *Event) (bool, error)
 }
+
+// ErrFilterPanic is wrapped by the error of a Match that stopped because
+// the XPath library panicked on the expression; the event does not match.
+var ErrFilterPanic = errors.New("eventing: the XPath filter failed to evaluate")
 
 type topicFilter string
 
-func (t topicFilter) Match(e *Event) bool { return e.Topic == string(t) }
+func (t topicFilter) Match(e *Event) (bool, error) { return e.Topic == string(t), nil }
 
 type matchAll struct{}
 
-func (matchAll) Match(*Event) bool { return true }
+func (matchAll) Match(*Event) (bool, error) { return true, nil }
 
 // xpathFilter evaluates a compiled XPath expression. An xpath.Expr keeps
 // evaluation state, so each goroutine takes its own from a pool.
-type xpathFilter struct{ pool *sync.Pool }
+type xpathFilter struct {
+	text string // the expression, for errors
+	pool *sync.Pool
+}
 
-func (x xpathFilter) Match(e *Event) bool {
+func (x *xpathFilter) Match(e *Event) (ok bool, err error) {
 	expr := x.pool.Get().(*xpath.Expr)
-	defer x.pool.Put(expr)
-	return truth(expr.Evaluate(newNavigator(e.Document())))
+	defer func() {
+		if r := recover(); r != nil {
+			// expr may be left mid-evaluation: it is not put back, the
+			// pool compiles a fresh one.
+			ok, err = false, fmt.Errorf("%w: %q: %v", ErrFilterPanic, x.text, r)
+			return
+		}
+		x.pool.Put(expr)
+	}()
+	return truth(expr.Evaluate(newNavigator(e.Document()))), nil
 }
 
 // truth converts an XPath 1.0 result to a boolean as boolean() does.
@@ -139,7 +157,7 @@ func CompileFilter(spec *FilterSpec) (Filter, error) {
 			return e
 		}}
 		pool.Put(expr)
-		return xpathFilter{pool}, nil
+		return &xpathFilter{text: text, pool: pool}, nil
 	}
 	return nil, FilteringRequestedUnavailable(spec.Dialect, supportedDialects)
 }

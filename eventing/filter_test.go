@@ -59,8 +59,8 @@ func TestParseFilter_XPath(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := f.Match(storm); got != tt.match {
-				t.Fatalf("Match = %v; want %v", got, tt.match)
+			if got, err := f.Match(storm); err != nil || got != tt.match {
+				t.Fatalf("Match = %v, %v; want %v", got, err, tt.match)
 			}
 		})
 	}
@@ -75,7 +75,9 @@ func TestParseFilter_Topic(t *testing.T) {
 		t.Fatalf("topic = %q; want storms (trimmed)", spec.Expression)
 	}
 	f, _ := eventing.CompileFilter(spec)
-	if !f.Match(storm) || f.Match(eventing.NewEvent(2, time.Now(), eventing.Message{Topic: "calm"})) {
+	yes, err1 := f.Match(storm)
+	no, err2 := f.Match(eventing.NewEvent(2, time.Now(), eventing.Message{Topic: "calm"}))
+	if !yes || no || err1 != nil || err2 != nil {
 		t.Fatal("topic filter matches the wrong events")
 	}
 }
@@ -149,8 +151,8 @@ func TestXPath_Navigation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tt.expr, err)
 		}
-		if got := f.Match(ev); got != tt.match {
-			t.Errorf("%s: Match = %v; want %v", tt.expr, got, tt.match)
+		if got, err := f.Match(ev); err != nil || got != tt.match {
+			t.Errorf("%s: Match = %v, %v; want %v", tt.expr, got, err, tt.match)
 		}
 	}
 }

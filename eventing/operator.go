@@ -181,7 +181,7 @@ func (s *Service) ReadMatching(ctx context.Context, after uint64, max int, topic
 			return nil, after, err
 		}
 		for _, ev := range evs {
-			if f.Match(ev) {
+			if ok, err := f.Match(ev); ok && err == nil { // TODO(budget): a filter stopped by its budget is no match; report it
 				out = append(out, ev)
 				if len(out) == max {
 					return out, ev.Seq, nil

@@ -115,6 +115,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for {
 		_, changed := h.Service.Dispatcher().Matched()
+		// TODO(budget): ReadMatching counts an event whose filter was stopped
+		// (eventing.ErrFilterBudget) as no match; tell the client instead.
 		evs, through, err := h.Service.ReadMatching(r.Context(), pos, 256, topicIndex, filter)
 		if err != nil {
 			if r.Context().Err() == nil && h.Logger != nil {
