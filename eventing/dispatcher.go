@@ -120,6 +120,9 @@ type dispatcherHooks struct {
 	// failed is called (from a worker) when a subscription passed the
 	// failure limit.
 	failed func(s *Subscription, reason string)
+	// filterFailed is called (from a worker) when a subscription's filter
+	// exceeded its evaluation budget.
+	filterFailed func(s *Subscription, err error)
 }
 
 // A Dispatcher delivers logged events to subscriptions. See the package
@@ -175,7 +178,12 @@ type subState struct {
 	owner    string // the subscription's owner (immutable)
 	topic    string // topic of a topic filter, "" otherwise
 	pull     bool
-	mu       sync.Mutex
+	// evaluates marks a filter evaluated per event (XPath): the matcher
+	// queues every candidate (all events, or those of the pinned topic)
+	// and the subscription's worker evaluates them, so that no filter
+	// runs under a lock another subscription or a subscribe needs.
+	evaluates bool
+	mu        sync.Mutex
 	sub      *Subscription
 	filter   Filter
 	endpoint Endpoint
@@ -185,6 +193,7 @@ type subState struct {
 	enqueued  uint64   // every event up to it has been considered
 	live      bool     // the matcher feeds queue; else the worker reads the log
 	scheduled bool     // in the work queue, being worked, or waiting for a timer
+	checked   bool     // the queue's head is known to match the filter
 	timer     Timer
 	removed   bool
 
@@ -342,10 +351,11 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 // index files s under its topic (or among the others); d.mu must be held.
 func (d *Dispatcher) index(s *subState, sub *Subscription) {
 	s.topic = ""
+	s.evaluates = FilterEvaluates(s.filter)
 	switch {
 	case s.pull:
-	case sub.Topic() != "":
-		s.topic = sub.Topic()
+	case FilterTopic(s.filter) != "":
+		s.topic = FilterTopic(s.filter)
 		set := d.byTopic[s.topic]
 		if set == nil {
 			set = map[*subState]struct{}{}
@@ -371,6 +381,7 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 	s.mu.Lock()
 	d.unindex(s)
 	s.sub, s.filter, s.endpoint = sub, f, ep
+	s.checked = false // the head is checked again, with the new filter
 	d.index(s, sub)
 	s.mu.Unlock()
 	d.mu.Unlock()
@@ -634,9 +645,15 @@ func (d *Dispatcher) match(ev *Event) {
 		targets = append(targets, s)
 	}
 	for s := range d.others {
-		if ok, err := s.filter.Match(ev); ok && err == nil {
-			targets = append(targets, s)
+		// A filter that is evaluated per event is evaluated by the
+		// subscription's worker, not here: one costly filter must not
+		// hold up the matcher, and so every other subscription.
+		if !s.evaluates {
+			if ok, _ := s.filter.Match(ev); !ok {
+				continue
+			}
 		}
+		targets = append(targets, s)
 	}
 	d.mu.RUnlock()
 	for _, s := range targets {
@@ -725,6 +742,9 @@ func (d *Dispatcher) process(s *subState) {
 		s.mu.Unlock()
 		return
 	}
+	if s.evaluates && len(s.replay) == 0 && !s.checked && !d.filterHead(s) {
+		return
+	}
 	ev, sub, ep := s.head(), s.sub, s.endpoint
 	r := s.retryFor(ev)
 	if now.Before(r.next) {
@@ -743,6 +763,56 @@ func (d *Dispatcher) process(s *subState) {
 	latency := time.Since(start)
 	cancel()
 	d.outcome(s, ev, n, err, latency)
+}
+
+// filterBatch is how many queued candidates one step of a worker
+// evaluates before it lets other subscriptions have the worker.
+const filterBatch = 64
+
+// filterHead evaluates s's filter on the queue's head until one matches
+// (dropping those that do not), with s.mu held on entry and released
+// while the filter runs. It returns true with s.mu held when the head is
+// a match to deliver; false with s.mu released when there is nothing to
+// deliver now (s rescheduled if work remains), or when the filter
+// exceeded its budget and s is being ended.
+func (d *Dispatcher) filterHead(s *subState) bool {
+	for n := 0; ; n++ {
+		switch {
+		case len(s.replay) > 0 || s.checked:
+			return true
+		case len(s.queue) == 0 || n == filterBatch:
+			s.scheduled = s.requeue(d)
+			s.mu.Unlock()
+			return false
+		}
+		ev, f := s.queue[0], s.filter
+		s.mu.Unlock()
+		ok, err := f.Match(ev)
+		s.mu.Lock()
+		if s.removed {
+			s.scheduled = false
+			s.mu.Unlock()
+			return false
+		}
+		if len(s.queue) == 0 || s.queue[0] != ev || s.filter != f {
+			continue // changed while the filter ran: look again
+		}
+		switch {
+		case errors.Is(err, ErrFilterBudget) && d.hooks.filterFailed != nil:
+			sub := s.sub
+			s.scheduled = false
+			s.mu.Unlock()
+			d.hooks.filterFailed(sub, err)
+			return false
+		case err != nil:
+			d.logger.Warn("filter failed on an event; the event does not match", slog.String("subscription_id", s.id), slog.Uint64("seq", ev.Seq), slog.Any("err", err))
+			s.popHead(ev)
+		case !ok:
+			s.popHead(ev)
+		default:
+			s.checked = true
+		}
+	}
 }
 
 // requeue reports whether s still has work (and pushes it back to the work
@@ -919,6 +989,7 @@ func (s *subState) popHead(ev *Event) (replayed bool) {
 			s.queue = nil
 		}
 		s.retry = retryState{}
+		s.checked = false
 	}
 	return false
 }
@@ -935,7 +1006,7 @@ func (d *Dispatcher) jitter(delay time.Duration) time.Duration {
 // turn is the only caller), and switches s to live when it caught up.
 func (d *Dispatcher) scan(s *subState) error {
 	s.mu.Lock()
-	after, topic, filter := s.enqueued, s.topic, s.filter
+	after, topic, filter, evaluates := s.enqueued, s.topic, s.filter, s.evaluates
 	s.mu.Unlock()
 	evs, through, err := d.log.ReadEvents(d.ctx, after, d.opts.ScanBatch, topic)
 	if err != nil {
@@ -947,7 +1018,11 @@ func (d *Dispatcher) scan(s *subState) error {
 		return nil
 	}
 	for _, ev := range evs {
-		if ok, err := filter.Match(ev); ok && err == nil {
+		// Candidates of a filter evaluated per event are checked when
+		// they reach the head (filterHead), by this worker, unlocked.
+		if evaluates {
+			s.queue = append(s.queue, ev)
+		} else if ok, _ := filter.Match(ev); ok {
 			s.queue = append(s.queue, ev)
 		}
 	}

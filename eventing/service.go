@@ -95,6 +95,7 @@ type Service struct {
 	closing    atomic.Bool
 	draining   chan struct{}
 	drainOnce  sync.Once
+	refused    []refusedFilter // stored subscriptions to end at Start
 }
 
 type openedProcessor struct {
@@ -133,7 +134,9 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 		o.MaxSubscriptionsPerOwner = 10000
 	}
 	s := &Service{store: o.Store, clock: o.Clock, logger: o.Logger, opts: o, processors: map[string]openedProcessor{}, draining: make(chan struct{})}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	// Herald's own work (ending subscriptions, operator events) acts as
+	// an admin.
+	s.ctx, s.cancel = context.WithCancel(access.WithPrincipal(context.Background(), &access.Principal{Name: "herald", Role: access.Admin}))
 	for _, name := range Drivers() {
 		d, _ := LookupDriver(name)
 		p, err := d.Open(Config{Get: o.Setting, HTTPClient: o.HTTPClient, Targets: o.Targets, Logger: o.Logger.With(slog.String("processor", name))})
@@ -155,9 +158,16 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	s.path.Store(path)
 	s.dispatcher = NewDispatcher(o.Store, o.Clock, o.Logger, o.Dispatcher)
 	s.dispatcher.hooks.failed = s.deliveryFailed
+	s.dispatcher.hooks.filterFailed = s.filterFailed
 	err = o.Store.Subscriptions(ctx, func(sub *Subscription) error {
-		f, ep := s.restore(ctx, sub)
-		s.dispatcher.Add(sub, f, ep)
+		f, err := CompileFilter(sub.Filter)
+		if err != nil {
+			// A filter this Herald refuses (a tighter limit than the one
+			// that accepted it): the subscription ends at Start, loudly.
+			s.refused = append(s.refused, refusedFilter{sub, err})
+			return nil
+		}
+		s.dispatcher.Add(sub, f, s.restore(ctx, sub))
 		return nil
 	})
 	if err != nil {
@@ -166,22 +176,24 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	return s, nil
 }
 
-// restore rebuilds a stored subscription's filter and endpoint. A
-// subscription whose processor is gone or whose XML no longer parses keeps
-// its place; its deliveries fail with the reason, and are retried and
-// counted like any failure.
-func (s *Service) restore(ctx context.Context, sub *Subscription) (Filter, Endpoint) {
-	f, err := CompileFilter(sub.Filter)
-	if err != nil {
-		s.logger.Error("stored subscription has a bad filter", slog.String("subscription_id", sub.ID), slog.Any("err", err))
-		f = matchAll{}
-	}
+// restore rebuilds a stored subscription's endpoint. A subscription whose
+// processor is gone or whose XML no longer parses keeps its place; its
+// deliveries fail with the reason, and are retried and counted like any
+// failure.
+func (s *Service) restore(ctx context.Context, sub *Subscription) Endpoint {
 	ep, err := s.endpoint(ctx, sub.Processor, sub.Message, sub.Secret)
 	if err != nil {
 		s.logger.Error("stored subscription cannot be restored", slog.String("subscription_id", sub.ID), slog.String("processor", sub.Processor), slog.Any("err", err))
 		ep = brokenEndpoint{err}
 	}
-	return f, ep
+	return ep
+}
+
+// A refusedFilter is a stored subscription whose filter no longer compiles
+// within the limits.
+type refusedFilter struct {
+	sub *Subscription
+	err error
 }
 
 func (s *Service) endpoint(ctx context.Context, processor, message, secret string) (Endpoint, error) {
@@ -201,11 +213,16 @@ type brokenEndpoint struct{ err error }
 func (b brokenEndpoint) Deliver(context.Context, *Notification) error { return b.err }
 func (b brokenEndpoint) Key() string                                  { return "" }
 
-// Start begins delivery and the lease sweeper.
+// Start begins delivery and the lease sweeper, and ends the stored
+// subscriptions whose filters this server refuses.
 func (s *Service) Start(ctx context.Context) error {
 	if err := s.dispatcher.Start(ctx); err != nil {
 		return err
 	}
+	for _, r := range s.refused {
+		s.endLoudly(r.sub, fmt.Sprintf("Herald ended the subscription: its filter is refused: %v", r.err), "FilterRefused", r.err.Error())
+	}
+	s.refused = nil
 	s.wg.Add(1)
 	go s.sweepLoop()
 	return nil
@@ -695,21 +712,36 @@ func (s *Service) deliverEnd(ctx context.Context, sub *Subscription, status EndS
 }
 
 // deliveryFailed ends a subscription whose endpoint passed the failure
-// limit: SubscriptionEnd DeliveryFailure to its EndTo, and an operator event
-// on EndedTopic, so that no endpoint is ever disabled silently.
+// limit.
 func (s *Service) deliveryFailed(sub *Subscription, lastErr string) {
+	s.endLoudly(sub, fmt.Sprintf("Herald ended the subscription: its endpoint failed repeatedly; last error: %s", lastErr), "DeliveryFailure", lastErr)
+}
+
+// filterFailed ends a subscription whose filter exceeded its evaluation
+// budget: retrying it would cost as much every time.
+func (s *Service) filterFailed(sub *Subscription, err error) {
+	s.endLoudly(sub, fmt.Sprintf("Herald ended the subscription: its filter exceeded the evaluation budget: %v", err), "FilterBudget", err.Error())
+}
+
+// endLoudly ends a subscription on Herald's initiative: SubscriptionEnd
+// DeliveryFailure with reason to its EndTo, and an operator event on
+// EndedTopic (why is its short cause, detail the error), so that no
+// subscription ever ends silently.
+func (s *Service) endLoudly(sub *Subscription, reason, why, detail string) {
 	sub, err := s.end(s.ctx, sub.ID)
 	if err != nil {
 		return // already gone
 	}
-	s.logger.Error("subscription ended: its endpoint keeps failing", slog.String("subscription_id", sub.ID), slog.String("processor", sub.Processor), slog.String("err", lastErr))
-	reason := fmt.Sprintf("Herald ended the subscription: its endpoint failed repeatedly; last error: %s", lastErr)
+	s.logger.Error("subscription ended", slog.String("subscription_id", sub.ID), slog.String("processor", sub.Processor), slog.String("cause", why), slog.String("err", detail))
 	s.sendEnd(sub, EndDeliveryFailure, reason)
 	now := s.clock.Now()
+	text := fmt.Sprintf("subscription %s (%s) ended: DeliveryFailure", sub.ID, sub.Processor)
+	if why != "DeliveryFailure" {
+		text += " (" + why + ")"
+	}
 	_, err = s.publishOwn(s.ctx, &Message{
 		Topic: EndedTopic, InstanceID: "herald", Timestamp: now.UTC().Format(time.RFC3339),
-		Text: fmt.Sprintf("subscription %s (%s) ended: DeliveryFailure", sub.ID, sub.Processor),
-		Info: lastErr,
+		Text: text, Info: detail,
 	})
 	if err != nil {
 		s.logger.Error("cannot publish the operator event", slog.Any("err", err))

@@ -1,0 +1,24 @@
+package eventing
+
+// Temporary: replaced by the xpath branch's FilterTopic and FilterEvaluates.
+
+// FilterTopic returns the topic every event f matches must have.
+func FilterTopic(f Filter) string {
+	if t, ok := f.(topicFilter); ok {
+		return string(t)
+	}
+	return ""
+}
+
+// FilterEvaluates reports whether f must be evaluated per event.
+func FilterEvaluates(f Filter) bool {
+	_, ok := f.(*xpathFilter)
+	return ok
+}
+
+// ErrFilterBudget is temporary.
+var ErrFilterBudget = errFilterBudget{}
+
+type errFilterBudget struct{}
+
+func (errFilterBudget) Error() string { return "budget" }
