@@ -174,19 +174,19 @@ type Dispatcher struct {
 // subState is the Dispatcher's view of one subscription. Fields below mu
 // are guarded by it.
 type subState struct {
-	id       string
-	owner    string // the subscription's owner (immutable)
-	topic    string // topic of a topic filter, "" otherwise
-	pull     bool
+	id    string
+	owner string // the subscription's owner (immutable)
+	topic string // topic of a topic filter, "" otherwise
+	pull  bool
 	// evaluates marks a filter evaluated per event (XPath): the matcher
 	// queues every candidate (all events, or those of the pinned topic)
 	// and the subscription's worker evaluates them, so that no filter
 	// runs under a lock another subscription or a subscribe needs.
 	evaluates bool
 	mu        sync.Mutex
-	sub      *Subscription
-	filter   Filter
-	endpoint Endpoint
+	sub       *Subscription
+	filter    Filter
+	endpoint  Endpoint
 
 	queue     []*Event // matched events not yet delivered, in order
 	replay    []*Event // dead letters sent back by an operator; delivered first
