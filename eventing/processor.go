@@ -51,6 +51,19 @@ type Endpoint interface {
 	Key() string
 }
 
+// A TargetedEndpoint names the addresses it delivers to (a NotifyTo, a
+// webhook URL), so that a subscription for a target Herald must not
+// connect to (loopback, private networks: server-side request forgery) is
+// refused when it is made, with a fault that says why. The HTTP client
+// checks again at every dial, which is what stops DNS rebinding; endpoints
+// that deliver to operator-configured servers (SMS, mail) need not
+// implement it.
+type TargetedEndpoint interface {
+	Endpoint
+	// Targets returns the URLs the endpoint connects to.
+	Targets() []string
+}
+
 // PullEndpoint is implemented by endpoints nobody can reach: the
 // Dispatcher never delivers to them; their events stay in the log behind
 // the subscription's cursor until the subscriber pulls them.
@@ -90,14 +103,14 @@ type Config struct {
 	Get func(name string) string
 	// HTTPClient is the client for deliveries over HTTP (timeouts are per
 	// attempt, through the context).
+	// HTTPClient refuses, when it dials, the addresses Herald must not
+	// connect to for a subscriber (the target guard); operator-configured
+	// endpoints (an SMS gateway, an SMTP relay) use a client of their own.
 	HTTPClient *http.Client
-	// Targets checks, at subscribe time, the addresses the processor will
-	// connect to for a subscriber (a NotifyTo, a webhook URL); nil checks
-	// nothing. Operator-configured endpoints (an SMS gateway, an SMTP
-	// relay) are not subscribers' targets and are not checked. The
-	// HTTPClient checks again when it dials.
-	Targets TargetChecker
-	Logger  *slog.Logger
+	// ServiceHTTPClient is for servers the operator configured (an SMS
+	// gateway): the target guard does not apply to them.
+	ServiceHTTPClient *http.Client
+	Logger            *slog.Logger
 }
 
 // A Driver is what a processor package registers: a name (lowercase word),

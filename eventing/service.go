@@ -43,8 +43,12 @@ type Options struct {
 	EndOnShutdown bool
 	// Setting returns a processor setting's value by name (flags, env).
 	Setting func(name string) string
-	// HTTPClient is given to processors for deliveries over HTTP.
+	// HTTPClient is given to processors for deliveries over HTTP to
+	// subscribers' targets (guarded against SSRF at every dial).
 	HTTPClient *http.Client
+	// ServiceHTTPClient is given to processors for the servers the
+	// operator configured (HTTPClient when nil).
+	ServiceHTTPClient *http.Client
 	// Dispatcher configures delivery.
 	Dispatcher DispatcherOptions
 	// Authorize makes every operation require a principal in its context
@@ -55,15 +59,14 @@ type Options struct {
 	// MaxSubscriptionsPerOwner caps the subscriptions one non-admin
 	// principal holds when Authorize is on (0: 10,000; negative: none).
 	MaxSubscriptionsPerOwner int
-	// Targets checks the addresses Herald will connect to for a
-	// subscription (its EndTo here; processors check their own); nil
-	// checks nothing.
+	// Targets checks, when a subscription is made, the addresses Herald
+	// will connect to for it: its EndTo, and what a TargetedEndpoint
+	// names; nil checks nothing.
 	Targets TargetChecker
 }
 
 // A TargetChecker refuses delivery targets Herald must not connect to
-// (loopback, private networks: server-side request forgery). Processors
-// get it in Config.Targets.
+// (loopback, private networks: server-side request forgery).
 type TargetChecker interface {
 	// CheckURL returns an error saying why Herald will not deliver to
 	// rawURL, or nil.
@@ -130,6 +133,9 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = http.DefaultClient
 	}
+	if o.ServiceHTTPClient == nil {
+		o.ServiceHTTPClient = o.HTTPClient
+	}
 	if o.MaxSubscriptionsPerOwner == 0 {
 		o.MaxSubscriptionsPerOwner = 10000
 	}
@@ -139,7 +145,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	s.ctx, s.cancel = context.WithCancel(access.WithPrincipal(context.Background(), &access.Principal{Name: "herald", Role: access.Admin}))
 	for _, name := range Drivers() {
 		d, _ := LookupDriver(name)
-		p, err := d.Open(Config{Get: o.Setting, HTTPClient: o.HTTPClient, Targets: o.Targets, Logger: o.Logger.With(slog.String("processor", name))})
+		p, err := d.Open(Config{Get: o.Setting, HTTPClient: o.HTTPClient, ServiceHTTPClient: o.ServiceHTTPClient, Logger: o.Logger.With(slog.String("processor", name))})
 		if err == nil && p == nil {
 			err = fmt.Errorf("processor %s opened as nil", name)
 		}
@@ -443,6 +449,13 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	ep, err := proc.Endpoint(ctx, &EndpointRequest{Message: req.Message, Secret: req.Secret})
 	if err != nil {
 		return nil, err
+	}
+	if te, ok := ep.(TargetedEndpoint); ok {
+		for _, u := range te.Targets() {
+			if err := CheckTarget(ctx, s.opts.Targets, "delivery", u); err != nil {
+				return nil, err
+			}
+		}
 	}
 	filter, err := CompileFilter(req.Filter)
 	if err != nil {

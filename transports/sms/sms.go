@@ -102,7 +102,7 @@ func Open(c eventing.Config) (eventing.Processor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--%s: %w", SettingFrom, err)
 	}
-	client := c.HTTPClient
+	client := c.ServiceHTTPClient // the gateway is the operator's, not a subscriber's target
 	if client == nil {
 		client = http.DefaultClient
 	}

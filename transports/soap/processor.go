@@ -42,6 +42,8 @@ type Processor struct {
 
 var _ eventing.Processor = (*Processor)(nil)
 
+var _ eventing.TargetedEndpoint = (*Endpoint)(nil)
+
 // Endpoint reads NotifyTo (address trimmed, reference parameters and
 // properties kept as XML). A missing NotifyTo, or an address that is not
 // an absolute http(s) URL, is a wse:InvalidMessage fault that says so.
@@ -153,3 +155,6 @@ func (e *Endpoint) Deliver(ctx context.Context, n *eventing.Notification) error 
 		Secret:      e.secret,
 	})
 }
+
+// Targets implements eventing.TargetedEndpoint: the NotifyTo address.
+func (e *Endpoint) Targets() []string { return []string{e.epr.Address} }

@@ -210,7 +210,10 @@ type Endpoint struct {
 	secret string
 }
 
-var _ eventing.Endpoint = (*Endpoint)(nil)
+var _ eventing.TargetedEndpoint = (*Endpoint)(nil)
+
+// Targets implements eventing.TargetedEndpoint: the webhook URL.
+func (e *Endpoint) Targets() []string { return []string{e.url} }
 
 // URL returns the URL events are POSTed to.
 func (e *Endpoint) URL() string { return e.url }
