@@ -229,6 +229,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeFault(w, s.reply(req, action, req.Addressing.FaultEPR()), action, f, status)
 		return
 	}
+	if s.logger.Enabled(ctx, slog.LevelDebug) {
+		s.logger.DebugContext(ctx, "soap operation", slog.String("operation", rt.op.Name),
+			principalAttr(ctx), slog.String("subscription_id", loggedSubscriptionID(req)))
+	}
 	out := s.reply(req, rt.op.ResponseAction, req.Addressing.ReplyEPR())
 	for _, h := range resp.Headers {
 		out.Header.AddChild(h)
