@@ -44,11 +44,16 @@ type Guard struct {
 	allow      []netip.Prefix
 	lookup     func(ctx context.Context, host string) ([]netip.Addr, error)
 	localAddrs func() ([]netip.Addr, error)
+	dialer     net.Dialer
 
 	// own is the last list of the host's own addresses; refreshing holds
 	// while one goroutine renews it.
 	own        atomic.Pointer[ownAddrs]
 	refreshing sync.Mutex
+
+	// beforeDial is for tests: a look at every address just before it
+	// is dialed.
+	beforeDial func(network, address string) error
 }
 
 // ownAddrs is one listing of the host's own addresses.
@@ -75,6 +80,9 @@ func New(o Options) *Guard {
 	if g.localAddrs == nil {
 		g.localAddrs = interfaceAddrs
 	}
+	// The dialer of http.DefaultTransport, plus the check of the address
+	// each socket connects to.
+	g.dialer = net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: g.Control}
 	return g
 }
 
