@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test ./xsd -run '^$$' -fuzz 'FuzzCanonical$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xsd -run '^$$' -fuzz FuzzCanonicalFields -fuzztime $(FUZZTIME)
 	$(GO) test ./transports/soap -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./transports/guard -run '^$$' -fuzz FuzzCheckURL -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin
