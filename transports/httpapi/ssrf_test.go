@@ -125,4 +125,3 @@ func TestSSRF_RebindingRefusedAtDial(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
