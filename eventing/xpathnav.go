@@ -8,14 +8,40 @@ import (
 // navigator is an xpath.NodeNavigator over an etree document. Only elements,
 // text, comments and attributes are nodes; namespace declarations are not
 // attributes in the XPath data model.
+//
+// Every move and copy spends one step of a budget that the navigator and
+// all its copies share, and Value spends one more step per valueStepBytes
+// of the string it returns. Once the budget is spent every move fails,
+// Value returns "" and MoveToRoot stays put, so that the library's loops
+// run out of nodes and the evaluation unwinds quickly; the caller then
+// discards the result (see steps.exhausted).
 type navigator struct {
-	root *etree.Document
-	cur  etree.Token // *etree.Element (&root.Element is the root node), *etree.CharData, *etree.Comment
-	attr int         // index into the current element's (non-namespace) attributes, -1 when on the node itself
+	root  *etree.Document
+	cur   etree.Token // *etree.Element (&root.Element is the root node), *etree.CharData, *etree.Comment
+	attr  int         // index into the current element's (non-namespace) attributes, -1 when on the node itself
+	steps *steps
 }
 
-func newNavigator(doc *etree.Document) *navigator {
-	return &navigator{root: doc, cur: &doc.Element, attr: -1}
+// steps is an evaluation's budget of navigator steps.
+type steps struct{ left int }
+
+// spend takes n steps and reports whether the budget held.
+func (s *steps) spend(n int) bool {
+	s.left -= n
+	return s.left >= 0
+}
+
+// exhausted reports whether a step was refused.
+func (s *steps) exhausted() bool { return s.left < 0 }
+
+// valueStepBytes is how many bytes of a string value cost one step: the
+// string value of an element is built by walking its subtree, and a long
+// text should not be copied a hundred thousand times for the price of one
+// step each.
+const valueStepBytes = 64
+
+func newNavigator(doc *etree.Document, budget *steps) *navigator {
+	return &navigator{root: doc, cur: &doc.Element, attr: -1, steps: budget}
 }
 
 func isNamespaceDecl(a etree.Attr) bool {
@@ -89,6 +115,17 @@ func (n *navigator) NamespaceURL() string {
 }
 
 func (n *navigator) Value() string {
+	if n.steps.exhausted() {
+		return ""
+	}
+	v := n.value()
+	if !n.steps.spend(1 + len(v)/valueStepBytes) {
+		return ""
+	}
+	return v
+}
+
+func (n *navigator) value() string {
 	if n.attr >= 0 {
 		return n.attrs()[n.attr].Value
 	}
@@ -120,13 +157,17 @@ func stringValue(el *etree.Element) string {
 	return string(s)
 }
 
+// Copy shares the budget: copies are how the library walks.
 func (n *navigator) Copy() xpath.NodeNavigator {
+	n.steps.spend(1)
 	c := *n
 	return &c
 }
 
 func (n *navigator) MoveToRoot() {
-	n.cur, n.attr = &n.root.Element, -1
+	if n.steps.spend(1) {
+		n.cur, n.attr = &n.root.Element, -1
+	}
 }
 
 func parentOf(t etree.Token) *etree.Element {
@@ -142,6 +183,9 @@ func parentOf(t etree.Token) *etree.Element {
 }
 
 func (n *navigator) MoveToParent() bool {
+	if !n.steps.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		n.attr = -1
 		return true
@@ -155,6 +199,9 @@ func (n *navigator) MoveToParent() bool {
 }
 
 func (n *navigator) MoveToNextAttribute() bool {
+	if !n.steps.spend(1) {
+		return false
+	}
 	if n.attr+1 < len(n.attrs()) {
 		n.attr++
 		return true
@@ -178,6 +225,9 @@ func childrenOf(t etree.Token) []etree.Token {
 }
 
 func (n *navigator) MoveToChild() bool {
+	if !n.steps.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		return false
 	}
@@ -205,6 +255,9 @@ func (n *navigator) siblings() ([]etree.Token, int) {
 }
 
 func (n *navigator) MoveToFirst() bool {
+	if !n.steps.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		return false
 	}
@@ -219,6 +272,9 @@ func (n *navigator) MoveToFirst() bool {
 }
 
 func (n *navigator) MoveToNext() bool {
+	if !n.steps.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		return false
 	}
@@ -236,6 +292,9 @@ func (n *navigator) MoveToNext() bool {
 }
 
 func (n *navigator) MoveToPrevious() bool {
+	if !n.steps.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		return false
 	}
@@ -250,6 +309,9 @@ func (n *navigator) MoveToPrevious() bool {
 }
 
 func (n *navigator) MoveTo(other xpath.NodeNavigator) bool {
+	if !n.steps.spend(1) {
+		return false
+	}
 	o, ok := other.(*navigator)
 	if !ok || o.root != n.root {
 		return false
