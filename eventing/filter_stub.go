@@ -16,9 +16,3 @@ func FilterEvaluates(f Filter) bool {
 	return ok
 }
 
-// ErrFilterBudget is temporary.
-var ErrFilterBudget = errFilterBudget{}
-
-type errFilterBudget struct{}
-
-func (errFilterBudget) Error() string { return "budget" }
