@@ -12,7 +12,10 @@ func FilterTopic(f Filter) string {
 
 // FilterEvaluates reports whether f must be evaluated per event.
 func FilterEvaluates(f Filter) bool {
-	_, ok := f.(*xpathFilter)
-	return ok
+	switch f.(type) {
+	case topicFilter, matchAll:
+		return false
+	}
+	return true
 }
 
