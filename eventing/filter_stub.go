@@ -18,4 +18,3 @@ func FilterEvaluates(f Filter) bool {
 	}
 	return true
 }
-
