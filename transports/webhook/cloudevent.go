@@ -3,9 +3,9 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"strconv"
 	"strings"
-	"net/netip"
 	"time"
 	"unicode/utf8"
 
