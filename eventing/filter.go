@@ -169,6 +169,19 @@ func ParseFilter(el *etree.Element) (*FilterSpec, error) {
 }
 
 // CompileFilter turns a stored filter into a Filter; nil means all events.
+// An XPath expression must compile with antchfx/xpath and be nothing more:
+// text after a complete expression, which the library would ignore, is
+// refused. It must also keep within the static limits: MaxFilterLength
+// bytes, predicates and function calls nested at most MaxFilterDepth deep
+// (brackets of any kind at most twice that), at most MaxFilterSteps
+// location steps, only XPath 1.0 functions but id() and lang() (and the
+// library's ends-with, lower-case, matches, reverse and string-join, not
+// replace) with their numbers of arguments, and neither variables nor the
+// namespace axis. translate()'s second argument must be a literal of at
+// most 64 characters, a matches() pattern a literal of at most 256 bytes,
+// and string-join() must not contain string-join(): those are the costs
+// that the evaluation budget (DefaultFilterBudget) cannot see. Refusals are
+// wse:InvalidMessage faults whose reason names the limit.
 func CompileFilter(spec *FilterSpec) (Filter, error) {
 	if spec == nil {
 		return matchAll{}, nil
@@ -185,6 +198,9 @@ func CompileFilter(spec *FilterSpec) (Filter, error) {
 	case DialectXPath10:
 		if p := unboundPrefix(spec.Expression, spec.Namespaces); p != "" {
 			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s does not compile: the prefix %q is not bound to a namespace (declare it on wse:Filter)", shortExpr(spec.Expression), p))
+		}
+		if _, why := checkXPath(spec.Expression); why != "" {
+			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s %s", shortExpr(spec.Expression), why))
 		}
 		f, err := newXPathFilter(spec.Expression, spec.Namespaces)
 		if err != nil {

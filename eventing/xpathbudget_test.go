@@ -126,16 +126,6 @@ func TestFilterPanic(t *testing.T) {
 	}
 }
 
-// bomb returns count(//*[count(//*[… count(//*)>0 …])>0])>0 nested n deep;
-// bomb(10) is 138 bytes.
-func bomb(n int) string {
-	s := "count(//*)>0"
-	for range n - 1 {
-		s = "count(//*[" + s + "])>0"
-	}
-	return s
-}
-
 // expensiveFilters compile (they nest at most MaxFilterDepth deep) but
 // take far more than DefaultFilterBudget steps on a message.
 var expensiveFilters = []string{
@@ -143,8 +133,8 @@ var expensiveFilters = []string{
 	"count(//node()[count(//node()[count(//node()[count(//node()[.=.])>0])>0])>0])>0",
 	// 409,939 steps
 	"count(//node()[count(//node()[count(//node()[count(//node()|//node())>0])>0])>0])>0",
-	// 614,913 steps
-	"count(//node()[count(//node()[count(//node()[count(//node()[count(//node())>0])>0])>0])>0])>0",
+	// 151,725 steps
+	"count(//node()[count(//node()[count(//node()[count(//node())+count(//node())+count(//node())>0])>0])>0])>0",
 }
 
 func TestMatch_ExpensiveFilterStopped(t *testing.T) {
@@ -161,15 +151,5 @@ func TestMatch_ExpensiveFilterStopped(t *testing.T) {
 		if want := fmt.Sprintf("%d steps", DefaultFilterBudget); !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name the budget (%s)", err, want)
 		}
-	}
-}
-
-func TestMatch_BombStopped(t *testing.T) {
-	f, err := CompileFilter(&FilterSpec{Dialect: DialectXPath10, Expression: bomb(10), Namespaces: budgetNS})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := f.Match(diskEvent); ok || !errors.Is(err, ErrFilterBudget) {
-		t.Fatalf("Match = %v, %v; want false, ErrFilterBudget", ok, err)
 	}
 }
