@@ -1,0 +1,159 @@
+package xmllimit
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/beevik/etree"
+)
+
+// check runs both paths on doc: the token scan and the tree check (when
+// etree reads doc), fails t if they disagree, and returns the verdict.
+func check(t *testing.T, doc string, l Limits) error {
+	t.Helper()
+	scanned := scan([]byte(doc), l)
+	d := etree.NewDocument()
+	if err := d.ReadFromString(doc); err != nil {
+		t.Fatalf("etree does not read the document: %v", err)
+	}
+	tree := CheckTree(d, l)
+	if fmt.Sprint(scanned) != fmt.Sprint(tree) {
+		t.Fatalf("the token scan says %v, the tree check %v", scanned, tree)
+	}
+	return tree
+}
+
+func attrs(n int, format string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, " "+format+`="v"`, i)
+	}
+	return b.String()
+}
+
+func TestLimits_EachAtAndPastItsValue(t *testing.T) {
+	small := Limits{MaxDepth: 3, MaxAttrs: 2, MaxNamespaceDecls: 2, MaxElements: 5, MaxTextBytes: 10}
+	tests := []struct {
+		name      string
+		at, past  string
+		limit     Limit
+		l         Limits
+		errSuffix string
+	}{
+		{"depth", `<a><b><c/></b></a>`, `<a><b><c><d/></c></b></a>`, Depth, small, "deeper than 3 levels"},
+		{"attributes", `<a x="1" y="2" xmlns:p="u"/>`, `<a x="1" y="2" p:z="3" xmlns:p="u"/>`, Attrs, small, "element a has more than 2 attributes"},
+		{"namespace declarations", `<p:a xmlns="u" xmlns:p="u" x="1"/>`, `<p:a xmlns="u" xmlns:p="u" xmlns:q="u"/>`, NamespaceDecls, small, "element p:a has more than 2 namespace declarations"},
+		{"elements", `<a><b/><b/><b/><b/></a>`, `<a><b/><b/><b/><b/><b/></a>`, Elements, small, "more than 5 elements"},
+		{"text", `<a>12345<![CDATA[67]]>&lt;9</a> `, `<a>12345<![CDATA[67]]>&lt;9</a>  `, TextBytes, small, "more than 10 bytes of text"},
+		{"default attributes", `<a` + attrs(32, "a%d") + `/>`, `<a` + attrs(33, "a%d") + `/>`, Attrs, Limits{}, "more than 32 attributes"},
+		{"default namespace declarations", `<a` + attrs(32, "xmlns:p%d") + `/>`, `<a` + attrs(33, "xmlns:p%d") + `/>`, NamespaceDecls, Limits{}, "more than 32 namespace declarations"},
+		{"default depth", strings.Repeat("<a>", 64) + strings.Repeat("</a>", 64), strings.Repeat("<a>", 65) + strings.Repeat("</a>", 65), Depth, Limits{}, "deeper than 64 levels"},
+		{"default elements", "<a>" + strings.Repeat("<b/>", 9999) + "</a>", "<a>" + strings.Repeat("<b/>", 10000) + "</a>", Elements, Limits{}, "more than 10000 elements"},
+		{"default text", "<a>" + strings.Repeat("x", 256<<10) + "</a>", "<a>" + strings.Repeat("x", 128<<10) + "</a><!----> " + strings.Repeat(" ", 128<<10), TextBytes, Limits{}, "more than 262144 bytes of text"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := check(t, tt.at, tt.l); err != nil {
+				t.Errorf("at the limit: %v", err)
+			}
+			err := check(t, tt.past, tt.l)
+			var le *Error
+			if !errors.As(err, &le) || le.Limit != tt.limit || !strings.HasSuffix(err.Error(), tt.errSuffix) {
+				t.Fatalf("past the limit: %v; want %s, saying %q", err, tt.limit, tt.errSuffix)
+			}
+		})
+	}
+}
+
+func TestLimits_RepeatedAttributeCountsOnce(t *testing.T) {
+	doc := `<a` + strings.Repeat(` x="1" xmlns:p="u"`, 100) + `/>`
+	if err := check(t, doc, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLimits_NegativeMeansNone(t *testing.T) {
+	l := Limits{MaxDepth: -1, MaxAttrs: -1, MaxNamespaceDecls: 1, MaxElements: -1, MaxTextBytes: -1}
+	doc := strings.Repeat("<a>", 100) + "<b" + attrs(100, "a%d") + ` xmlns="u">` + strings.Repeat("x", 300<<10) + "</b>" + strings.Repeat("</a>", 100)
+	if err := check(t, doc, l); err != nil {
+		t.Fatal(err)
+	}
+	if err := check(t, `<a xmlns="u" xmlns:p="u"/>`, l); err == nil {
+		t.Fatal("two namespace declarations past a limit of one")
+	}
+}
+
+func TestLimits_WithDefaults(t *testing.T) {
+	got := Limits{MaxDepth: 5, MaxTextBytes: -1}.WithDefaults()
+	want := Limits{MaxDepth: 5, MaxAttrs: 32, MaxNamespaceDecls: 32, MaxElements: 10000, MaxTextBytes: -1}
+	if got != want {
+		t.Fatalf("%+v; want %+v", got, want)
+	}
+	if Default() != (Limits{}).WithDefaults() {
+		t.Fatal("Default is not the zero Limits with defaults")
+	}
+}
+
+func TestPrecheck(t *testing.T) {
+	// 50,000 namespace declarations: few '<', so Precheck leaves them to
+	// the tree check.
+	many := `<a` + attrs(50000, "xmlns:p%d") + `/>`
+	if err := Precheck([]byte(many), Limits{}); err != nil {
+		t.Fatalf("Precheck read the tokens of a two-'<' document: %v", err)
+	}
+	d := etree.NewDocument()
+	if err := d.ReadFromString(many); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckTree(d, Limits{}); err == nil || !strings.Contains(err.Error(), "more than 32 namespace declarations") {
+		t.Fatalf("CheckTree: %v", err)
+	}
+	// More start tags than MaxElements: refused before any tree is built.
+	if err := Precheck([]byte("<a>"+strings.Repeat("<b/>", 20000)+"</a>"), Limits{}); err == nil {
+		t.Fatal("Precheck accepts 20,001 elements")
+	}
+	// Many '<' but few elements (end tags, comments): accepted.
+	if err := Precheck([]byte("<a>"+strings.Repeat("<b>x</b><!---->", 4000)+"</a>"), Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	// Not well-formed before any limit: left to the parser.
+	if err := Precheck([]byte("<a>"+strings.Repeat("<b/>", 20)+"<"+strings.Repeat("<b/>", 20000)), Limits{}); err != nil {
+		t.Fatalf("Precheck on a broken document: %v", err)
+	}
+}
+
+func TestError_LongNameShortened(t *testing.T) {
+	e := &Error{Limit: Attrs, Max: 1, Element: strings.Repeat("é", 100)}
+	if s := e.Error(); len(s) > 120 || !strings.Contains(s, "...") || !strings.HasSuffix(s, "more than 1 attributes") {
+		t.Fatalf("%q", s)
+	}
+}
+
+// FuzzCheck checks that the token scan and the tree check agree on every
+// document etree reads, with limits small enough for fuzzed documents to
+// reach them.
+func FuzzCheck(f *testing.F) {
+	files, _ := filepath.Glob("../testdata/vectors/*.xml")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b, uint8(0))
+	}
+	f.Add([]byte(`<a x="1" y="2" xmlns:p="u"><p:b xmlns="v">t<![CDATA[x]]></p:b><c/>&#65;</a>`), uint8(7))
+	f.Fuzz(func(t *testing.T, data []byte, k uint8) {
+		d := etree.NewDocument()
+		if d.ReadFromBytes(data) != nil {
+			return
+		}
+		n := int(k%8) + 1
+		for _, l := range []Limits{{}, {MaxDepth: n, MaxAttrs: n, MaxNamespaceDecls: n, MaxElements: 2 * n, MaxTextBytes: 4 * n}} {
+			scanned, tree := scan(data, l), CheckTree(d, l)
+			if fmt.Sprint(scanned) != fmt.Sprint(tree) {
+				t.Fatalf("limits %+v: the token scan says %v, the tree check %v: %q", l, scanned, tree, data)
+			}
+		}
+	})
+}
