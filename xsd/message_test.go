@@ -302,7 +302,7 @@ func FuzzExtract(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, ok := extract(data)
-		if !ok || m.Topic == "" {
+		if !ok || m.Topic == "" || !m.withinLimits(len(data)) {
 			return
 		}
 		engine := eng.qualified
