@@ -118,6 +118,7 @@ const (
 	TextBytes
 )
 
+// String returns the name of the limit's field in Limits.
 func (l Limit) String() string {
 	switch l {
 	case Depth:

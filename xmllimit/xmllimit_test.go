@@ -157,3 +157,43 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// subscribe is the specification's Subscribe example (BenchmarkParse's in
+// transports/soap).
+const subscribe = `<s12:Envelope xmlns:s12="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><s12:Header><wsa:Action>http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</wsa:Action><wsa:MessageID>uuid:e1886c5c-5e86-48d1-8c77-fc1c28d47180</wsa:MessageID></s12:Header><s12:Body><wse:Subscribe><wse:Delivery><wse:NotifyTo><wsa:Address>http://www.other.example.com/OnStormWarning</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe></s12:Body></s12:Envelope>`
+
+// BenchmarkPrecheck is what Precheck adds to parsing a request: counting '<'.
+func BenchmarkPrecheck(b *testing.B) {
+	data := []byte(subscribe)
+	for b.Loop() {
+		if err := Precheck(data, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckTree is what CheckTree adds to parsing a request.
+func BenchmarkCheckTree(b *testing.B) {
+	d := etree.NewDocument()
+	if err := d.ReadFromString(subscribe); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckTree(d, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScan is the token scan Precheck falls back on, on the same
+// document: what a pre-pass over every request would add.
+func BenchmarkScan(b *testing.B) {
+	data := []byte(subscribe)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := scan(data, Limits{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
