@@ -8,9 +8,10 @@
 //
 // Parsers use it in one of two ways. One that reads tokens itself feeds
 // them to a Counter. One that builds a tree (etree) calls Precheck on the
-// bytes first, which reads tokens only when a byte count cannot rule out a
-// document too large to build, then CheckTree on the tree; the two report
-// the same limit for the same document.
+// bytes first, which reads tokens only when counting bytes cannot rule out
+// a document costly to build (too many elements, or too many attributes
+// on one), then CheckTree on the tree; the two count alike, so a document
+// gets the same verdict either way.
 package xmllimit
 
 import (
@@ -273,20 +274,48 @@ func isNamespaceDecl(space, local string) bool {
 }
 
 // Precheck guards a parser that builds a tree from data: it reports the
-// first limit data exceeds when the tree could be too large to build, and
-// nil otherwise, leaving the rest to CheckTree on the tree. It reads no
-// token when counting '<' rules out more than MaxElements elements (every
-// element has one start tag, a '<' not followed by '/'), which is the case
+// first limit data exceeds when the tree could be costly to build, too
+// many elements or an element with too many attributes, and nil
+// otherwise, leaving the rest to CheckTree on the tree. It reads no token
+// when counting bytes rules those out (see mayExceed), which is the case
 // of every request Herald serves; else it reads data's tokens with a
 // Counter. It returns nil for a document that is not well-formed before a
 // limit is reached: the parser reports that.
 func Precheck(data []byte, l Limits) error {
 	l = l.WithDefaults()
-	maxElements := bound(l.MaxElements)
-	if n := bytes.Count(data, []byte("<")); n <= maxElements || n-bytes.Count(data, []byte("</")) <= maxElements {
+	if !mayExceed(data, l) {
 		return nil
 	}
 	return scan(data, l)
+}
+
+// mayExceed reports whether data could hold more than MaxElements
+// elements, or an element with more attributes than MaxAttrs or
+// MaxNamespaceDecls allows, by counting bytes. Every element has one start
+// tag, a '<' not followed by '/'; every attribute (and namespace
+// declaration) of a start tag has its '=' between the tag's '<' and the
+// next '<', as attribute values hold no '<'.
+func mayExceed(data []byte, l Limits) bool {
+	maxElements := bound(l.MaxElements)
+	if n := bytes.Count(data, []byte("<")); n > maxElements && n-bytes.Count(data, []byte("</")) > maxElements {
+		return true
+	}
+	either := min(bound(l.MaxAttrs), bound(l.MaxNamespaceDecls))
+	if bytes.Count(data, []byte("=")) <= either {
+		return false
+	}
+	for p := data; len(p) > 0; {
+		seg := p
+		if i := bytes.IndexByte(p[1:], '<'); i >= 0 {
+			seg, p = p[:i+1], p[i+1:]
+		} else {
+			p = nil
+		}
+		if bytes.Count(seg, []byte("=")) > either {
+			return true
+		}
+	}
+	return false
 }
 
 // scan reads data's tokens with a Counter for l, as etree reads them, and

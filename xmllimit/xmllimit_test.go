@@ -99,30 +99,33 @@ func TestLimits_WithDefaults(t *testing.T) {
 }
 
 func TestPrecheck(t *testing.T) {
-	// 50,000 namespace declarations: few '<', so Precheck leaves them to
-	// the tree check.
 	many := `<a` + attrs(50000, "xmlns:p%d") + `/>`
-	if err := Precheck([]byte(many), Limits{}); err != nil {
-		t.Fatalf("Precheck read the tokens of a two-'<' document: %v", err)
+	tests := []struct {
+		name   string
+		doc    string
+		scans  bool   // whether the byte counts leave it to the token scan
+		refuse string // what Precheck says, "" for nil
+	}{
+		{"the specification's Subscribe", subscribe, false, ""},
+		{"50,000 namespace declarations on one element", many, true, "element a has more than 32 namespace declarations"},
+		{"33 attributes on one element", `<a` + attrs(33, "a%d") + `/>`, true, "element a has more than 32 attributes"},
+		{"many attributes, few on each element", "<a>" + strings.Repeat(`<b x="1" xmlns:p="u"/>`, 100) + "</a>", false, ""},
+		{"many '=' in one text", "<a>" + strings.Repeat("k=v&amp;", 40) + "</a>", true, ""},
+		{"more start tags than MaxElements", "<a>" + strings.Repeat("<b/>", 20000) + "</a>", true, "the document has more than 10000 elements"},
+		{"more '<' than MaxElements, not of start tags", "<a>" + strings.Repeat("<b/><!---->", 6000) + "</a>", true, ""},
+		{"more '<' than MaxElements, half of end tags", "<a>" + strings.Repeat("<b>x</b>", 9000) + "</a>", false, ""},
+		{"not well-formed before a limit", "<a>" + strings.Repeat("<b/>", 20) + "<" + strings.Repeat("<b/>", 20000), true, ""},
 	}
-	d := etree.NewDocument()
-	if err := d.ReadFromString(many); err != nil {
-		t.Fatal(err)
-	}
-	if err := CheckTree(d, Limits{}); err == nil || !strings.Contains(err.Error(), "more than 32 namespace declarations") {
-		t.Fatalf("CheckTree: %v", err)
-	}
-	// More start tags than MaxElements: refused before any tree is built.
-	if err := Precheck([]byte("<a>"+strings.Repeat("<b/>", 20000)+"</a>"), Limits{}); err == nil {
-		t.Fatal("Precheck accepts 20,001 elements")
-	}
-	// Many '<' but few elements (end tags, comments): accepted.
-	if err := Precheck([]byte("<a>"+strings.Repeat("<b>x</b><!---->", 4000)+"</a>"), Limits{}); err != nil {
-		t.Fatal(err)
-	}
-	// Not well-formed before any limit: left to the parser.
-	if err := Precheck([]byte("<a>"+strings.Repeat("<b/>", 20)+"<"+strings.Repeat("<b/>", 20000)), Limits{}); err != nil {
-		t.Fatalf("Precheck on a broken document: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mayExceed([]byte(tt.doc), Default()); got != tt.scans {
+				t.Errorf("mayExceed = %v", got)
+			}
+			err := Precheck([]byte(tt.doc), Limits{})
+			if (err == nil) != (tt.refuse == "") || (err != nil && err.Error() != tt.refuse) {
+				t.Errorf("Precheck: %v; want %q", err, tt.refuse)
+			}
+		})
 	}
 }
 
@@ -134,8 +137,9 @@ func TestError_LongNameShortened(t *testing.T) {
 }
 
 // FuzzCheck checks that the token scan and the tree check agree on every
-// document etree reads, with limits small enough for fuzzed documents to
-// reach them.
+// document etree reads, and that Precheck's byte counts never rule out an
+// element or attribute limit the document exceeds, with limits small
+// enough for fuzzed documents to reach them.
 func FuzzCheck(f *testing.F) {
 	files, _ := filepath.Glob("../testdata/vectors/*.xml")
 	for _, p := range files {
@@ -153,6 +157,11 @@ func FuzzCheck(f *testing.F) {
 			scanned, tree := scan(data, l), CheckTree(d, l)
 			if fmt.Sprint(scanned) != fmt.Sprint(tree) {
 				t.Fatalf("limits %+v: the token scan says %v, the tree check %v: %q", l, scanned, tree, data)
+			}
+			// The byte counts never rule out a limit they guard.
+			var le *Error
+			if errors.As(scanned, &le) && le.Limit != Depth && le.Limit != TextBytes && !mayExceed(data, l.WithDefaults()) {
+				t.Fatalf("limits %+v: mayExceed rules out %v: %q", l, scanned, data)
 			}
 		}
 	})

@@ -103,8 +103,8 @@ func ParseLimits(data []byte, l xmllimit.Limits) (*Envelope, error) {
 		return nil, &ParseError{Reason: "the request body is empty"}
 	}
 	// Precheck reads tokens only for a document that may hold too many
-	// elements to build; CheckTree counts the rest on the tree, which costs
-	// less than reading the tokens twice.
+	// elements, or attributes on one, to build; CheckTree counts the rest
+	// on the tree, which costs less than reading the tokens twice.
 	if err := xmllimit.Precheck(data, l); err != nil {
 		return nil, &ParseError{Reason: err.Error()}
 	}
