@@ -43,7 +43,11 @@ fuzz:
 	$(GO) test ./xsd -run '^$$' -fuzz FuzzExtract -fuzztime $(FUZZTIME)
 	$(GO) test ./xsd -run '^$$' -fuzz 'FuzzCanonical$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./xsd -run '^$$' -fuzz FuzzCanonicalFields -fuzztime $(FUZZTIME)
-	$(GO) test ./transports/soap -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./transports/soap -run '^$$' -fuzz 'FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./transports/soap -run '^$$' -fuzz FuzzParseLimits -fuzztime $(FUZZTIME)
+	$(GO) test ./xmllimit -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
+	$(GO) test ./eventing -run '^$$' -fuzz FuzzParseSubscribe -fuzztime $(FUZZTIME)
+	$(GO) test ./addressing -run '^$$' -fuzz FuzzReadHeaders -fuzztime $(FUZZTIME)
 	$(GO) test ./transports/guard -run '^$$' -fuzz FuzzCheckURL -fuzztime $(FUZZTIME)
 
 clean:
