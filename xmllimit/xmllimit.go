@@ -304,15 +304,15 @@ func mayExceed(data []byte, l Limits) bool {
 	if bytes.Count(data, []byte("=")) <= either {
 		return false
 	}
-	for p := data; len(p) > 0; {
-		seg := p
-		if i := bytes.IndexByte(p[1:], '<'); i >= 0 {
-			seg, p = p[:i+1], p[i+1:]
-		} else {
-			p = nil
-		}
-		if bytes.Count(seg, []byte("=")) > either {
-			return true
+	n := 0 // '=' since the last '<'
+	for _, c := range data {
+		switch c {
+		case '<':
+			n = 0
+		case '=':
+			if n++; n > either {
+				return true
+			}
 		}
 	}
 	return false
