@@ -15,7 +15,7 @@ import (
 	validator "github.com/jacoelho/xsd"
 	"github.com/jacoelho/xsd/xsderrors"
 
-	"github.com/herald-eventing/herald/xmllimit"
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
 // MessageNamespace is the namespace of the Cloud42 event message.

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herald-eventing/herald/addressing"
-	"github.com/herald-eventing/herald/xmllimit"
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
 // responseLimits bound the answers a Client reads: per element as Herald

@@ -8,7 +8,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/herald-eventing/herald/addressing"
-	"github.com/herald-eventing/herald/xmllimit"
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
 // Envelope namespaces.

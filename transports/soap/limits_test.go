@@ -14,7 +14,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/herald-eventing/herald/transports/soap"
-	"github.com/herald-eventing/herald/xmllimit"
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
 // envelopeWith is a SOAP 1.2 envelope whose Envelope element carries

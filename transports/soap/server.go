@@ -19,7 +19,7 @@ import (
 	"github.com/herald-eventing/herald/transports/httperror"
 	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/wsdl"
-	"github.com/herald-eventing/herald/xmllimit"
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
 // DefaultMaxBody is the largest request body the server reads (1 MiB).
