@@ -177,11 +177,14 @@ func ParseFilter(el *etree.Element) (*FilterSpec, error) {
 // location steps, only XPath 1.0 functions but id() and lang() (and the
 // library's ends-with, lower-case, matches, reverse and string-join, not
 // replace) with their numbers of arguments, and neither variables nor the
-// namespace axis. translate()'s second argument must be a literal of at
-// most 64 characters, a matches() pattern a literal of at most 256 bytes,
-// and string-join() must not contain string-join(): those are the costs
-// that the evaluation budget (DefaultFilterBudget) cannot see. Refusals are
-// wse:InvalidMessage faults whose reason names the limit.
+// namespace axis, nor prefix:* (which the library never matches).
+// translate()'s second argument must be a literal of at most 64
+// characters, a matches() pattern a literal of at most 256 bytes, and
+// string-join() must not contain string-join(): those are the costs that
+// the evaluation budget (DefaultFilterBudget) cannot see. The arguments of
+// contains(), starts-with(), ends-with(), substring() and sum() must have
+// the types the library can convert (it panics on others). Refusals are
+// wse:InvalidMessage faults whose reason names the limit or the rule.
 func CompileFilter(spec *FilterSpec) (Filter, error) {
 	if spec == nil {
 		return matchAll{}, nil
@@ -199,7 +202,8 @@ func CompileFilter(spec *FilterSpec) (Filter, error) {
 		if p := unboundPrefix(spec.Expression, spec.Namespaces); p != "" {
 			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s does not compile: the prefix %q is not bound to a namespace (declare it on wse:Filter)", shortExpr(spec.Expression), p))
 		}
-		if _, why := checkXPath(spec.Expression); why != "" {
+		_, why := checkXPath(spec.Expression)
+		if why != "" {
 			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s %s", shortExpr(spec.Expression), why))
 		}
 		f, err := newXPathFilter(spec.Expression, spec.Namespaces)
