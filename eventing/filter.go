@@ -83,8 +83,9 @@ func (matchAll) Match(*Event) (bool, error) { return true, nil }
 // xpathFilter evaluates a compiled XPath expression. An xpath.Expr keeps
 // evaluation state, so each goroutine takes its own from a pool.
 type xpathFilter struct {
-	text string // the expression, for errors
-	pool *sync.Pool
+	text  string // the expression, for errors
+	pool  *sync.Pool
+	topic string // the topic the expression pins (see FilterTopic)
 }
 
 // newXPathFilter compiles an expression with antchfx/xpath.
@@ -202,7 +203,7 @@ func CompileFilter(spec *FilterSpec) (Filter, error) {
 		if p := unboundPrefix(spec.Expression, spec.Namespaces); p != "" {
 			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s does not compile: the prefix %q is not bound to a namespace (declare it on wse:Filter)", shortExpr(spec.Expression), p))
 		}
-		_, why := checkXPath(spec.Expression)
+		tree, why := checkXPath(spec.Expression)
 		if why != "" {
 			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s %s", shortExpr(spec.Expression), why))
 		}
@@ -210,6 +211,7 @@ func CompileFilter(spec *FilterSpec) (Filter, error) {
 		if err != nil {
 			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s does not compile: %v", shortExpr(spec.Expression), err))
 		}
+		f.topic = pinnedTopic(tree, spec.Namespaces)
 		return f, nil
 	}
 	return nil, FilteringRequestedUnavailable(spec.Dialect, supportedDialects)
