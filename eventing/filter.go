@@ -110,7 +110,8 @@ func (x *xpathFilter) Match(e *Event) (bool, error) {
 // evaluate matches e within budget steps, and returns how many it used.
 func (x *xpathFilter) evaluate(e *Event, budget int) (ok bool, used int, err error) {
 	expr := x.pool.Get().(*xpath.Expr)
-	st := &steps{left: budget}
+	nav := newNavigator(e.Document(), budget)
+	st := nav.ev
 	defer func() {
 		used = min(budget-st.left, budget)
 		// After a panic or an exhausted budget expr may be left
@@ -124,7 +125,7 @@ func (x *xpathFilter) evaluate(e *Event, budget int) (ok bool, used int, err err
 			x.pool.Put(expr)
 		}
 	}()
-	return truth(expr.Evaluate(newNavigator(e.Document(), st))), 0, nil
+	return truth(expr.Evaluate(nav)), 0, nil
 }
 
 // truth converts an XPath 1.0 result to a boolean as boolean() does.

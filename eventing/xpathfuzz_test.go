@@ -143,13 +143,14 @@ func checkAgreement(t *testing.T, expr string) {
 // evalLib evaluates a library expression within the budget: "true",
 // "false", or "stopped".
 func evalLib(x *xpath.Expr, ev *Event) (out string) {
-	st := &steps{left: DefaultFilterBudget}
+	nav := newNavigator(ev.Document(), DefaultFilterBudget)
+	st := nav.ev
 	defer func() {
 		if recover() != nil || st.exhausted() {
 			out = "stopped"
 		}
 	}()
-	if truth(x.Evaluate(newNavigator(ev.Document(), st))) {
+	if truth(x.Evaluate(nav)) {
 		return "true"
 	}
 	return "false"
