@@ -147,7 +147,7 @@ func truth(v any) bool {
 // an XPath expression is compiled with the element's in-scope namespace
 // bindings. It returns wse:FilteringRequestedUnavailable for an unknown
 // dialect and wse:InvalidMessage for an expression that does not compile,
-// is empty, or is longer than MaxFilterLength.
+// is empty, or breaks one of CompileFilter's limits.
 func ParseFilter(el *etree.Element) (*FilterSpec, error) {
 	dialect := strings.TrimSpace(el.SelectAttrValue("Dialect", ""))
 	if dialect == "" || dialect == DialectXPath10W3C {
