@@ -83,8 +83,9 @@ func (matchAll) Match(*Event) (bool, error) { return true, nil }
 // xpathFilter evaluates a compiled XPath expression. An xpath.Expr keeps
 // evaluation state, so each goroutine takes its own from a pool.
 type xpathFilter struct {
-	text string // the expression, for errors
-	pool *sync.Pool
+	text  string // the expression, for errors
+	pool  *sync.Pool
+	topic string // the topic the expression pins (see FilterTopic)
 }
 
 // newXPathFilter compiles an expression with antchfx/xpath.
@@ -109,7 +110,8 @@ func (x *xpathFilter) Match(e *Event) (bool, error) {
 // evaluate matches e within budget steps, and returns how many it used.
 func (x *xpathFilter) evaluate(e *Event, budget int) (ok bool, used int, err error) {
 	expr := x.pool.Get().(*xpath.Expr)
-	st := &steps{left: budget}
+	nav := newNavigator(e.Document(), budget)
+	st := nav.ev
 	defer func() {
 		used = min(budget-st.left, budget)
 		// After a panic or an exhausted budget expr may be left
@@ -123,7 +125,7 @@ func (x *xpathFilter) evaluate(e *Event, budget int) (ok bool, used int, err err
 			x.pool.Put(expr)
 		}
 	}()
-	return truth(expr.Evaluate(newNavigator(e.Document(), st))), 0, nil
+	return truth(expr.Evaluate(nav)), 0, nil
 }
 
 // truth converts an XPath 1.0 result to a boolean as boolean() does.
@@ -145,7 +147,7 @@ func truth(v any) bool {
 // an XPath expression is compiled with the element's in-scope namespace
 // bindings. It returns wse:FilteringRequestedUnavailable for an unknown
 // dialect and wse:InvalidMessage for an expression that does not compile,
-// is empty, or is longer than MaxFilterLength.
+// is empty, or breaks one of CompileFilter's limits.
 func ParseFilter(el *etree.Element) (*FilterSpec, error) {
 	dialect := strings.TrimSpace(el.SelectAttrValue("Dialect", ""))
 	if dialect == "" || dialect == DialectXPath10W3C {
@@ -177,11 +179,14 @@ func ParseFilter(el *etree.Element) (*FilterSpec, error) {
 // location steps, only XPath 1.0 functions but id() and lang() (and the
 // library's ends-with, lower-case, matches, reverse and string-join, not
 // replace) with their numbers of arguments, and neither variables nor the
-// namespace axis. translate()'s second argument must be a literal of at
-// most 64 characters, a matches() pattern a literal of at most 256 bytes,
-// and string-join() must not contain string-join(): those are the costs
-// that the evaluation budget (DefaultFilterBudget) cannot see. Refusals are
-// wse:InvalidMessage faults whose reason names the limit.
+// namespace axis, nor prefix:* (which the library never matches).
+// translate()'s second argument must be a literal of at most 64
+// characters, a matches() pattern a literal of at most 256 bytes, and
+// string-join() must not contain string-join(): those are the costs that
+// the evaluation budget (DefaultFilterBudget) cannot see. The arguments of
+// contains(), starts-with(), ends-with(), substring() and sum() must have
+// the types the library can convert (it panics on others). Refusals are
+// wse:InvalidMessage faults whose reason names the limit or the rule.
 func CompileFilter(spec *FilterSpec) (Filter, error) {
 	if spec == nil {
 		return matchAll{}, nil
@@ -199,13 +204,15 @@ func CompileFilter(spec *FilterSpec) (Filter, error) {
 		if p := unboundPrefix(spec.Expression, spec.Namespaces); p != "" {
 			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s does not compile: the prefix %q is not bound to a namespace (declare it on wse:Filter)", shortExpr(spec.Expression), p))
 		}
-		if _, why := checkXPath(spec.Expression); why != "" {
+		tree, why := checkXPath(spec.Expression)
+		if why != "" {
 			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s %s", shortExpr(spec.Expression), why))
 		}
 		f, err := newXPathFilter(spec.Expression, spec.Namespaces)
 		if err != nil {
 			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s does not compile: %v", shortExpr(spec.Expression), err))
 		}
+		f.topic = pinnedTopic(tree, spec.Namespaces)
 		return f, nil
 	}
 	return nil, FilteringRequestedUnavailable(spec.Dialect, supportedDialects)

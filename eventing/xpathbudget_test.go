@@ -97,8 +97,9 @@ func TestFilterBudget_Unwinds(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			st := &steps{left: budget}
-			truth(x.Evaluate(newNavigator(diskEvent.Document(), st)))
+			nav := newNavigator(diskEvent.Document(), budget)
+			st := nav.ev
+			truth(x.Evaluate(nav))
 			if !st.exhausted() {
 				continue // not expensive enough for this budget
 			}

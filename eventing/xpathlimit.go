@@ -855,6 +855,9 @@ func checkNode(x *xexpr) string {
 			if !xpathAxes[s.axis] {
 				return fmt.Sprintf("uses %s::, which is not an XPath axis", s.axis)
 			}
+			if s.prefix != "" && s.local == "" {
+				return fmt.Sprintf("uses %s:* (byte %d), which antchfx/xpath matches with nothing: write *[namespace-uri() = '…'] instead", s.prefix, s.pos)
+			}
 		}
 		return ""
 	}
@@ -898,6 +901,9 @@ func checkFunction(f *xexpr) string {
 		}
 		return fmt.Sprintf("calls %s with %d arguments; it takes %s", name, n, want)
 	}
+	if why := checkArgTypes(f); why != "" {
+		return why
+	}
 	switch f.str {
 	case "string-join":
 		var nested bool
@@ -917,6 +923,81 @@ func checkFunction(f *xexpr) string {
 	case "matches":
 		if a := f.args[1]; a.op != xLiteral || len(a.str) > maxPatternBytes {
 			return fmt.Sprintf("calls matches() with a pattern that is not a literal of at most %d bytes (the limit)", maxPatternBytes)
+		}
+	}
+	return ""
+}
+
+// An xtype is the type of an expression's value as antchfx/xpath computes
+// it.
+type xtype uint8
+
+const (
+	tyUnknown xtype = iota
+	tyString
+	tyNumber
+	tyBoolean
+	tyNodeSet
+)
+
+var typeNames = [...]string{tyUnknown: "of unknown type", tyString: "a string", tyNumber: "a number", tyBoolean: "a boolean", tyNodeSet: "a node-set"}
+
+// functionTypes are the types of the functions' results.
+var functionTypes = map[string]xtype{
+	"last": tyNumber, "position": tyNumber, "count": tyNumber, "string-length": tyNumber,
+	"number": tyNumber, "sum": tyNumber, "floor": tyNumber, "ceiling": tyNumber, "round": tyNumber,
+	"local-name": tyString, "namespace-uri": tyString, "name": tyString, "string": tyString,
+	"concat": tyString, "substring-before": tyString, "substring-after": tyString,
+	"substring": tyString, "normalize-space": tyString, "translate": tyString,
+	"lower-case": tyString, "string-join": tyString,
+	"boolean": tyBoolean, "not": tyBoolean, "true": tyBoolean, "false": tyBoolean,
+	"starts-with": tyBoolean, "contains": tyBoolean, "ends-with": tyBoolean, "matches": tyBoolean,
+	"reverse": tyNodeSet,
+}
+
+func typeOf(e *xexpr) xtype {
+	switch e.op {
+	case xLiteral:
+		return tyString
+	case xNumber, xNeg, xAdd, xSub, xMul, xDiv, xMod:
+		return tyNumber
+	case xOr, xAnd, xEq, xNe, xLt, xLe, xGt, xGe:
+		return tyBoolean
+	case xUnion, xPath, xFilter:
+		return tyNodeSet
+	case xGroup:
+		return typeOf(e.left)
+	case xFunction:
+		return functionTypes[e.str]
+	}
+	return tyUnknown
+}
+
+// argTypes are the argument types that antchfx/xpath accepts where XPath
+// 1.0 converts any value: it panics on the others (contains(m:text,
+// m:info) for one). Arguments not listed take any type.
+var argTypes = map[string][]map[xtype]bool{
+	"starts-with": {{tyString: true, tyNodeSet: true}, {tyString: true}},
+	"ends-with":   {{tyString: true, tyNodeSet: true}, {tyString: true}},
+	"contains":    {{tyString: true, tyNodeSet: true}, {tyString: true}},
+	"substring":   {nil, {tyNumber: true}, {tyNumber: true}},
+	"sum":         {{tyNodeSet: true, tyNumber: true}},
+}
+
+var ordinals = [...]string{"first", "second", "third"}
+
+// checkArgTypes refuses the arguments that the library cannot convert.
+func checkArgTypes(f *xexpr) string {
+	for i, want := range argTypes[f.str] {
+		if want == nil || i >= len(f.args) {
+			continue
+		}
+		if got := typeOf(f.args[i]); !want[got] {
+			fix := "string()"
+			if want[tyNumber] && !want[tyString] {
+				fix = "number()"
+			}
+			return fmt.Sprintf("calls %s() with a %s argument that is %s, which antchfx/xpath cannot convert: wrap it in %s", f.str, ordinals[i], typeNames[got], fix)
 		}
 	}
 	return ""

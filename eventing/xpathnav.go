@@ -14,25 +14,30 @@ import (
 // of the string it returns. Once the budget is spent every move fails,
 // Value returns "" and MoveToRoot stays put, so that the library's loops
 // run out of nodes and the evaluation unwinds quickly; the caller then
-// discards the result (see steps.exhausted).
+// discards the result (see evaluation.exhausted).
 type navigator struct {
-	root  *etree.Document
-	cur   etree.Token // *etree.Element (&root.Element is the root node), *etree.CharData, *etree.Comment
-	attr  int         // index into the current element's (non-namespace) attributes, -1 when on the node itself
-	steps *steps
+	cur  etree.Token // *etree.Element (&ev.root.Element is the root node), *etree.CharData, *etree.Comment
+	attr int         // index into the current element's (non-namespace) attributes, -1 when on the node itself
+	ev   *evaluation
 }
 
-// steps is an evaluation's budget of navigator steps.
-type steps struct{ left int }
+// evaluation is what a navigator and its copies share: the document and
+// the steps left of the budget. (The document is here rather than in the
+// navigator to keep the navigator, which the library copies all the time,
+// as small as it was without a budget.)
+type evaluation struct {
+	root *etree.Document
+	left int
+}
 
 // spend takes n steps and reports whether the budget held.
-func (s *steps) spend(n int) bool {
+func (s *evaluation) spend(n int) bool {
 	s.left -= n
 	return s.left >= 0
 }
 
 // exhausted reports whether a step was refused.
-func (s *steps) exhausted() bool { return s.left < 0 }
+func (s *evaluation) exhausted() bool { return s.left < 0 }
 
 // valueStepBytes is how many bytes of a string value cost one step: the
 // string value of an element is built by walking its subtree, and a long
@@ -40,8 +45,15 @@ func (s *steps) exhausted() bool { return s.left < 0 }
 // step each.
 const valueStepBytes = 64
 
-func newNavigator(doc *etree.Document, budget *steps) *navigator {
-	return &navigator{root: doc, cur: &doc.Element, attr: -1, steps: budget}
+// newNavigator returns a navigator at the root of doc with a budget of
+// budget steps (its ev field), both in one allocation.
+func newNavigator(doc *etree.Document, budget int) *navigator {
+	b := &struct {
+		n  navigator
+		ev evaluation
+	}{ev: evaluation{root: doc, left: budget}}
+	b.n = navigator{cur: &doc.Element, attr: -1, ev: &b.ev}
+	return &b.n
 }
 
 func isNamespaceDecl(a etree.Attr) bool {
@@ -78,7 +90,7 @@ func (n *navigator) NodeType() xpath.NodeType {
 	return xpath.TextNode
 }
 
-func (n *navigator) isRoot() bool { return n.cur == etree.Token(&n.root.Element) }
+func (n *navigator) isRoot() bool { return n.cur == etree.Token(&n.ev.root.Element) }
 
 func (n *navigator) LocalName() string {
 	if n.attr >= 0 {
@@ -115,11 +127,11 @@ func (n *navigator) NamespaceURL() string {
 }
 
 func (n *navigator) Value() string {
-	if n.steps.exhausted() {
+	if n.ev.exhausted() {
 		return ""
 	}
 	v := n.value()
-	if !n.steps.spend(1 + len(v)/valueStepBytes) {
+	if !n.ev.spend(1 + len(v)/valueStepBytes) {
 		return ""
 	}
 	return v
@@ -159,14 +171,14 @@ func stringValue(el *etree.Element) string {
 
 // Copy shares the budget: copies are how the library walks.
 func (n *navigator) Copy() xpath.NodeNavigator {
-	n.steps.spend(1)
+	n.ev.spend(1)
 	c := *n
 	return &c
 }
 
 func (n *navigator) MoveToRoot() {
-	if n.steps.spend(1) {
-		n.cur, n.attr = &n.root.Element, -1
+	if n.ev.spend(1) {
+		n.cur, n.attr = &n.ev.root.Element, -1
 	}
 }
 
@@ -183,7 +195,7 @@ func parentOf(t etree.Token) *etree.Element {
 }
 
 func (n *navigator) MoveToParent() bool {
-	if !n.steps.spend(1) {
+	if !n.ev.spend(1) {
 		return false
 	}
 	if n.attr >= 0 {
@@ -199,7 +211,7 @@ func (n *navigator) MoveToParent() bool {
 }
 
 func (n *navigator) MoveToNextAttribute() bool {
-	if !n.steps.spend(1) {
+	if !n.ev.spend(1) {
 		return false
 	}
 	if n.attr+1 < len(n.attrs()) {
@@ -225,7 +237,7 @@ func childrenOf(t etree.Token) []etree.Token {
 }
 
 func (n *navigator) MoveToChild() bool {
-	if !n.steps.spend(1) {
+	if !n.ev.spend(1) {
 		return false
 	}
 	if n.attr >= 0 {
@@ -255,7 +267,7 @@ func (n *navigator) siblings() ([]etree.Token, int) {
 }
 
 func (n *navigator) MoveToFirst() bool {
-	if !n.steps.spend(1) {
+	if !n.ev.spend(1) {
 		return false
 	}
 	if n.attr >= 0 {
@@ -272,7 +284,7 @@ func (n *navigator) MoveToFirst() bool {
 }
 
 func (n *navigator) MoveToNext() bool {
-	if !n.steps.spend(1) {
+	if !n.ev.spend(1) {
 		return false
 	}
 	if n.attr >= 0 {
@@ -292,7 +304,7 @@ func (n *navigator) MoveToNext() bool {
 }
 
 func (n *navigator) MoveToPrevious() bool {
-	if !n.steps.spend(1) {
+	if !n.ev.spend(1) {
 		return false
 	}
 	if n.attr >= 0 {
@@ -309,11 +321,11 @@ func (n *navigator) MoveToPrevious() bool {
 }
 
 func (n *navigator) MoveTo(other xpath.NodeNavigator) bool {
-	if !n.steps.spend(1) {
+	if !n.ev.spend(1) {
 		return false
 	}
 	o, ok := other.(*navigator)
-	if !ok || o.root != n.root {
+	if !ok || o.ev.root != n.ev.root {
 		return false
 	}
 	n.cur, n.attr = o.cur, o.attr
