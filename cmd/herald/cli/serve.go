@@ -82,7 +82,7 @@ func (c *serveConfig) define(s *settings) {
 	s.String(&c.auth, "auth", "", "on or off: require an API key on every request (default: off on a loopback --addr, on otherwise)")
 	s.Bool(&c.insecure, "insecure", false, "allow --auth off on an address that is not loopback")
 	s.String(&c.adminKeyFile, "admin-key-file", "", "file holding the bootstrap admin key (else admin-key, HERALD_ADMIN_KEY)")
-	s.Hidden(&c.adminKeyValue, "admin-key", "the bootstrap admin key (HERALD_ADMIN_KEY)").Secret()
+	s.Hidden(&c.adminKeyValue, "admin-key", "the bootstrap admin key").Secret()
 	s.Int(&c.maxSubsPerKey, "max-subscriptions-per-key", 10000, "subscriptions one non-admin key may hold (0 or less: no limit)")
 	s.Float64(&c.rateManagement, "rate-management", 50, "SOAP operations per second per non-admin key (bursts of twice that; 0: no limit)")
 	s.Float64(&c.ratePublish, "rate-publish", 1000, "events per second per non-admin publisher key (bursts of twice that; 0: no limit)")
@@ -184,7 +184,7 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, _, _, err := parseServe("serve", "serve [--config FILE] [flags]", args, stdout)
+	cfg, resolved, _, err := parseServe("serve", "serve [--config FILE] [flags]", args, stdout)
 	if err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Long polls and streams end when the server starts shutting down.
 	srv.RegisterOnShutdown(svc.Drain)
 	logger.Info("herald listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", tlsConfig != nil), slog.Bool("auth", authOn), slog.String("data", cfg.data),
-		slog.String("message_endpoint", svc.MessagePath()), slog.Any("processors", svc.AvailableProcessors()))
+		slog.String("message_endpoint", svc.MessagePath()), slog.Any("processors", svc.AvailableProcessors()), slog.String("config", resolved.file))
 	errc := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {

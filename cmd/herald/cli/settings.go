@@ -42,6 +42,7 @@ type setting struct {
 	secret bool
 	value  flag.Value
 	flag   bool   // has a command-line flag
+	usage  string // of a setting without a flag
 	source string // "flag", "env NAME", "FILE:LINE" or "default"
 }
 
@@ -102,9 +103,9 @@ func (s *settings) Duration(p *time.Duration, name string, def time.Duration, us
 // only (for a secret that should not appear in a process list).
 func (s *settings) Hidden(p *string, name, usage string) *setting {
 	st := &setting{name: name, env: envName(name), value: (*stringValue)(p)}
+	st.usage = usage
 	s.list = append(s.list, st)
 	s.byName[name] = st
-	s.fs.notes = append(s.fs.notes, fmt.Sprintf("Without a flag: %s, %s (the environment or the config file only).", name, usage))
 	return st
 }
 
@@ -118,9 +119,13 @@ func (v *stringValue) Get() any           { return string(*v) }
 // Call it once every setting is defined.
 func (s *settings) finish() {
 	for _, st := range s.list {
-		if st.flag && st.env != "" {
+		switch {
+		case st.flag && st.env != "":
 			fl := s.fs.Lookup(st.name)
 			fl.Usage += " (" + st.env + ")"
+		case !st.flag:
+			s.fs.notes = append(s.fs.notes, fmt.Sprintf("%s, %s, has no flag (to keep it out of process lists): set %s, or %s in the --config file.",
+				st.name, st.usage, st.env, st.name))
 		}
 	}
 	s.fs.notes = append(s.fs.notes,
