@@ -14,9 +14,10 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 15m ./...
 
-## build: the herald binary in ./bin
+## build: the herald binary in ./bin (stamped with the commit when built
+## from a git clone: herald version shows it)
 build:
-	$(GO) build -o bin/herald ./cmd/herald
+	$(GO) build -buildvcs=auto -o bin/herald ./cmd/herald
 
 ## generate: regenerate the Go types from the WSDL/XSDs (committed; a test fails when stale)
 generate:

@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -100,6 +101,13 @@ func (p *proc) stop() {
 		p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// output returns the lines collected so far.
+func (p *proc) output() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.lines...)
 }
 
 // wait returns the first submatch of re in the output, waiting up to 20 s.
@@ -202,15 +210,21 @@ func TestEndToEnd_WSEventingLifecycle(t *testing.T) {
 }
 
 func TestEndToEnd_HelpOnEveryCommand(t *testing.T) {
-	for _, c := range []string{"serve", "listen", "subscribe", "unsubscribe", "publish", "renew", "status", "cancel", "deadletters", "replay", "bench", "compact"} {
-		out, err := exec.Command(herald(t), c, "--help").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "Usage: herald "+c) {
-			t.Errorf("herald %s --help: %v\n%s", c, err, out)
+	for _, c := range []string{"serve", "config", "listen", "subscribe", "unsubscribe", "publish", "renew", "status", "cancel",
+		"deadletters", "replay", "bench", "compact", "pull", "version", "keys create", "keys list", "keys revoke"} {
+		args := append(strings.Fields(c), "--help")
+		var stdout, stderr strings.Builder
+		cmd := exec.Command(herald(t), args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err != nil || stderr.Len() > 0 || !strings.Contains(stdout.String(), "Usage: herald "+c) {
+			t.Errorf("herald %s --help: want its usage on stdout and exit 0; got %v\n%s\nstderr: %s", c, err, stdout.String(), stderr.String())
 		}
 	}
-	out, _ := exec.Command(herald(t), "bogus").CombinedOutput()
-	if !strings.Contains(string(out), `unknown command "bogus"`) {
-		t.Errorf("herald bogus: %s", out)
+	out, err := exec.Command(herald(t), "bogus").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), `unknown command "bogus"`) {
+		t.Errorf("herald bogus: %v %s", err, out)
 	}
 }
 

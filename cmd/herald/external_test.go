@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -95,16 +96,37 @@ func TestExternalProcessor(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "uuid:") {
 		t.Fatalf("subscribe with the pager: %d %s", resp.StatusCode, body)
 	}
+	// The same from the command line: --message-file holds the pager's
+	// subscriptionMessage (the second subscription, on another URL).
+	msgFile := filepath.Join(t.TempDir(), "pager.xml")
+	os.WriteFile(msgFile, []byte(`<p:Pager xmlns:p="urn:example:pager"><p:URL>`+pager.URL+`/cli</p:URL></p:Pager>`), 0o644)
+	out, err := exec.Command(bin, "subscribe", "--server", server, "--topic", "myTopic", "--processor", "pager", "--message-file", msgFile).Output()
+	if err != nil || !strings.HasPrefix(string(out), "uuid:") {
+		t.Fatalf("herald subscribe --processor pager --message-file: %v %s", err, out)
+	}
+	// Without the message the pager's own fault says what it wants.
+	bad := exec.Command(bin, "subscribe", "--server", server, "--topic", "myTopic", "--processor", "pager")
+	if out, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(out), "p:Pager") {
+		t.Fatalf("herald subscribe --processor pager without a message: %v %s", err, out)
+	}
+	// The pager's setting is in herald config, from its own variable.
+	cfg := exec.Command(bin, "config")
+	cfg.Env = append(os.Environ(), "PAGER_PREFIX=CONFIGURED")
+	if out, err := cfg.Output(); err != nil || !regexp.MustCompile(`(?m)^pager-prefix = "CONFIGURED" +# env PAGER_PREFIX$`).Match(out) {
+		t.Fatalf("herald config with PAGER_PREFIX: %v\n%s", err, out)
+	}
 	seedMsg, _ := os.ReadFile(filepath.Join(repo, "testdata", "event-message.xml"))
 	if resp, err := http.Post(server+"/messages", "text/xml", bytes.NewReader(seedMsg)); err != nil || resp.StatusCode != 202 {
 		t.Fatalf("publish: %v", err)
 	}
-	select {
-	case page := <-pages:
-		if page != "ALERT myTopic: message text" {
-			t.Fatalf("page %q", page)
+	for range 2 { // one page per subscription
+		select {
+		case page := <-pages:
+			if page != "ALERT myTopic: message text" {
+				t.Fatalf("page %q", page)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no page within 10s")
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no page within 10s")
 	}
 }

@@ -100,7 +100,7 @@ func TestNetwork_KeysFromTheCommandLine(t *testing.T) {
 	if out, err := exec.Command(herald(t), "publish", "--server", server, "--key", key, "--topic", "ci.build").CombinedOutput(); err == nil || !strings.Contains(string(out), "FailedAuthentication") {
 		t.Fatalf("a publish with a revoked key: %v %s; want a FailedAuthentication fault", err, out)
 	}
-	for _, l := range serve.lines {
+	for _, l := range serve.output() {
 		if strings.Contains(l, key) || strings.Contains(l, admin) {
 			t.Fatalf("a key in the log: %s", l)
 		}

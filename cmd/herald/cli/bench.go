@@ -39,13 +39,13 @@ type benchConfig struct {
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg benchConfig
-	fs := newFlags("bench", "bench [--duration 3s] [--subscriptions 100000] [--quick]", stderr)
+	fs := newFlags("bench", "bench [--duration 3s] [--subscriptions 100000] [--quick]", stdout)
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&cfg.subs, "subscriptions", 100000, "subscriptions for the publish-latency run with many")
 	fs.BoolVar(&cfg.quick, "quick", false, "short runs and 10,000 subscriptions (a smoke test of the harness)")
 	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, fanout, latency, e2e)")
 	fs.StringVar(&cfg.profile, "cpuprofile", "", "write a CPU profile of the whole run (Herald, the baselines and the load generators) to this file")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseNone(args); err != nil {
 		return err
 	}
 	if cfg.quick {

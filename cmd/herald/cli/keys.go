@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,28 +17,39 @@ import (
 	"github.com/herald-eventing/herald/transports/keyapi"
 )
 
+// keysSummaries are the keys subcommands' summaries.
+var keysSummaries = map[string]string{
+	"keys create": "create an API key; prints it (shown only this once)",
+	"keys list":   "list the API keys (names, roles, topics; never the keys)",
+	"keys revoke": "revoke an API key by name",
+}
+
 // keysCmd is herald keys create|list|revoke: key management on a running
 // server, with an admin key.
 func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sub := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"create": keysCreate, "list": keysList, "revoke": keysRevoke,
 	}
-	if len(args) == 0 || sub[args[0]] == nil {
-		fmt.Fprintln(stderr, "Usage: herald keys create --role admin|subscriber|publisher [--topics P,…] [--name N]")
-		fmt.Fprintln(stderr, "       herald keys list")
-		fmt.Fprintln(stderr, "       herald keys revoke NAME")
-		fmt.Fprintln(stderr, "\nEach talks to a running server with an admin key (--key, HERALD_KEY or HERALD_ADMIN_KEY).")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return flag.ErrHelp
-		}
-		return errUsage
+	if len(args) > 0 && sub[args[0]] != nil {
+		return sub[args[0]](ctx, args[1:], stdout, stderr)
 	}
-	return sub[args[0]](ctx, args[1:], stdout, stderr)
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(stdout, "Usage: herald keys create --role admin|subscriber|publisher [--topics P,…] [--name N] [flags]")
+		fmt.Fprintln(stdout, "       herald keys list [flags]")
+		fmt.Fprintln(stdout, "       herald keys revoke NAME [flags]")
+		fmt.Fprintln(stdout, "\nEach talks to a running server with an admin key (--key, HERALD_KEY or HERALD_ADMIN_KEY).")
+		fmt.Fprintln(stdout, "Run 'herald help keys create' (list, revoke) for the flags of each.")
+		return flag.ErrHelp
+	}
+	if len(args) == 0 {
+		return usagef("keys", "give a subcommand: create, list or revoke")
+	}
+	return usagef("keys", "unknown subcommand %q of keys (create, list or revoke)", args[0])
 }
 
 // adminFlags registers the client flags; the key defaults to
 // HERALD_ADMIN_KEY when HERALD_KEY is not set.
-func adminFlags(fs *flag.FlagSet) *clientFlags {
+func adminFlags(fs *flagSet) *clientFlags {
 	var cf clientFlags
 	cf.register(fs)
 	if cf.key == "" {
@@ -49,27 +59,23 @@ func adminFlags(fs *flag.FlagSet) *clientFlags {
 }
 
 func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys create", "keys create --role ROLE [--topics P,…] [--name N] [flags]", stderr)
+	fs := newFlags("keys create", "keys create --role ROLE [--topics P,…] [--name N] [flags]", stdout)
 	cf := adminFlags(fs)
 	role := fs.String("role", "", "admin, subscriber or publisher")
 	topics := fs.String("topics", "", "comma-separated topic patterns the key is limited to (* one segment, > the rest); none: every topic")
 	name := fs.String("name", "", "the key's name (default: generated); subscriptions record it as their owner")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseNone(args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("keys create takes no arguments, got %q", fs.Args())
 	}
 	if *role == "" {
-		fs.Usage()
-		return errors.New("--role is required")
+		return fs.usagef("--role is required")
 	}
 	if _, err := access.ParseRole(*role); err != nil {
-		return err
+		return fs.usagef("--role: %v", err)
 	}
 	pats, err := access.ParsePatterns(*topics)
 	if err != nil {
-		return fmt.Errorf("--topics: %w", err)
+		return fs.usagef("--topics: %v", err)
 	}
 	req := keyapi.CreateRequest{Name: *name, Role: *role, Topics: []string{}}
 	for _, p := range pats {
@@ -84,44 +90,48 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		scope = strings.Join(k.Topics, ", ")
 	}
 	fmt.Fprintf(stderr, "created %s key %q for %s; it is shown only now, keep it safe\n", k.Role, k.Name, scope)
-	fmt.Fprintln(stdout, k.Key)
-	return nil
+	return cf.output.emit(stdout, k, func() error {
+		_, err := fmt.Fprintln(stdout, k.Key)
+		return err
+	})
 }
 
 func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys list", "keys list [flags]", stderr)
+	fs := newFlags("keys list", "keys list [flags]", stdout)
 	cf := adminFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseNone(args); err != nil {
 		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("keys list takes no arguments, got %q", fs.Args())
-	}
-	var keys []keyapi.Key
+	keys := []keyapi.Key{}
 	if err := cf.keysCall(ctx, http.MethodGet, "/keys", nil, http.StatusOK, &keys); err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tROLE\tTOPICS\tCREATED")
-	for _, k := range keys {
-		topics := strings.Join(k.Topics, ",")
-		if topics == "" {
-			topics = "*"
+	return cf.output.emit(stdout, map[string]any{"keys": keys}, func() error {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tROLE\tTOPICS\tCREATED")
+		for _, k := range keys {
+			topics := strings.Join(k.Topics, ",")
+			if topics == "" {
+				topics = "*"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Role, topics, k.Created.Format("2006-01-02T15:04:05Z"))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.Role, topics, k.Created.Format("2006-01-02T15:04:05Z"))
-	}
-	return tw.Flush()
+		return tw.Flush()
+	})
 }
 
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("keys revoke", "keys revoke NAME [flags]", stderr)
+	fs := newFlags("keys revoke", "keys revoke NAME [flags]", stdout)
 	cf := adminFlags(fs)
-	name, err := oneArg(fs, args, "a key name")
+	name, err := fs.parseOne(args, "a key name")
 	if err != nil {
 		return err
 	}
 	if err := cf.keysCall(ctx, http.MethodDelete, "/keys/"+url.PathEscape(name), nil, http.StatusNoContent, nil); err != nil {
 		return err
+	}
+	if cf.output.json() {
+		return writeJSON(stdout, map[string]any{"name": name, "revoked": true})
 	}
 	fmt.Fprintf(stderr, "revoked key %q\n", name)
 	return nil
@@ -151,31 +161,10 @@ func (c *clientFlags) keysCall(ctx context.Context, method, path string, body an
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode != want {
-		return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(data)))
+		return &httpError{status: resp.StatusCode, body: strings.TrimSpace(string(data))}
 	}
 	if out == nil {
 		return nil
 	}
 	return json.Unmarshal(data, out)
-}
-
-// oneArg parses a subcommand's flags and its one argument (what), which may
-// come before or after the flags.
-func oneArg(fs *flag.FlagSet, args []string, what string) (string, error) {
-	if err := fs.Parse(args); err != nil {
-		return "", err
-	}
-	if fs.NArg() == 0 {
-		fs.Usage()
-		return "", errors.New("give " + what)
-	}
-	arg := fs.Arg(0)
-	if err := fs.Parse(fs.Args()[1:]); err != nil {
-		return "", err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return "", fmt.Errorf("give exactly one argument (%s), not %q too", what, fs.Args())
-	}
-	return arg, nil
 }

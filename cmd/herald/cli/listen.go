@@ -23,7 +23,7 @@ import (
 )
 
 func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("listen", "listen --addr ADDR [-v] | listen --stream [--topic T | --filter XPATH] [--server URL]", stderr)
+	fs := newFlags("listen", "listen [--addr ADDR] [-v] | listen --stream [--topic T | --filter XPATH] [--server URL]", stdout)
 	addr := fs.String("addr", "127.0.0.1:9000", "address to listen on")
 	verbose := fs.Bool("v", false, "also print each notification's SOAP headers")
 	streamMode := fs.Bool("stream", false, "instead of listening, follow Herald's browser stream (server-sent events)")
@@ -31,11 +31,14 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cf.register(fs)
 	topic := fs.String("topic", "", "with --stream: the topic to follow")
 	filter := fs.String("filter", "", "with --stream: an XPath filter (prefix m: is the message namespace)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parseNone(args); err != nil {
 		return err
 	}
 	if *streamMode {
-		return followStream(ctx, cf.httpClient(0), cf.base(), *topic, *filter, stdout, stderr)
+		return followStream(ctx, cf.httpClient(0), cf.base(), *topic, *filter, &cf.output, stdout, stderr)
+	}
+	if *topic != "" || *filter != "" {
+		return fs.usagef("--topic and --filter go with --stream")
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -58,7 +61,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return
 		}
 		mu.Lock()
-		printNotification(stdout, env, *verbose)
+		printNotification(stdout, env, *verbose, &cf.output)
 		mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
 	})}
@@ -78,15 +81,32 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return srv.Shutdown(sctx)
 }
 
+// received is one notification or SubscriptionEnd as listen --output
+// json prints it.
+type received struct {
+	Kind       string            `json:"kind"` // notification, subscriptionEnd or message
+	Topic      string            `json:"topic,omitempty"`
+	InstanceID string            `json:"instanceId,omitempty"`
+	Timestamp  string            `json:"timestamp,omitempty"`
+	Text       string            `json:"text,omitempty"`
+	Info       string            `json:"info,omitempty"`
+	ID         string            `json:"id,omitempty"`
+	Status     string            `json:"status,omitempty"`
+	Reason     string            `json:"reason,omitempty"`
+	Element    string            `json:"element,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+}
+
 // printNotification prints one line for a notification or a
-// SubscriptionEnd, and with verbose the header blocks below it.
-func printNotification(w io.Writer, env *soap.Envelope, verbose bool) {
+// SubscriptionEnd, and with verbose the header blocks below it (with
+// --output json: one object).
+func printNotification(w io.Writer, env *soap.Envelope, verbose bool, out *outputFormat) {
 	p := env.Payload()
+	var r received
 	switch {
 	case p != nil && p.Tag == "message" && p.NamespaceURI() == eventing.MessageNS:
 		f := func(name string) string { return addressing.Text(addressing.Child(p, eventing.MessageNS, name)) }
-		fmt.Fprintf(w, "notification topic=%q instance=%q time=%q text=%q info=%q\n",
-			f("topic"), f("instanceId"), f("timestamp"), f("text"), f("info"))
+		r = received{Kind: "notification", Topic: f("topic"), InstanceID: f("instanceId"), Timestamp: f("timestamp"), Text: f("text"), Info: f("info")}
 	case p != nil && addressing.Is(p, eventing.NS, "SubscriptionEnd"):
 		status := eventing.ParseEndStatus(addressing.Text(addressing.Child(p, eventing.NS, "Status")))
 		var id string
@@ -95,16 +115,42 @@ func printNotification(w io.Writer, env *soap.Envelope, verbose bool) {
 				id = addressing.Text(el)
 			}
 		}
-		fmt.Fprintf(w, "subscription-end id=%q status=%s reason=%q\n", id, status.Short(), addressing.Text(addressing.Child(p, eventing.NS, "Reason")))
+		r = received{Kind: "subscriptionEnd", ID: id, Status: status.Short(), Reason: addressing.Text(addressing.Child(p, eventing.NS, "Reason"))}
 	case p != nil:
-		fmt.Fprintf(w, "message {%s}%s\n", p.NamespaceURI(), p.Tag)
+		r = received{Kind: "message", Element: "{" + p.NamespaceURI() + "}" + p.Tag}
 	default:
-		fmt.Fprintln(w, "message with an empty body")
+		r = received{Kind: "message"}
 	}
+	var headers [][2]string
 	if verbose && env.Header != nil {
 		for _, h := range env.Header.ChildElements() {
-			fmt.Fprintf(w, "  %s: %s\n", headerName(h), strings.TrimSpace(headerValue(h)))
+			headers = append(headers, [2]string{headerName(h), strings.TrimSpace(headerValue(h))})
 		}
+	}
+	if out.json() {
+		for _, h := range headers {
+			if r.Headers == nil {
+				r.Headers = map[string]string{}
+			}
+			r.Headers[h[0]] = h[1]
+		}
+		writeJSON(w, r)
+		return
+	}
+	switch r.Kind {
+	case "notification":
+		fmt.Fprintf(w, "notification topic=%q instance=%q time=%q text=%q info=%q\n", r.Topic, r.InstanceID, r.Timestamp, r.Text, r.Info)
+	case "subscriptionEnd":
+		fmt.Fprintf(w, "subscription-end id=%q status=%s reason=%q\n", r.ID, r.Status, r.Reason)
+	default:
+		if r.Element != "" {
+			fmt.Fprintf(w, "message %s\n", r.Element)
+		} else {
+			fmt.Fprintln(w, "message with an empty body")
+		}
+	}
+	for _, h := range headers {
+		fmt.Fprintf(w, "  %s: %s\n", h[0], h[1])
 	}
 }
 
@@ -128,7 +174,7 @@ func headerValue(el *etree.Element) string {
 // followStream prints the events of Herald's server-sent event stream and,
 // like a browser's EventSource, reconnects with Last-Event-ID when the
 // connection drops, so nothing is missed.
-func followStream(ctx context.Context, client *http.Client, base, topic, filter string, stdout, stderr io.Writer) error {
+func followStream(ctx context.Context, client *http.Client, base, topic, filter string, out *outputFormat, stdout, stderr io.Writer) error {
 	q := url.Values{}
 	if topic != "" {
 		q.Set("topic", topic)
@@ -150,7 +196,7 @@ func followStream(ctx context.Context, client *http.Client, base, topic, filter 
 		if err == nil && resp.StatusCode != http.StatusOK {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 			resp.Body.Close()
-			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+			return &httpError{status: resp.StatusCode, body: strings.TrimSpace(string(b))}
 		}
 		if err == nil {
 			fmt.Fprintf(stderr, "following %s\n", req.URL)
@@ -165,7 +211,11 @@ func followStream(ctx context.Context, client *http.Client, base, topic, filter 
 				case strings.HasPrefix(line, "data:"):
 					var e pull.Event
 					if json.Unmarshal([]byte(strings.TrimSpace(strings.TrimPrefix(line, "data:"))), &e) == nil {
-						printEvent(stdout, e)
+						if out.json() {
+							writeJSON(stdout, e)
+						} else {
+							printEvent(stdout, e)
+						}
 					}
 				case line == "" && id != "":
 					last = id

@@ -19,17 +19,20 @@ func printEvent(w io.Writer, e pull.Event) {
 }
 
 // pullCmd reads a pull subscription's events by cursor.
-func pullCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func pullCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	var cf clientFlags
-	fs := newFlags("pull", "pull ID [--cursor C] [--max N] [--follow] [flags]", stderr)
+	fs := newFlags("pull", "pull ID [--cursor C] [--max N] [--follow] [flags]", stdout)
 	cf.register(fs)
 	cursor := fs.String("cursor", "", "the cursor the last pull printed: acknowledges the events up to it (default: the stored position)")
 	max := fs.Int("max", 100, "events per request")
 	follow := fs.Bool("follow", false, "keep pulling (long poll), acknowledging as it goes, until interrupted")
 	wait := fs.Duration("wait", 0, "how long one request waits for events (30s with --follow)")
-	id, err := oneID(fs, args)
+	id, err := fs.parseOne(args, "a subscription id")
 	if err != nil {
 		return err
+	}
+	if *max < 1 {
+		return fs.usagef("--max must be at least 1")
 	}
 	if *follow && *wait == 0 {
 		*wait = 30 * time.Second
@@ -61,16 +64,29 @@ func pullCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+			return &httpError{status: resp.StatusCode, body: strings.TrimSpace(string(body))}
 		}
 		var pr pull.Response
 		if err := json.Unmarshal(body, &pr); err != nil {
 			return fmt.Errorf("unreadable answer: %w", err)
 		}
+		*cursor = pr.Cursor
+		if cf.output.json() {
+			// One object per answer: {"events": […], "cursor": C}.
+			if pr.Events == nil {
+				pr.Events = []pull.Event{}
+			}
+			if err := writeJSON(stdout, pr); err != nil {
+				return err
+			}
+			if !*follow {
+				return nil
+			}
+			continue
+		}
 		for _, e := range pr.Events {
 			printEvent(stdout, e)
 		}
-		*cursor = pr.Cursor
 		if !*follow {
 			fmt.Fprintf(stdout, "cursor %s\n", pr.Cursor)
 			return nil

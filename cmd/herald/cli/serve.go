@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,11 +42,12 @@ type serveConfig struct {
 	failureWindow   time.Duration
 	retention       time.Duration
 	gather          time.Duration
-	settings        map[string]*string
+	settings        map[string]*string // processors' settings by name
 
 	auth              string
 	insecure          bool
 	adminKeyFile      string
+	adminKeyValue     string
 	maxSubsPerKey     int
 	rateManagement    float64
 	ratePublish       float64
@@ -62,39 +62,42 @@ type serveConfig struct {
 	allowTargets      string
 }
 
-func (c *serveConfig) flags(fs *flag.FlagSet) {
-	fs.StringVar(&c.addr, "addr", envOr("HERALD_ADDR", "127.0.0.1:8080"), "address to listen on (HERALD_ADDR)")
-	fs.StringVar(&c.data, "data", envOr("HERALD_DATA", "./data"), "data directory holding the bbolt file (HERALD_DATA)")
-	fs.StringVar(&c.logLevel, "log-level", envOr("HERALD_LOG_LEVEL", "info"), "log level: debug, info, warn, error")
-	fs.StringVar(&c.logFormat, "log-format", envOr("HERALD_LOG_FORMAT", "text"), "log format: text or json")
-	fs.DurationVar(&c.defaultLease, "default-lease", time.Hour, "lease granted to a wse:Subscribe without Expires")
-	fs.DurationVar(&c.maxLease, "max-lease", 30*24*time.Hour, "longest lease granted (longer requests are cut to it; 0: no limit)")
-	fs.BoolVar(&c.endOnShutdown, "end-subscriptions-on-shutdown", false, "on shutdown, end every subscription and send SubscriptionEnd (SourceShuttingDown) to its EndTo")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for deliveries in flight")
-	fs.IntVar(&c.workers, "delivery-workers", 64, "deliveries in flight at once")
-	fs.DurationVar(&c.timeout, "delivery-timeout", 15*time.Second, "timeout of one delivery attempt")
-	fs.StringVar(&c.schedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays before each retry of a failed delivery (comma-separated); the first attempt is immediate")
-	fs.IntVar(&c.failureLimit, "failure-limit", 10, "consecutive failed attempts (spanning --failure-window) after which a subscription ends; 0 or less: never")
-	fs.DurationVar(&c.failureWindow, "failure-window", 24*time.Hour, "how long consecutive failures must span before a subscription ends")
-	fs.DurationVar(&c.retention, "retention", 7*24*time.Hour, "how long delivered events stay in the log")
-	fs.StringVar(&c.auth, "auth", envOr("HERALD_AUTH", ""), "on or off: require an API key on every request (HERALD_AUTH; default: off on a loopback --addr, on otherwise)")
-	fs.BoolVar(&c.insecure, "insecure", false, "allow --auth off on an address that is not loopback")
-	fs.StringVar(&c.adminKeyFile, "admin-key-file", envOr("HERALD_ADMIN_KEY_FILE", ""), "file holding the bootstrap admin key (else HERALD_ADMIN_KEY)")
-	fs.IntVar(&c.maxSubsPerKey, "max-subscriptions-per-key", 10000, "subscriptions one non-admin key may hold (0 or less: no limit)")
-	fs.Float64Var(&c.rateManagement, "rate-management", 50, "SOAP operations per second per non-admin key (bursts of twice that; 0: no limit)")
-	fs.Float64Var(&c.ratePublish, "rate-publish", 1000, "events per second per non-admin publisher key (bursts of twice that; 0: no limit)")
-	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
-	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request")
-	fs.DurationVar(&c.writeTimeout, "write-timeout", 2*time.Minute, "how long an answer may take (long polls and streams set their own deadlines)")
-	fs.DurationVar(&c.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
-	fs.StringVar(&c.tlsCert, "tls-cert", envOr("HERALD_TLS_CERT", ""), "certificate file (PEM): serve HTTPS and HTTP/2; reloaded when it changes")
-	fs.StringVar(&c.tlsKey, "tls-key", envOr("HERALD_TLS_KEY", ""), "private key file (PEM) of --tls-cert")
-	fs.StringVar(&c.clientCAFile, "client-ca-file", "", "CA certificates (PEM) that sign client certificates; a verified certificate's subject CN names the key it stands for")
-	fs.StringVar(&c.allowTargets, "allow-targets", envOr("HERALD_ALLOW_TARGETS", "default"), "CIDRs that deliveries may go to besides public addresses (comma-separated; default: 127.0.0.0/8,::1/128 on a loopback --addr, none otherwise)")
-	fs.StringVar(&c.deliveryCAFile, "delivery-ca-file", "", "CA certificates (PEM) that outgoing deliveries trust besides the system's")
-	fs.DurationVar(&c.gather, "commit-gather", 1500*time.Microsecond, "under concurrent publishing, how long a commit may wait for more events to share its disk flush (0: never)")
-	// Every registered processor's settings become flags, so a new
-	// processor needs no change here.
+// define registers serve's settings: one line each; the flag, its
+// environment variable, its config-file key and herald config follow.
+func (c *serveConfig) define(s *settings) {
+	s.String(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	s.String(&c.data, "data", "./data", "data directory holding the bbolt file")
+	s.String(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	s.String(&c.logFormat, "log-format", "text", "log format: text or json")
+	s.Duration(&c.defaultLease, "default-lease", time.Hour, "lease granted to a wse:Subscribe without Expires")
+	s.Duration(&c.maxLease, "max-lease", 30*24*time.Hour, "longest lease granted (longer requests are cut to it; 0: no limit)")
+	s.Bool(&c.endOnShutdown, "end-subscriptions-on-shutdown", false, "on shutdown, end every subscription and send SubscriptionEnd (SourceShuttingDown) to its EndTo")
+	s.Duration(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for deliveries in flight")
+	s.Int(&c.workers, "delivery-workers", 64, "deliveries in flight at once")
+	s.Duration(&c.timeout, "delivery-timeout", 15*time.Second, "timeout of one delivery attempt")
+	s.String(&c.schedule, "retry-schedule", "5s,5m,30m,2h,5h,10h,10h", "delays before each retry of a failed delivery (comma-separated); the first attempt is immediate")
+	s.Int(&c.failureLimit, "failure-limit", 10, "consecutive failed attempts (spanning --failure-window) after which a subscription ends; 0 or less: never")
+	s.Duration(&c.failureWindow, "failure-window", 24*time.Hour, "how long consecutive failures must span before a subscription ends")
+	s.Duration(&c.retention, "retention", 7*24*time.Hour, "how long delivered events stay in the log")
+	s.String(&c.auth, "auth", "", "on or off: require an API key on every request (default: off on a loopback --addr, on otherwise)")
+	s.Bool(&c.insecure, "insecure", false, "allow --auth off on an address that is not loopback")
+	s.String(&c.adminKeyFile, "admin-key-file", "", "file holding the bootstrap admin key (else admin-key, HERALD_ADMIN_KEY)")
+	s.Hidden(&c.adminKeyValue, "admin-key", "the bootstrap admin key").Secret()
+	s.Int(&c.maxSubsPerKey, "max-subscriptions-per-key", 10000, "subscriptions one non-admin key may hold (0 or less: no limit)")
+	s.Float64(&c.rateManagement, "rate-management", 50, "SOAP operations per second per non-admin key (bursts of twice that; 0: no limit)")
+	s.Float64(&c.ratePublish, "rate-publish", 1000, "events per second per non-admin publisher key (bursts of twice that; 0: no limit)")
+	s.Duration(&c.readHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers")
+	s.Duration(&c.readTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request")
+	s.Duration(&c.writeTimeout, "write-timeout", 2*time.Minute, "how long an answer may take (long polls and streams set their own deadlines)")
+	s.Duration(&c.idleTimeout, "idle-timeout", 2*time.Minute, "how long an idle keep-alive connection stays open")
+	s.String(&c.tlsCert, "tls-cert", "", "certificate file (PEM): serve HTTPS and HTTP/2; reloaded when it changes")
+	s.String(&c.tlsKey, "tls-key", "", "private key file (PEM) of --tls-cert")
+	s.String(&c.clientCAFile, "client-ca-file", "", "CA certificates (PEM) that sign client certificates; a verified certificate's subject CN names the key it stands for")
+	s.String(&c.allowTargets, "allow-targets", "default", "CIDRs that deliveries may go to besides public addresses (comma-separated; default: 127.0.0.0/8,::1/128 on a loopback --addr, none otherwise)")
+	s.String(&c.deliveryCAFile, "delivery-ca-file", "", "CA certificates (PEM) that outgoing deliveries trust besides the system's")
+	s.Duration(&c.gather, "commit-gather", 1500*time.Microsecond, "under concurrent publishing, how long a commit may wait for more events to share its disk flush (0: never)")
+	// Every registered processor's settings become settings too, so a
+	// new processor needs no change here.
 	c.settings = map[string]*string{}
 	all := eventing.AllSettings()
 	names := make([]string, 0, len(all))
@@ -103,18 +106,47 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		for _, s := range all[n] {
-			usage := s.Usage
-			if s.Env != "" {
-				usage += " (" + s.Env + ")"
+		for _, ps := range all[n] {
+			v := new(string)
+			st := s.String(v, ps.Name, ps.Default, ps.Usage).Env(ps.Env)
+			if ps.Secret {
+				st.Secret()
 			}
-			def := s.Default
-			if s.Env != "" {
-				def = envOr(s.Env, def)
-			}
-			c.settings[s.Name] = fs.String(s.Name, def, usage)
+			c.settings[ps.Name] = v
 		}
 	}
+	s.finish()
+}
+
+// parseServe parses serve's (and config's) command line and resolves
+// every setting.
+func parseServe(cmd, synopsis string, args []string, stdout io.Writer) (*serveConfig, *settings, *outputFormat, error) {
+	var cfg serveConfig
+	fs := newFlags(cmd, synopsis, stdout)
+	s := newSettings(fs)
+	var out *outputFormat
+	if cmd == "config" {
+		out = new(outputFormat)
+		registerOutput(fs, out)
+	}
+	cfg.define(s)
+	if err := fs.parseNone(args); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := s.resolve(); err != nil {
+		return nil, nil, nil, err
+	}
+	return &cfg, s, out, nil
+}
+
+// configCmd is herald config: serve's settings, resolved as serve would,
+// printed with where each came from.
+func configCmd(_ context.Context, args []string, stdout, _ io.Writer) error {
+	_, s, out, err := parseServe("config", "config [serve's flags] [--config FILE] [--output json]", args, stdout)
+	if err != nil {
+		return err
+	}
+	return s.print(stdout, out)
 }
 
 func parseSchedule(s string) ([]time.Duration, error) {
@@ -151,15 +183,10 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log-format: %q is neither text nor json", format)
 }
 
-func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
-	var cfg serveConfig
-	fs := newFlags("serve", "serve [flags]", stderr)
-	cfg.flags(fs)
-	if err := fs.Parse(args); err != nil {
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, resolved, _, err := parseServe("serve", "serve [--config FILE] [flags]", args, stdout)
+	if err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
 	logger, err := newLogger(stderr, cfg.logLevel, cfg.logFormat)
 	if err != nil {
@@ -291,7 +318,7 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	// Long polls and streams end when the server starts shutting down.
 	srv.RegisterOnShutdown(svc.Drain)
 	logger.Info("herald listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", tlsConfig != nil), slog.Bool("auth", authOn), slog.String("data", cfg.data),
-		slog.String("message_endpoint", svc.MessagePath()), slog.Any("processors", svc.AvailableProcessors()))
+		slog.String("message_endpoint", svc.MessagePath()), slog.Any("processors", svc.AvailableProcessors()), slog.String("config", resolved.file))
 	errc := make(chan error, 1)
 	go func() {
 		if tlsConfig != nil {
@@ -367,7 +394,7 @@ func (c *serveConfig) authMode(logger *slog.Logger) (bool, error) {
 }
 
 // adminKey returns the bootstrap admin key: --admin-key-file, else
-// HERALD_ADMIN_KEY, else none.
+// admin-key (HERALD_ADMIN_KEY or the config file), else none.
 func (c *serveConfig) adminKey() (string, error) {
 	if c.adminKeyFile != "" {
 		b, err := os.ReadFile(c.adminKeyFile)
@@ -380,5 +407,5 @@ func (c *serveConfig) adminKey() (string, error) {
 		}
 		return k, nil
 	}
-	return strings.TrimSpace(os.Getenv("HERALD_ADMIN_KEY")), nil
+	return strings.TrimSpace(c.adminKeyValue), nil
 }

@@ -3,9 +3,9 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -91,18 +91,12 @@ func (c *clientFlags) admin(ctx context.Context, op string, args ...[2]string) (
 	return nil, errors.New("empty response")
 }
 
-// oneID parses a subcommand's flags and its one subscription id, which may
-// come before or after the flags.
-func oneID(fs *flag.FlagSet, args []string) (string, error) {
-	return oneArg(fs, args, "a subscription id")
-}
-
-func renewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func renewCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	var cf clientFlags
-	fs := newFlags("renew", "renew ID [--expires PT1H|2026-12-31T00:00:00Z] [flags]", stderr)
+	fs := newFlags("renew", "renew ID [--expires PT1H|2026-12-31T00:00:00Z] [flags]", stdout)
 	cf.register(fs)
 	expires := fs.String("expires", "", "new lease: an xs:duration or xs:dateTime (default: the server's default lease)")
-	id, err := oneID(fs, args)
+	id, err := fs.parseOne(args, "a subscription id")
 	if err != nil {
 		return err
 	}
@@ -114,153 +108,331 @@ func renewCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "renewed %s until %s\n", id, addressing.Text(env.Payload().FindElement(".//Expires")))
-	return nil
+	granted := addressing.Text(env.Payload().FindElement(".//Expires"))
+	return cf.output.emit(stdout, map[string]any{"id": id, "expires": granted}, func() error {
+		_, err := fmt.Fprintf(stdout, "renewed %s until %s\n", id, granted)
+		return err
+	})
 }
 
-func cancelCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func cancelCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	var cf clientFlags
-	fs := newFlags("cancel", "cancel ID [--reason TEXT] [flags]", stderr)
+	fs := newFlags("cancel", "cancel ID [--reason TEXT] [flags]", stdout)
 	cf.register(fs)
 	reason := fs.String("reason", "", "the reason given in SubscriptionEnd")
-	id, err := oneID(fs, args)
+	id, err := fs.parseOne(args, "a subscription id")
 	if err != nil {
 		return err
 	}
 	if _, err := cf.admin(ctx, "cancelSubscription", [2]string{"subscriptionId", id}, [2]string{"reason", *reason}); err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, "cancelled", id)
-	return nil
+	return cf.output.emit(stdout, map[string]any{"id": id, "cancelled": true}, func() error {
+		_, err := fmt.Fprintln(stdout, "cancelled", id)
+		return err
+	})
 }
 
 func text(el *etree.Element, path string) string { return addressing.Text(el.FindElement(path)) }
 
-func statusCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf clientFlags
-	fs := newFlags("status", "status ID [flags]", stderr)
-	cf.register(fs)
-	id, err := oneID(fs, args)
-	if err != nil {
-		return err
+// status is herald status --output json: the fields the text shows.
+type status struct {
+	ID           string          `json:"id"`
+	Processor    string          `json:"processor"`
+	Filter       *statusFilter   `json:"filter,omitempty"`
+	Expires      string          `json:"expires,omitempty"`
+	Created      string          `json:"created"`
+	EndTo        bool            `json:"endTo"`
+	Signed       bool            `json:"signed"`
+	Cursor       uint64          `json:"cursor"`
+	Head         uint64          `json:"head"`
+	Failures     int             `json:"failures"`
+	FailingSince string          `json:"failingSince,omitempty"`
+	NextAttempt  string          `json:"nextAttempt,omitempty"`
+	Replaying    *statusReplay   `json:"replaying,omitempty"`
+	DeadLetters  int             `json:"deadLetters"`
+	Attempts     []statusAttempt `json:"attempts"`
+}
+
+type statusFilter struct {
+	Dialect    string `json:"dialect"`
+	Expression string `json:"expression"`
+}
+
+type statusReplay struct {
+	Seq         uint64 `json:"seq"`
+	Attempts    int    `json:"attempts"`
+	NextAttempt string `json:"nextAttempt,omitempty"`
+}
+
+type statusAttempt struct {
+	Time    string `json:"time"`
+	Seq     uint64 `json:"seq"`
+	OK      bool   `json:"ok"`
+	Status  int    `json:"status,omitempty"`
+	Latency string `json:"latency"`
+	Error   string `json:"error,omitempty"`
+}
+
+func atoi(s string) int       { n, _ := strconv.Atoi(s); return n }
+func atou(s string) uint64    { n, _ := strconv.ParseUint(s, 10, 64); return n }
+func parseBool(s string) bool { return s == "true" }
+
+// readStatus reads describeSubscription's h:subscription.
+func readStatus(info *etree.Element) *status {
+	st := &status{
+		ID: text(info, "id"), Processor: text(info, "processor"), Expires: text(info, "expires"),
+		Created: text(info, "created"), EndTo: parseBool(text(info, "endTo")), Signed: parseBool(text(info, "signed")),
+		Cursor: atou(text(info, "cursor")), Head: atou(text(info, "head")), Failures: atoi(text(info, "failures")),
+		FailingSince: text(info, "failingSince"), NextAttempt: text(info, "nextAttempt"),
+		DeadLetters: atoi(text(info, "deadLetters")), Attempts: []statusAttempt{},
 	}
-	resp, err := cf.admin(ctx, "describeSubscription", [2]string{"subscriptionId", id})
+	if f := info.FindElement("filter"); f != nil {
+		st.Filter = &statusFilter{Dialect: f.SelectAttrValue("dialect", ""), Expression: addressing.Text(f)}
+	}
+	if r := info.FindElement("replaying"); r != nil {
+		st.Replaying = &statusReplay{Seq: atou(text(r, "seq")), Attempts: atoi(text(r, "attempts")), NextAttempt: text(r, "nextAttempt")}
+	}
+	for _, a := range info.SelectElements("attempt") {
+		lat := text(a, "latency")
+		if e, err := eventing.ParseExpiration(lat, time.Now()); err == nil {
+			lat = e.Duration.Round(time.Microsecond).String()
+		}
+		st.Attempts = append(st.Attempts, statusAttempt{Time: text(a, "time"), Seq: atou(text(a, "seq")), OK: parseBool(text(a, "ok")),
+			Status: atoi(text(a, "status")), Latency: lat, Error: text(a, "error")})
+	}
+	return st
+}
+
+func (c *clientFlags) describe(ctx context.Context, id string) (*status, error) {
+	resp, err := c.admin(ctx, "describeSubscription", [2]string{"subscriptionId", id})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	info := resp.FindElement("subscription")
 	if info == nil {
-		return errors.New("the response describes no subscription")
+		return nil, errors.New("the response describes no subscription")
 	}
+	return readStatus(info), nil
+}
+
+func statusCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	var cf clientFlags
+	fs := newFlags("status", "status ID [flags]", stdout)
+	cf.register(fs)
+	id, err := fs.parseOne(args, "a subscription id")
+	if err != nil {
+		return err
+	}
+	st, err := cf.describe(ctx, id)
+	if err != nil {
+		return err
+	}
+	return cf.output.emit(stdout, st, func() error { return st.print(stdout) })
+}
+
+func (st *status) print(stdout io.Writer) error {
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	expires := text(info, "expires")
+	expires := st.Expires
 	if expires == "" {
 		expires = "never"
 	}
 	filter := "all events"
-	if f := info.FindElement("filter"); f != nil {
-		filter = addressing.Text(f)
-		if f.SelectAttrValue("dialect", "") == eventing.DialectTopic {
-			filter = "topic " + filter
+	if f := st.Filter; f != nil {
+		if f.Dialect == eventing.DialectTopic {
+			filter = "topic " + f.Expression
 		} else {
-			filter = "XPath " + filter
+			filter = "XPath " + f.Expression
 		}
 	}
-	fmt.Fprintf(w, "subscription\t%s\n", text(info, "id"))
-	fmt.Fprintf(w, "processor\t%s\n", text(info, "processor"))
+	fmt.Fprintf(w, "subscription\t%s\n", st.ID)
+	fmt.Fprintf(w, "processor\t%s\n", st.Processor)
 	fmt.Fprintf(w, "filter\t%s\n", filter)
 	fmt.Fprintf(w, "expires\t%s\n", expires)
-	fmt.Fprintf(w, "created\t%s\n", text(info, "created"))
-	fmt.Fprintf(w, "end to\t%s\n", text(info, "endTo"))
-	fmt.Fprintf(w, "signed\t%s\n", text(info, "signed"))
-	fmt.Fprintf(w, "position\t%s of %s\n", text(info, "cursor"), text(info, "head"))
-	fmt.Fprintf(w, "failures\t%s", text(info, "failures"))
-	if s := text(info, "failingSince"); s != "" {
-		fmt.Fprintf(w, " since %s", s)
+	fmt.Fprintf(w, "created\t%s\n", st.Created)
+	fmt.Fprintf(w, "end to\t%t\n", st.EndTo)
+	fmt.Fprintf(w, "signed\t%t\n", st.Signed)
+	fmt.Fprintf(w, "position\t%d of %d\n", st.Cursor, st.Head)
+	fmt.Fprintf(w, "failures\t%d", st.Failures)
+	if st.FailingSince != "" {
+		fmt.Fprintf(w, " since %s", st.FailingSince)
 	}
 	fmt.Fprintln(w)
-	if s := text(info, "nextAttempt"); s != "" {
-		fmt.Fprintf(w, "next attempt\t%s\n", s)
+	if st.NextAttempt != "" {
+		fmt.Fprintf(w, "next attempt\t%s\n", st.NextAttempt)
 	}
-	if r := info.FindElement("replaying"); r != nil {
-		fmt.Fprintf(w, "replaying\tdead letter %s after %s failed attempts", text(r, "seq"), text(r, "attempts"))
-		if s := text(r, "nextAttempt"); s != "" {
-			fmt.Fprintf(w, ", next at %s", s)
+	if r := st.Replaying; r != nil {
+		fmt.Fprintf(w, "replaying\tdead letter %d after %d failed attempts", r.Seq, r.Attempts)
+		if r.NextAttempt != "" {
+			fmt.Fprintf(w, ", next at %s", r.NextAttempt)
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "dead letters\t%s\n", text(info, "deadLetters"))
+	fmt.Fprintf(w, "dead letters\t%d\n", st.DeadLetters)
 	w.Flush()
-	attempts := info.SelectElements("attempt")
-	if len(attempts) > 0 {
+	if len(st.Attempts) > 0 {
 		fmt.Fprintln(stdout, "\nlast attempts:")
 		w = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "TIME\tSEQ\tOUTCOME\tSTATUS\tLATENCY\tERROR")
-		for _, a := range attempts {
+		for _, a := range st.Attempts {
 			outcome := "failed"
-			if text(a, "ok") == "true" {
+			if a.OK {
 				outcome = "delivered"
 			}
-			status := text(a, "status")
-			if status == "" {
-				status = "-"
+			status := "-"
+			if a.Status != 0 {
+				status = strconv.Itoa(a.Status)
 			}
-			lat := text(a, "latency")
-			if e, err := eventing.ParseExpiration(lat, time.Now()); err == nil {
-				lat = e.Duration.Round(time.Microsecond).String()
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", text(a, "time"), text(a, "seq"), outcome, status, lat, text(a, "error"))
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", a.Time, a.Seq, outcome, status, a.Latency, a.Error)
 		}
-		w.Flush()
+		return w.Flush()
 	}
 	return nil
 }
 
-func deadLettersCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var cf clientFlags
-	fs := newFlags("deadletters", "deadletters ID [flags]", stderr)
-	cf.register(fs)
-	id, err := oneID(fs, args)
+// deadLetter is one dead letter in herald deadletters --output json.
+type deadLetter struct {
+	Seq      uint64         `json:"seq"`
+	Received string         `json:"received,omitempty"`
+	Died     string         `json:"died"`
+	Attempts int            `json:"attempts"`
+	Error    string         `json:"error"`
+	Message  map[string]any `json:"message"`
+}
+
+func (c *clientFlags) deadLetters(ctx context.Context, id string) ([]deadLetter, error) {
+	resp, err := c.admin(ctx, "getDeadLetters", [2]string{"subscriptionId", id})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	resp, err := cf.admin(ctx, "getDeadLetters", [2]string{"subscriptionId", id})
-	if err != nil {
-		return err
-	}
-	dls := resp.SelectElements("deadLetter")
-	if len(dls) == 0 {
-		fmt.Fprintln(stdout, "no dead letters")
-		return nil
-	}
-	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "SEQ\tDIED\tATTEMPTS\tTOPIC\tTEXT\tLAST ERROR")
-	for _, d := range dls {
+	out := []deadLetter{}
+	for _, d := range resp.SelectElements("deadLetter") {
 		m := d.FindElement("message")
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%q\t%s\n", text(d, "seq"), text(d, "died"), text(d, "attempts"),
-			text(m, "topic"), text(m, "text"), text(d, "error"))
+		msg := map[string]any{}
+		if m != nil {
+			for _, f := range []string{"topic", "instanceId", "timestamp", "text", "info"} {
+				if v := text(m, f); v != "" {
+					msg[f] = v
+				}
+			}
+		}
+		out = append(out, deadLetter{Seq: atou(text(d, "seq")), Received: text(d, "received"), Died: text(d, "died"),
+			Attempts: atoi(text(d, "attempts")), Error: text(d, "error"), Message: msg})
 	}
-	return w.Flush()
+	return out, nil
+}
+
+func deadLettersCmd(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	var cf clientFlags
+	fs := newFlags("deadletters", "deadletters ID [flags]", stdout)
+	cf.register(fs)
+	id, err := fs.parseOne(args, "a subscription id")
+	if err != nil {
+		return err
+	}
+	dls, err := cf.deadLetters(ctx, id)
+	if err != nil {
+		return err
+	}
+	return cf.output.emit(stdout, map[string]any{"id": id, "deadLetters": dls}, func() error {
+		if len(dls) == 0 {
+			_, err := fmt.Fprintln(stdout, "no dead letters")
+			return err
+		}
+		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "SEQ\tDIED\tATTEMPTS\tTOPIC\tTEXT\tLAST ERROR")
+		for _, d := range dls {
+			topic, _ := d.Message["topic"].(string)
+			txt, _ := d.Message["text"].(string)
+			fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%q\t%s\n", d.Seq, d.Died, d.Attempts, topic, txt, d.Error)
+		}
+		return w.Flush()
+	})
 }
 
 func replayCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cf clientFlags
-	fs := newFlags("replay", "replay ID [--since 2026-11-22T10:00:00Z] [flags]", stderr)
+	fs := newFlags("replay", "replay ID [--since 2026-11-22T10:00:00Z] [--wait] [flags]", stdout)
 	cf.register(fs)
 	since := fs.String("since", "", "replay only the dead letters that died at or after this time (RFC 3339)")
-	id, err := oneID(fs, args)
+	wait := fs.Bool("wait", false, "wait until every replayed dead letter is delivered or dead again (a progress bar on a terminal)")
+	poll := fs.Duration("poll", 500*time.Millisecond, "with --wait: how often to ask Herald")
+	id, err := fs.parseOne(args, "a subscription id")
 	if err != nil {
 		return err
 	}
+	var sinceT time.Time
 	if *since != "" {
-		if _, err := time.Parse(time.RFC3339, *since); err != nil {
-			return fmt.Errorf("--since: %w", err)
+		if sinceT, err = time.Parse(time.RFC3339, *since); err != nil {
+			return fs.usagef("--since: %q is not an RFC 3339 time", *since)
+		}
+	}
+	// With --wait, the dead letters before the replay are what it waits for.
+	var before []deadLetter
+	if *wait {
+		if before, err = cf.deadLetters(ctx, id); err != nil {
+			return err
 		}
 	}
 	resp, err := cf.admin(ctx, "replay", [2]string{"subscriptionId", id}, [2]string{"since", *since})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "replaying %s dead letters of %s\n", text(resp, "return"), id)
-	return nil
+	n := atoi(text(resp, "return"))
+	result := map[string]any{"id": id, "replaying": n}
+	if !*wait {
+		return cf.output.emit(stdout, result, func() error {
+			_, err := fmt.Fprintf(stdout, "replaying %d dead letters of %s\n", n, id)
+			return err
+		})
+	}
+	if !cf.output.json() {
+		fmt.Fprintf(stdout, "replaying %d dead letters of %s\n", n, id)
+	}
+	// Each replayed dead letter ends delivered (it leaves the list) or
+	// dead again (its time of death changes).
+	tracked := map[uint64]string{}
+	for _, d := range before {
+		if t, err := time.Parse(time.RFC3339Nano, d.Died); sinceT.IsZero() || err != nil || !t.Before(sinceT) {
+			tracked[d.Seq] = d.Died
+		}
+	}
+	bar := newProgress(stderr, int64(len(tracked)), "replaying", false)
+	delivered, dead := 0, 0
+	for {
+		now, err := cf.deadLetters(ctx, id)
+		if err != nil {
+			bar.abort(stderr)
+			return err
+		}
+		left := map[uint64]string{}
+		for _, d := range now {
+			left[d.Seq] = d.Died
+		}
+		delivered, dead = 0, 0
+		for seq, died := range tracked {
+			switch d, ok := left[seq]; {
+			case !ok:
+				delivered++
+			case d != died:
+				dead++
+			}
+		}
+		bar.set(int64(delivered + dead))
+		if delivered+dead == len(tracked) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			bar.abort(stderr)
+			return ctx.Err()
+		case <-time.After(*poll):
+		}
+	}
+	bar.done()
+	result["delivered"], result["deadAgain"] = delivered, dead
+	return cf.output.emit(stdout, result, func() error {
+		_, err := fmt.Fprintf(stdout, "delivered %d, dead again %d\n", delivered, dead)
+		return err
+	})
 }
