@@ -60,6 +60,31 @@ type DispatcherOptions struct {
 	RetentionInterval time.Duration
 	// Random returns a number in [0,1) for jitter (math/rand/v2).
 	Random func() float64
+	// Observer is told of every delivery attempt (metrics); nil for none.
+	Observer DeliveryObserver
+}
+
+// An Outcome is what became of one delivery attempt.
+type Outcome string
+
+// The outcomes of an attempt.
+const (
+	// OutcomeDelivered: the endpoint acknowledged the event.
+	OutcomeDelivered Outcome = "delivered"
+	// OutcomeRetry: the attempt failed; the event will be tried again.
+	OutcomeRetry Outcome = "retry"
+	// OutcomeDeadLetter: the attempt failed for good; the event moved to
+	// the subscription's dead letters.
+	OutcomeDeadLetter Outcome = "dead_letter"
+)
+
+// A DeliveryObserver is told of every delivery attempt, from the worker
+// that made it: it must be quick and must not block.
+type DeliveryObserver interface {
+	// Attempted reports one attempt: the subscription's processor, the
+	// outcome, how long the attempt took, and, for a delivery, how long
+	// after its acceptance the event was delivered.
+	Attempted(processor string, outcome Outcome, latency, lag time.Duration)
 }
 
 func (o *DispatcherOptions) defaults() {
@@ -441,6 +466,48 @@ func (d *Dispatcher) Remove(id string) {
 	d.dirtyMu.Lock()
 	delete(d.dirty, s)
 	d.dirtyMu.Unlock()
+}
+
+// Running reports whether the dispatcher has started and not shut down.
+func (d *Dispatcher) Running() bool {
+	return d.started.Load() && d.ctx.Err() == nil
+}
+
+// Census counts the subscriptions by processor and state: "pull" (events
+// wait to be pulled), "retrying" (the head event failed at least once),
+// "active" (every other one). It visits every subscription: call it at
+// scrape time, not per event.
+func (d *Dispatcher) Census() map[[2]string]int {
+	out := map[[2]string]int{}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, s := range d.subs {
+		s.mu.Lock()
+		state := "active"
+		switch {
+		case s.pull:
+			state = "pull"
+		case s.retry.attempts > 0 || s.replayRetry.attempts > 0:
+			state = "retrying"
+		}
+		out[[2]string{s.sub.Processor, state}]++
+		s.mu.Unlock()
+	}
+	return out
+}
+
+// OldestCursor returns the lowest saved delivery position among the
+// subscriptions (the matcher's position when there are none).
+func (d *Dispatcher) OldestCursor() uint64 {
+	low := d.matched.Load()
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, s := range d.subs {
+		s.mu.Lock()
+		low = min(low, s.saved)
+		s.mu.Unlock()
+	}
+	return low
 }
 
 // Owned returns how many subscriptions owner holds.
@@ -872,6 +939,19 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		s.scheduled = false
 		s.mu.Unlock()
 		return
+	}
+	if obs := d.opts.Observer; obs != nil {
+		switch {
+		case err == nil:
+			obs.Attempted(n.Subscription.Processor, OutcomeDelivered, latency, now.Sub(ev.Received))
+		default:
+			_, _, permanent := deliveryDetails(err)
+			if permanent || n.Attempt > len(d.opts.Schedule) {
+				obs.Attempted(n.Subscription.Processor, OutcomeDeadLetter, latency, 0)
+			} else {
+				obs.Attempted(n.Subscription.Processor, OutcomeRetry, latency, 0)
+			}
+		}
 	}
 	if err == nil {
 		replayed := s.popHead(ev)

@@ -44,6 +44,10 @@ type Options struct {
 	// waits). A lone publisher never waits.
 	GatherWindow time.Duration
 	Logger       *slog.Logger
+	// OnCommit, when set, is called by the writer after each commit of
+	// appends with their number and the commit's duration (fsync
+	// included), for metrics. It must not block.
+	OnCommit func(events int, took time.Duration)
 }
 
 // DB is Herald's bbolt store. It is safe for concurrent use.
@@ -52,6 +56,7 @@ type DB struct {
 	logger   *slog.Logger
 	maxBatch int
 	gather   time.Duration
+	onCommit func(int, time.Duration)
 
 	head     atomic.Uint64
 	index    *indexer
@@ -109,7 +114,7 @@ func Open(dir string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, logger: o.Logger, maxBatch: o.MaxBatch, gather: o.GatherWindow,
+	db := &DB{bolt: b, logger: o.Logger, maxBatch: o.MaxBatch, gather: o.GatherWindow, onCommit: o.OnCommit,
 		appends: make(chan *appendReq, o.MaxBatch), stop: make(chan struct{}), done: make(chan struct{})}
 	db.index = newIndexer(db, o.IndexInterval)
 	if err := db.init(); err != nil {
@@ -155,6 +160,13 @@ func (db *DB) Close() error {
 	<-db.done
 	db.index.close()
 	return db.bolt.Close()
+}
+
+// Ready reports whether the database is open.
+func (db *DB) Ready() bool {
+	db.closeMu.RLock()
+	defer db.closeMu.RUnlock()
+	return !db.closed
 }
 
 // Path returns the database file's path.

@@ -95,7 +95,11 @@ func (db *DB) writer() {
 			}
 		}
 		last = len(batch)
+		start := time.Now()
 		db.commit(batch)
+		if db.onCommit != nil {
+			db.onCommit(len(batch), time.Since(start))
+		}
 	}
 }
 

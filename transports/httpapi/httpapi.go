@@ -15,8 +15,10 @@ import (
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/transports/auth"
+	"github.com/herald-eventing/herald/transports/httperror"
 	"github.com/herald-eventing/herald/transports/keyapi"
 	"github.com/herald-eventing/herald/transports/messages"
+	"github.com/herald-eventing/herald/transports/metrics"
 	"github.com/herald-eventing/herald/transports/pull"
 	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/transports/soap"
@@ -44,6 +46,12 @@ type Options struct {
 	// ManagementLimiter and PublishLimiter limit the SOAP operations and
 	// the publishing of each non-admin key (nil: no limit).
 	ManagementLimiter, PublishLimiter *ratelimit.Limiter
+	// Metrics serves GET /metrics (admins only when Authorize is on) and
+	// counts the message endpoint's events; nil serves none.
+	Metrics *metrics.Metrics
+	// Ready says whether Herald can serve (the store open, the dispatcher
+	// running) for GET /readyz; nil checks only the Service's dispatcher.
+	Ready func() error
 }
 
 // New returns the handler for every Herald URL.
@@ -85,6 +93,39 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.Handle("/", required.Require(&messages.Handler{Service: o.Service, Logger: o.Logger, MaxBody: o.MaxMessageBody, Limiter: o.PublishLimiter}))
+	ready := o.Ready
+	if ready == nil {
+		ready = func() error {
+			if !o.Service.Dispatcher().Running() {
+				return errors.New("delivery is not running")
+			}
+			return nil
+		}
+	}
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := ready(); err != nil {
+			httperror.Plain(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	var observer messages.Observer
+	if o.Metrics != nil {
+		observer = o.Metrics
+		mux.Handle("GET /metrics", required.Require(adminOnly(o.Metrics.Handler())))
+	}
+	mux.Handle("/", required.Require(&messages.Handler{Service: o.Service, Logger: o.Logger, MaxBody: o.MaxMessageBody, Limiter: o.PublishLimiter, Observer: observer}))
 	return mux, nil
+}
+
+// adminOnly lets only admins through (everyone when authorization is off:
+// no principal in the context).
+func adminOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := access.FromContext(r.Context()); p != nil && !p.IsAdmin() {
+			httperror.Write(w, access.Deny("metrics", "operator reads are for admins"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

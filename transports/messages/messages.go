@@ -36,6 +36,24 @@ type Handler struct {
 	// Limiter limits each publisher key's rate (admins and requests
 	// without a key are not limited); nil for no limit.
 	Limiter *ratelimit.Limiter
+	// Observer counts accepted and refused events (metrics); nil for none.
+	Observer Observer
+}
+
+// An Observer is told of every event the endpoint accepts or refuses. It
+// must be quick and must not block.
+type Observer interface {
+	Accepted()
+	// Rejected names the reason: method, unsupported_media_type,
+	// too_large, bad_request, invalid, rate_limited, unauthenticated,
+	// forbidden or store_error.
+	Rejected(reason string)
+}
+
+func (h *Handler) rejected(reason string) {
+	if h.Observer != nil {
+		h.Observer.Rejected(reason)
+	}
 }
 
 func plain(w http.ResponseWriter, status int, msg string) {
@@ -52,6 +70,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
+		h.rejected("method")
 		w.Header().Set("Allow", "POST")
 		plain(w, http.StatusMethodNotAllowed, "POST a <message> (Content-Type: text/xml) to this endpoint")
 		return
@@ -59,10 +78,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ct := r.Header.Get("Content-Type")
 	typ, charset, ok := mediaType(ct)
 	if !ok || (typ != "text/xml" && typ != "application/xml") {
+		h.rejected("unsupported_media_type")
 		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not accepted: send text/xml or application/xml", ct))
 		return
 	}
 	if charset != "" && charset != "utf-8" && charset != "us-ascii" {
+		h.rejected("unsupported_media_type")
 		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("charset %q is not accepted: send UTF-8", charset))
 		return
 	}
@@ -74,19 +95,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			h.rejected("too_large")
 			plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message larger than %d bytes", max))
 			return
 		}
+		h.rejected("bad_request")
 		plain(w, http.StatusBadRequest, "cannot read the message: "+err.Error())
 		return
 	}
 	m, err := xsd.ParseMessage(data)
 	if err != nil {
+		h.rejected("invalid")
 		plain(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if p := access.FromContext(r.Context()); p != nil && !p.IsAdmin() {
 		if ok, wait := h.Limiter.Allow(p.Name); !ok {
+			h.rejected("rate_limited")
 			httperror.Write(w, &httperror.RateLimited{RetryAfter: wait, What: "the publishing rate of this key"})
 			return
 		}
@@ -99,14 +124,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return // the publisher went away
 		}
 		if st := httperror.Status(err); st == http.StatusUnauthorized || st == http.StatusForbidden {
+			if st == http.StatusUnauthorized {
+				h.rejected("unauthenticated")
+			} else {
+				h.rejected("forbidden")
+			}
 			httperror.Write(w, err)
 			return
 		}
 		if h.Logger != nil {
 			h.Logger.Error("cannot store an event", slog.Any("err", err))
 		}
+		h.rejected("store_error")
 		plain(w, http.StatusServiceUnavailable, "the event could not be stored; try again")
 		return
+	}
+	if h.Observer != nil {
+		h.Observer.Accepted()
 	}
 	hdr := w.Header()
 	hdr["Content-Type"] = textPlain

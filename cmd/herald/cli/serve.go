@@ -20,6 +20,7 @@ import (
 	"github.com/herald-eventing/herald/store"
 	"github.com/herald-eventing/herald/transports/guard"
 	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/metrics"
 	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/transports/soap"
 	"github.com/herald-eventing/herald/transports/tlsconf"
@@ -214,7 +215,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if gather == 0 {
 		gather = -1
 	}
-	db, err := store.Open(cfg.data, store.Options{Logger: logger, GatherWindow: gather})
+	m := metrics.New()
+	db, err := store.Open(cfg.data, store.Options{Logger: logger, GatherWindow: gather, OnCommit: m.Committed})
 	if err != nil {
 		return err
 	}
@@ -266,11 +268,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Dispatcher: eventing.DispatcherOptions{
 			Workers: cfg.workers, Timeout: cfg.timeout, Schedule: schedule,
 			FailureLimit: failureLimit, FailureWindow: cfg.failureWindow, Retention: cfg.retention,
+			Observer: m,
 		},
 	})
 	if err != nil {
 		return err
 	}
+	m.Watch(metrics.Options{Service: svc, DBPath: db.Path()})
 	keyring, err := access.NewKeyring(ctx, db, adminKey, nil)
 	if err != nil {
 		return err
@@ -296,6 +300,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Service: svc, Logger: logger, Keyring: keyring, Authorize: authOn, ClientSubject: clientSubject,
 		ManagementLimiter: ratelimit.New(cfg.rateManagement, int(2*cfg.rateManagement), nil),
 		PublishLimiter:    ratelimit.New(cfg.ratePublish, int(2*cfg.ratePublish), nil),
+		Metrics:           m,
+		Ready: func() error {
+			switch {
+			case !db.Ready():
+				return errors.New("the store is closed")
+			case !svc.Dispatcher().Running():
+				return errors.New("delivery is not running")
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return err

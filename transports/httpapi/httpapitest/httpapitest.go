@@ -14,6 +14,7 @@ import (
 	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/store"
 	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/metrics"
 	"github.com/herald-eventing/herald/transports/soap"
 )
 
@@ -54,7 +55,8 @@ func start(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options, 
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	db, err := store.Open(dir, store.Options{NoSync: true})
+	m := metrics.New()
+	db, err := store.Open(dir, store.Options{NoSync: true, OnCommit: m.Committed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +66,9 @@ func start(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options, 
 	}
 	if o.Dispatcher.FlushInterval == 0 {
 		o.Dispatcher.FlushInterval = 10 * time.Millisecond
+	}
+	if o.Dispatcher.Observer == nil {
+		o.Dispatcher.Observer = m
 	}
 	svc, err := eventing.NewService(t.Context(), o)
 	if err != nil {
@@ -78,7 +83,8 @@ func start(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	hopts.Service, hopts.Logger, hopts.Keyring = svc, o.Logger, kr
+	m.Watch(metrics.Options{Service: svc, DBPath: db.Path()})
+	hopts.Service, hopts.Logger, hopts.Keyring, hopts.Metrics = svc, o.Logger, kr, m
 	h, err := httpapi.New(hopts)
 	if err != nil {
 		t.Fatal(err)
