@@ -3,6 +3,7 @@ module github.com/herald-eventing/herald
 go 1.26.8
 
 require (
+	github.com/BurntSushi/toml v1.6.0
 	github.com/antchfx/xpath v1.3.9
 	github.com/beevik/etree v1.6.0
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
@@ -16,7 +17,6 @@ require (
 )
 
 require (
-	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
 	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
 	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
