@@ -508,7 +508,7 @@ func (t *Tracker) checkLevels(now time.Time, out []*eventing.Message) []*eventin
 		if !below {
 			rel = "≥"
 		}
-		text := fmt.Sprintf("%s: %s %s %s (%s)", l.rule.name, formatPercent(pct), rel, formatPercent(l.rule.threshold), failuresText(failures, l.rule.window))
+		text := fmt.Sprintf("%s: %s %s %s (%s)", l.rule.name, FormatPercent(pct), rel, FormatPercent(l.rule.threshold), failuresText(failures, l.rule.window))
 		out = append(out, &eventing.Message{
 			Topic: CrossedTopic, InstanceID: l.rule.name, Timestamp: now.UTC().Format(time.RFC3339),
 			Text: text, Info: fmt.Sprintf("%d events, %d failure events in the last %s", events, failures, formatDuration(l.rule.window)),
@@ -737,7 +737,7 @@ func (m Minute) Percent() float64 { return percent(m.Events, m.Failures) }
 
 // String describes the level: "99.9 % (1 failure event in the last 10 min)".
 func (l Level) String() string {
-	return fmt.Sprintf("%s (%s)", formatPercent(l.Percent), failuresText(l.Failures, l.Window))
+	return fmt.Sprintf("%s (%s)", FormatPercent(l.Percent), failuresText(l.Failures, l.Window))
 }
 
 // Levels returns the service levels as of the clock's now, in the rules'
@@ -775,9 +775,9 @@ func percent(events, failures int) float64 {
 	return 100 * float64(events-failures) / float64(events)
 }
 
-// formatPercent writes a level rounded down to two decimals, so that a
-// level with a failure never reads 100 %: "99.9 %", "100 %".
-func formatPercent(p float64) string {
+// FormatPercent writes a level rounded down to two decimals, so that a
+// level below 100 never reads 100 %: "99.9 %", "100 %".
+func FormatPercent(p float64) string {
 	f := math.Floor(p*100) / 100
 	if p < 100 && f >= 100 {
 		f = 99.99
