@@ -109,6 +109,7 @@ func start(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options, 
 // Stop stops Herald (once): the HTTP server, delivery, the file.
 func (h *Herald) Stop() {
 	h.once.Do(func() {
+		h.Service.Drain() // streams and long polls end, so that Close does not wait for them
 		h.Server.Close()
 		if h.Presence != nil {
 			h.Presence.Close()
