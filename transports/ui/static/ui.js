@@ -23,9 +23,10 @@ document.addEventListener("DOMContentLoaded", function () {
   }
 });
 
-function cell(row, text) {
+function cell(row, text, cls) {
   var td = document.createElement("td");
   td.textContent = text == null ? "" : String(text);
+  if (cls) { td.className = cls; }
   row.appendChild(td);
 }
 
@@ -52,7 +53,7 @@ function followLive(table) {
       row.className = "operator";
     }
     cell(row, ev.seq);
-    cell(row, ev.received);
+    cell(row, String(ev.received).replace("T", " "), "nowrap");
     cell(row, ev.topic);
     cell(row, ev.instanceId);
     cell(row, ev.text);
@@ -88,6 +89,8 @@ function keepFresh(box) {
     setTimeout(refresh, Math.max(0, 1000 - (Date.now() - last)));
   }
   var source = new EventSource("/ui/live/stream");
+  source.onopen = function () { box.dataset.live = "1"; };
+  source.onerror = function () { box.dataset.live = "0"; };
   source.addEventListener("message", soon);
   setInterval(soon, 10000);
 }
