@@ -511,7 +511,7 @@ func (t *Tracker) checkLevels(now time.Time, out []*eventing.Message) []*eventin
 		text := fmt.Sprintf("%s: %s %s %s (%s)", l.rule.name, FormatPercent(pct), rel, FormatPercent(l.rule.threshold), failuresText(failures, l.rule.window))
 		out = append(out, &eventing.Message{
 			Topic: CrossedTopic, InstanceID: l.rule.name, Timestamp: now.UTC().Format(time.RFC3339),
-			Text: text, Info: fmt.Sprintf("%d events, %d failure events in the last %s", events, failures, formatDuration(l.rule.window)),
+			Text: text, Info: fmt.Sprintf("%d events, %s", events, failuresText(failures, l.rule.window)),
 		})
 	}
 	return out

@@ -114,3 +114,25 @@ state = "down"
 	fmt.Println(r.Silence(), err)
 	// Output: 5m0s <nil>
 }
+
+// The README's example is a valid file.
+func TestParseRules_README(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i := strings.Index(s, "## Presence and service levels")
+	if i < 0 {
+		t.Fatal("no presence section in the README")
+	}
+	s = s[i:]
+	start := strings.Index(s, "```toml\n")
+	end := strings.Index(s[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no TOML example in the README's presence section")
+	}
+	if _, err := presence.ParseRules("README.md", []byte(s[start+8:start+8+end])); err != nil {
+		t.Error(err)
+	}
+}
