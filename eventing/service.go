@@ -785,6 +785,17 @@ func (s *Service) Publish(ctx context.Context, m *Message) (*Event, error) {
 	return s.store.Append(ctx, m, s.clock.Now())
 }
 
+// PublishOperatorEvent appends one of Herald's own operator events (a
+// topic under herald., such as herald.presence.changed), which Publish
+// refuses to everyone. It is for Herald's own components, never for a
+// request: a topic outside herald.* is refused.
+func (s *Service) PublishOperatorEvent(ctx context.Context, m *Message) (*Event, error) {
+	if !access.Reserved(m.Topic) {
+		return nil, fmt.Errorf("eventing: operator events are published on herald.* topics, not %q", m.Topic)
+	}
+	return s.publishOwn(ctx, m)
+}
+
 // publishOwn appends one of Herald's own events (operator events on
 // herald.* topics).
 func (s *Service) publishOwn(ctx context.Context, m *Message) (*Event, error) {

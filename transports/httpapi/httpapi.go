@@ -2,8 +2,8 @@
 // the SOAP front end (POST /eventing, POST /subscriptions, GET
 // /eventing?wsdl), the schemas (GET /xsd/{name}), pull by cursor (GET
 // /subscriptions/{id}/events), the browser stream (GET /stream), the
-// health check and the message endpoint, whose path is a setting and so is
-// served from the root.
+// operator page (/ui, package ui), the health check and the message
+// endpoint, whose path is a setting and so is served from the root.
 package httpapi
 
 import (
@@ -14,6 +14,7 @@ import (
 
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/eventing/access"
+	"github.com/herald-eventing/herald/eventing/presence"
 	"github.com/herald-eventing/herald/transports/auth"
 	"github.com/herald-eventing/herald/transports/httperror"
 	"github.com/herald-eventing/herald/transports/keyapi"
@@ -23,6 +24,7 @@ import (
 	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/transports/soap"
 	"github.com/herald-eventing/herald/transports/stream"
+	"github.com/herald-eventing/herald/transports/ui"
 	"github.com/herald-eventing/herald/xsd"
 )
 
@@ -52,6 +54,9 @@ type Options struct {
 	// Ready says whether Herald can serve (the store open, the dispatcher
 	// running) for GET /readyz; nil checks only the Service's dispatcher.
 	Ready func() error
+	// Presence is the presence tracker the operator page (/ui) shows;
+	// nil shows presence as off.
+	Presence *presence.Tracker
 }
 
 // New returns the handler for every Herald URL.
@@ -81,6 +86,12 @@ func New(o Options) (http.Handler, error) {
 	if keys != nil {
 		(&keyapi.Handler{Keyring: o.Keyring, Auth: keys, Logger: o.Logger}).Register(mux)
 	}
+	page, err := ui.New(ui.Options{Service: o.Service, Presence: o.Presence, Auth: required, Logger: o.Logger})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/ui", page)
+	mux.Handle("/ui/", page)
 	mux.HandleFunc("GET /xsd/{name}", func(w http.ResponseWriter, r *http.Request) {
 		doc, ok := xsd.Document(r.PathValue("name"), soap.Base(r))
 		if !ok {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/eventing/access"
+	"github.com/herald-eventing/herald/eventing/presence"
 	"github.com/herald-eventing/herald/store"
 	"github.com/herald-eventing/herald/transports/guard"
 	"github.com/herald-eventing/herald/transports/httpapi"
@@ -61,6 +62,8 @@ type serveConfig struct {
 	clientCAFile      string
 	deliveryCAFile    string
 	allowTargets      string
+	presenceRules     string
+	allowOrigins      string
 }
 
 // define registers serve's settings: one line each; the flag, its
@@ -94,6 +97,7 @@ func (c *serveConfig) define(s *settings) {
 	s.String(&c.tlsCert, "tls-cert", "", "certificate file (PEM): serve HTTPS and HTTP/2; reloaded when it changes")
 	s.String(&c.tlsKey, "tls-key", "", "private key file (PEM) of --tls-cert")
 	s.String(&c.clientCAFile, "client-ca-file", "", "CA certificates (PEM) that sign client certificates; a verified certificate's subject CN names the key it stands for")
+	s.String(&c.presenceRules, "presence-rules", "", "TOML file of presence and service-level rules (see README: Presence and service levels); without it, an instance that publishes is up and 10 minutes of silence make it unknown")
 	s.String(&c.allowTargets, "allow-targets", "default", "CIDRs that deliveries may go to besides public addresses (comma-separated; default: 127.0.0.0/8,::1/128 on a loopback --addr, none otherwise)")
 	s.String(&c.deliveryCAFile, "delivery-ca-file", "", "CA certificates (PEM) that outgoing deliveries trust besides the system's")
 	s.Duration(&c.gather, "commit-gather", 1500*time.Microsecond, "under concurrent publishing, how long a commit may wait for more events to share its disk flush (0: never)")
@@ -275,6 +279,16 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	m.Watch(metrics.Options{Service: svc, DBPath: db.Path()})
+	var rules *presence.Rules
+	if cfg.presenceRules != "" {
+		if rules, err = presence.LoadRules(cfg.presenceRules); err != nil {
+			return err
+		}
+	}
+	tracker, err := presence.New(presence.Options{Log: db, Publisher: svc, Clock: svc.Clock(), Rules: rules, Logger: logger})
+	if err != nil {
+		return err
+	}
 	keyring, err := access.NewKeyring(ctx, db, adminKey, nil)
 	if err != nil {
 		return err
@@ -301,6 +315,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ManagementLimiter: ratelimit.New(cfg.rateManagement, int(2*cfg.rateManagement), nil),
 		PublishLimiter:    ratelimit.New(cfg.ratePublish, int(2*cfg.ratePublish), nil),
 		Metrics:           m,
+		Presence:          tracker,
 		Ready: func() error {
 			switch {
 			case !db.Ready():
@@ -358,6 +373,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	dctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
+	tracker.Close() // publishes what it still holds, before delivery stops
 	if err := svc.Shutdown(dctx); err != nil {
 		logger.Warn("delivery shutdown", slog.Any("err", err))
 	}

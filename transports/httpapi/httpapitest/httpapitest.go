@@ -12,6 +12,7 @@ import (
 
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/eventing/access"
+	"github.com/herald-eventing/herald/eventing/presence"
 	"github.com/herald-eventing/herald/store"
 	"github.com/herald-eventing/herald/transports/httpapi"
 	"github.com/herald-eventing/herald/transports/metrics"
@@ -27,6 +28,8 @@ type Herald struct {
 	Dir string
 	// Keyring holds the API keys (with StartAuth, the admin key too).
 	Keyring *access.Keyring
+	// Presence is the presence tracker (StartPresence), nil otherwise.
+	Presence *presence.Tracker
 
 	once sync.Once
 }
@@ -37,7 +40,15 @@ type Herald struct {
 // t.Cleanup.
 func Start(t testing.TB, dir string, o eventing.Options) *Herald {
 	t.Helper()
-	return start(t, dir, o, httpapi.Options{}, "")
+	return start(t, dir, o, httpapi.Options{}, "", nil)
+}
+
+// StartPresence starts Herald as Start does, with a presence tracker fed
+// by its log, publishing through the Service and shown at /ui (po's Log,
+// Publisher and Clock are set here).
+func StartPresence(t testing.TB, dir string, o eventing.Options, po presence.Options) *Herald {
+	t.Helper()
+	return start(t, dir, o, httpapi.Options{}, "", &po)
 }
 
 // StartAuth starts Herald as Start does, with authorization on and
@@ -47,10 +58,10 @@ func StartAuth(t testing.TB, dir string, o eventing.Options, adminKey string, ho
 	t.Helper()
 	o.Authorize = true
 	hopts.Authorize = true
-	return start(t, dir, o, hopts, adminKey)
+	return start(t, dir, o, hopts, adminKey, nil)
 }
 
-func start(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options, adminKey string) *Herald {
+func start(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options, adminKey string, po *presence.Options) *Herald {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -84,12 +95,19 @@ func start(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options, 
 		t.Fatal(err)
 	}
 	m.Watch(metrics.Options{Service: svc, DBPath: db.Path()})
-	hopts.Service, hopts.Logger, hopts.Keyring, hopts.Metrics = svc, o.Logger, kr, m
+	var tracker *presence.Tracker
+	if po != nil {
+		po.Log, po.Publisher, po.Clock = db, svc, svc.Clock()
+		if tracker, err = presence.New(*po); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hopts.Service, hopts.Logger, hopts.Keyring, hopts.Presence, hopts.Metrics = svc, o.Logger, kr, tracker, m
 	h, err := httpapi.New(hopts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hd := &Herald{Server: httptest.NewServer(h), Service: svc, DB: db, Dir: dir, Keyring: kr}
+	hd := &Herald{Server: httptest.NewServer(h), Service: svc, DB: db, Dir: dir, Keyring: kr, Presence: tracker}
 	t.Cleanup(hd.Stop)
 	return hd
 }
@@ -97,7 +115,11 @@ func start(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options, 
 // Stop stops Herald (once): the HTTP server, delivery, the file.
 func (h *Herald) Stop() {
 	h.once.Do(func() {
+		h.Service.Drain() // streams and long polls end, so that Close does not wait for them
 		h.Server.Close()
+		if h.Presence != nil {
+			h.Presence.Close()
+		}
 		h.Service.Shutdown(context.Background())
 		h.DB.Close()
 	})
