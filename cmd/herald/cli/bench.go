@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/store"
 	"github.com/herald-eventing/herald/transports/httpapi"
 	"github.com/herald-eventing/herald/transports/soap"
@@ -114,9 +115,16 @@ type instance struct {
 	srv  *http.Server
 	url  string
 	path string
+	// auth is the header that authenticates an unrestricted publisher on
+	// an instance started with authorization (nil without).
+	auth http.Header
 }
 
-func (b *bench) start(ctx context.Context, name string) (*instance, error) {
+// start runs Herald on the bbolt file named name. With authorize, it
+// authorizes as serve --auth on does (eventing and HTTP, keys in the same
+// file, no rate limit) and makes a publisher key for every topic, which
+// the instance's auth header carries as a Bearer token.
+func (b *bench) start(ctx context.Context, name string, authorize bool) (*instance, error) {
 	dir := filepath.Join(b.dir, name)
 	db, err := store.Open(dir, store.Options{})
 	if err != nil {
@@ -124,16 +132,32 @@ func (b *bench) start(ctx context.Context, name string) (*instance, error) {
 	}
 	client := benchClient(4096)
 	svc, err := eventing.NewService(ctx, eventing.Options{Store: db, Ender: &soap.Ender{Client: client}, HTTPClient: client,
-		Dispatcher: eventing.DispatcherOptions{Workers: 256}})
+		Authorize: authorize, Dispatcher: eventing.DispatcherOptions{Workers: 256}})
 	if err != nil {
 		db.Close()
 		return nil, err
+	}
+	opts := httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler)}
+	var header http.Header
+	if authorize {
+		kr, err := access.NewKeyring(ctx, db, "", nil)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		_, secret, err := kr.Create(ctx, "bench-publisher", access.Publisher, nil)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		opts.Keyring, opts.Authorize = kr, true
+		header = http.Header{"Authorization": {"Bearer " + secret}}
 	}
 	if err := svc.Start(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
-	h, err := httpapi.New(httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler)})
+	h, err := httpapi.New(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +165,7 @@ func (b *bench) start(ctx context.Context, name string) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &instance{db: db, svc: svc, srv: srv, url: url, path: db.Path()}, nil
+	return &instance{db: db, svc: svc, srv: srv, url: url, path: db.Path(), auth: header}, nil
 }
 
 func (in *instance) stop() {
@@ -170,9 +194,9 @@ func benchMessage(topic, text string) []byte {
 	return []byte(`<message xmlns="http://cloud42.jw.de/message"><topic>` + topic + `</topic><instanceId>i-bench</instanceId><timestamp>2026-11-22 10:00:00 GMT</timestamp><text>` + text + `</text><info>bench</info></message>`)
 }
 
-// hammer POSTs messages with client from n goroutines for d and returns
-// the rate of 202s.
-func hammer(ctx context.Context, client *http.Client, url string, n int, d time.Duration) (float64, error) {
+// hammer POSTs messages with client from n goroutines for d, each with
+// header (nil for none), and returns the rate of 202s.
+func hammer(ctx context.Context, client *http.Client, url string, header http.Header, n int, d time.Duration) (float64, error) {
 	var ok, bad atomic.Int64
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(d)
@@ -182,7 +206,16 @@ func hammer(ctx context.Context, client *http.Client, url string, n int, d time.
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				resp, err := client.Post(url, "text/xml", bytes.NewReader(body))
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+				if err != nil {
+					bad.Add(1)
+					continue
+				}
+				req.Header.Set("Content-Type", "text/xml")
+				for k, v := range header {
+					req.Header[k] = v
+				}
+				resp, err := client.Do(req)
 				if err != nil {
 					bad.Add(1)
 					continue
@@ -211,9 +244,8 @@ func hammer(ctx context.Context, client *http.Client, url string, n int, d time.
 const ingestRounds = 5
 
 // ingest measures the durable ingest rate against the bare handler. The
-// two alternate in rounds (ingestRounds, of a third of the duration each,
-// keeping their connections) and the table gives the median of each and
-// the median of the rounds' ratios.
+// two alternate in rounds (see alternate) and the table gives the median
+// of each and the median of the rounds' ratios.
 func (b *bench) ingest(ctx context.Context) error {
 	bare, bareURL, err := serveLocal(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -223,43 +255,63 @@ func (b *bench) ingest(ctx context.Context) error {
 		return err
 	}
 	defer bare.Close()
-	in, err := b.start(ctx, "ingest")
+	in, err := b.start(ctx, "ingest", false)
 	if err != nil {
 		return err
 	}
 	defer in.stop()
-	rounds, seg := ingestRounds, b.cfg.duration/3
-	if b.cfg.quick {
-		rounds, seg = 1, b.cfg.duration
-	}
 	for _, n := range []int{1, 16, 64} {
-		b.progress("durable ingest, %d publishers, %d rounds", n, rounds)
-		baseClient, heraldClient := benchClient(n), benchClient(n)
-		var bases, gots, ratios []float64
-		for r := range rounds {
-			var base, got float64
-			for k := range 2 {
-				// Alternate which goes first.
-				if (r+k)%2 == 0 {
-					base, err = hammer(ctx, baseClient, bareURL+"/messages", n, seg)
-				} else {
-					got, err = hammer(ctx, heraldClient, in.url+"/messages", n, seg)
-				}
-				if err != nil {
-					return err
-				}
-			}
-			b.progress("  round %d: Herald %s, baseline %s, %s", r+1, rate(got), rate(base), pct(got/base))
-			bases, gots, ratios = append(bases, base), append(gots, got), append(ratios, got/base)
+		got, base, ratio, err := b.alternate(ctx, fmt.Sprintf("durable ingest, %d publishers", n), n,
+			ingestTarget{"Herald", in.url + "/messages", nil}, ingestTarget{"baseline", bareURL + "/messages", nil})
+		if err != nil {
+			return err
 		}
 		target := ""
 		if n == 64 {
 			target = "≥ 50 % of baseline"
 		}
-		b.row(fmt.Sprintf("durable ingest, %d publishers (events/s)", n), rate(median(gots)), rate(median(bases)), pct(median(ratios)), target)
+		b.row(fmt.Sprintf("durable ingest, %d publishers (events/s)", n), rate(got), rate(base), pct(ratio), target)
 	}
 	b.row("bbolt file after ingest", mib(fileSize(in.path)), "", "", "")
 	return nil
+}
+
+// An ingestTarget is what alternate hammers: a name for the progress
+// lines, the message URL and the header every publish carries.
+type ingestTarget struct {
+	name   string
+	url    string
+	header http.Header
+}
+
+// alternate hammers got and base with n publishers in alternating rounds
+// (ingestRounds, of a third of the duration each; one of the whole
+// duration with --quick), which of the two goes first alternating too.
+// Each keeps its own connections across the rounds. Every round is
+// printed on stderr; alternate returns the median rate of each and the
+// median of the rounds' ratios got/base.
+func (b *bench) alternate(ctx context.Context, label string, n int, got, base ingestTarget) (gotRate, baseRate, ratio float64, err error) {
+	rounds, seg := ingestRounds, b.cfg.duration/3
+	if b.cfg.quick {
+		rounds, seg = 1, b.cfg.duration
+	}
+	b.progress("%s, %d rounds", label, rounds)
+	targets := [2]ingestTarget{got, base}
+	clients := [2]*http.Client{benchClient(n), benchClient(n)}
+	var rates [2][]float64
+	var ratios []float64
+	for r := range rounds {
+		var v [2]float64
+		for k := range 2 {
+			j := (r + k + 1) % 2 // base first in even rounds
+			if v[j], err = hammer(ctx, clients[j], targets[j].url, targets[j].header, n, seg); err != nil {
+				return 0, 0, 0, fmt.Errorf("%s, %s: %w", label, targets[j].name, err)
+			}
+		}
+		b.progress("  round %d: %s %s, %s %s, %s", r+1, got.name, rate(v[0]), base.name, rate(v[1]), pct(v[0]/v[1]))
+		rates[0], rates[1], ratios = append(rates[0], v[0]), append(rates[1], v[1]), append(ratios, v[0]/v[1])
+	}
+	return median(rates[0]), median(rates[1]), median(ratios), nil
 }
 
 func median(v []float64) float64 {
@@ -310,7 +362,7 @@ func subscribeAll(ctx context.Context, svc *eventing.Service, url, topic string,
 func (b *bench) fanout(ctx context.Context) error {
 	for _, n := range []int{1, 100, 1000} {
 		b.progress("fan-out to %d subscriptions", n)
-		in, err := b.start(ctx, fmt.Sprintf("fanout-%d", n))
+		in, err := b.start(ctx, fmt.Sprintf("fanout-%d", n), false)
 		if err != nil {
 			return err
 		}
@@ -368,7 +420,7 @@ func (b *bench) publishLatency(ctx context.Context) error {
 			return err
 		}
 		t0 := time.Now()
-		in, err := b.start(ctx, name)
+		in, err := b.start(ctx, name, false)
 		if err != nil {
 			return err
 		}
@@ -429,7 +481,7 @@ func (b *bench) seed(ctx context.Context, name, url string, n int) error {
 
 func (b *bench) endToEnd(ctx context.Context) error {
 	b.progress("end-to-end latency at 1,000 events/s")
-	in, err := b.start(ctx, "e2e")
+	in, err := b.start(ctx, "e2e", false)
 	if err != nil {
 		return err
 	}
