@@ -44,7 +44,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&cfg.subs, "subscriptions", 100000, "subscriptions for the publish-latency run with many")
 	fs.BoolVar(&cfg.quick, "quick", false, "short runs and 10,000 subscriptions (a smoke test of the harness)")
-	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, fanout, latency, e2e)")
+	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, auth, fanout, latency, e2e)")
 	fs.StringVar(&cfg.profile, "cpuprofile", "", "write a CPU profile of the whole run (Herald, the baselines and the load generators) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,7 +90,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 	for _, m := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"ingest", b.ingest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"e2e", b.endToEnd}} {
+	}{{"ingest", b.ingest}, {"auth", b.authIngest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"e2e", b.endToEnd}} {
 		if b.cfg.only != "" && !slices.Contains(strings.Split(b.cfg.only, ","), m.name) {
 			continue
 		}
@@ -104,7 +104,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 		fmt.Fprintln(w, strings.Join(r, "\t"))
 	}
 	w.Flush()
-	fmt.Fprintf(stdout, "\nRSS %s (peak %s); the baseline is a net/http handler that answers 202 without parsing or storing.\n", mib(rss("VmRSS")), mib(rss("VmHWM")))
+	fmt.Fprintf(stdout, "\nRSS %s (peak %s); the baseline is a net/http handler that answers 202 without parsing or storing, except where the row names another.\n", mib(rss("VmRSS")), mib(rss("VmHWM")))
 	return nil
 }
 
@@ -312,6 +312,48 @@ func (b *bench) alternate(ctx context.Context, label string, n int, got, base in
 		rates[0], rates[1], ratios = append(rates[0], v[0]), append(rates[1], v[1]), append(ratios, v[0]/v[1])
 	}
 	return median(rates[0]), median(rates[1]), median(ratios), nil
+}
+
+// authIngest measures what authentication costs durable ingest: two
+// Herald instances side by side, one without authorization and one with
+// it (serve --auth on; every publish carries the Bearer key of a
+// publisher for every topic, no rate limit), in alternating rounds as
+// ingest runs them.
+func (b *bench) authIngest(ctx context.Context) error {
+	off, err := b.start(ctx, "auth-off", false)
+	if err != nil {
+		return err
+	}
+	defer off.stop()
+	on, err := b.start(ctx, "auth-on", true)
+	if err != nil {
+		return err
+	}
+	defer on.stop()
+	// A publish without the key must be refused, or this would measure
+	// nothing.
+	resp, err := http.Post(on.url+"/messages", "text/xml", bytes.NewReader(benchMessage("ingest", "x")))
+	if err != nil {
+		return err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return fmt.Errorf("auth: a publish without a key got HTTP %d, not 401", resp.StatusCode)
+	}
+	for _, n := range []int{16, 64} {
+		got, base, ratio, err := b.alternate(ctx, fmt.Sprintf("durable ingest with auth, %d publishers", n), n,
+			ingestTarget{"with auth", on.url + "/messages", on.auth}, ingestTarget{"without", off.url + "/messages", nil})
+		if err != nil {
+			return err
+		}
+		target := ""
+		if n == 64 {
+			target = "≥ 95 % of no auth"
+		}
+		b.row(fmt.Sprintf("durable ingest with auth (Bearer), %d publishers (events/s)", n), rate(got), rate(base), pct(ratio), target)
+	}
+	return nil
 }
 
 func median(v []float64) float64 {
