@@ -44,7 +44,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&cfg.subs, "subscriptions", 100000, "subscriptions for the publish-latency run with many")
 	fs.BoolVar(&cfg.quick, "quick", false, "short runs and 10,000 subscriptions (a smoke test of the harness)")
-	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, auth, fanout, latency, e2e)")
+	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, auth, fanout, latency, e2e, xpath)")
 	fs.StringVar(&cfg.profile, "cpuprofile", "", "write a CPU profile of the whole run (Herald, the baselines and the load generators) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -90,7 +90,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 	for _, m := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"ingest", b.ingest}, {"auth", b.authIngest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"e2e", b.endToEnd}} {
+	}{{"ingest", b.ingest}, {"auth", b.authIngest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"e2e", b.endToEnd}, {"xpath", b.xpathLatency}} {
 		if b.cfg.only != "" && !slices.Contains(strings.Split(b.cfg.only, ","), m.name) {
 			continue
 		}
@@ -625,6 +625,263 @@ func publishPaced(ctx context.Context, url string, n int, interval time.Duration
 	}
 	wg.Wait()
 	return failed.Load()
+}
+
+// The xpath measure publishes at 500 events/s (one every xpathInterval)
+// over xpathTopics topics, with xpathPerTopic subscriptions on each topic
+// that every event of it reaches, and xpathIdle more that no event
+// reaches.
+const (
+	xpathTopics   = 1000
+	xpathPerTopic = 10
+	xpathIdle     = 100
+	xpathInterval = 2 * time.Millisecond
+)
+
+// xpathLatency measures publish-to-delivery latency with XPath
+// subscriptions against the same load with topic subscriptions. Run (a)
+// has xpathTopics×xpathPerTopic XPath filters that pin a topic by
+// equality (which the dispatcher indexes under it, eventing.FilterTopic)
+// and xpathIdle that pin none and never match, so that every event is
+// evaluated against each of them; run (b), the baseline, has as many
+// topic subscriptions on the same topics and xpathIdle on topics never
+// published.
+//
+// The two run side by side, each on its own bbolt file and sink, and
+// alternate in segments (ingestRounds of a third of the duration each;
+// one with --quick), which goes first alternating too, so that the
+// machine's drift weighs on both alike. After each segment its
+// deliveries get a few seconds to arrive before the other's segment
+// starts; a run whose deliveries do not is stopped there (it has fallen
+// behind, and its backlog would slow the other run) and its missing
+// deliveries count as later than the wait.
+func (b *bench) xpathLatency(ctx context.Context) error {
+	pinned := xpathTopics * xpathPerTopic
+	ns := map[string]string{"m": eventing.MessageNS}
+	xpath := func(i int) *eventing.FilterSpec {
+		if i < pinned {
+			return &eventing.FilterSpec{Dialect: eventing.DialectXPath10, Namespaces: ns,
+				Expression: fmt.Sprintf("/m:message[m:topic='topic-%d' and m:instanceId='i-bench']", i%xpathTopics)}
+		}
+		return &eventing.FilterSpec{Dialect: eventing.DialectXPath10, Namespaces: ns,
+			Expression: fmt.Sprintf("/m:message[starts-with(m:text,'never-%d')]", i-pinned)}
+	}
+	topics := func(i int) *eventing.FilterSpec {
+		if i < pinned {
+			return eventing.TopicFilter(fmt.Sprintf("topic-%d", i%xpathTopics))
+		}
+		return eventing.TopicFilter(fmt.Sprintf("idle-%d", i-pinned))
+	}
+	label := fmt.Sprintf("%s pinned + %d unpinned XPath", thousands(pinned), xpathIdle)
+	var runs [2]*deliveryRun
+	for i, r := range []struct {
+		name, label string
+		filter      func(int) *eventing.FilterSpec
+	}{{"xpath", label, xpath}, {"xpath-topics", fmt.Sprintf("%s + %d topic subscriptions", thousands(pinned), xpathIdle), topics}} {
+		run, err := b.setupDelivery(ctx, r.name, r.label, pinned+xpathIdle, r.filter)
+		if err != nil {
+			return err
+		}
+		defer run.close()
+		runs[i] = run
+	}
+	rounds, seg := ingestRounds, b.cfg.duration/3
+	// A segment's deliveries get settle to arrive before the other run's
+	// segment starts; a run that needs longer has fallen behind for good
+	// at this rate, and is stopped (see deliveryRun.settle).
+	settle := 3 * time.Second
+	if b.cfg.quick {
+		rounds, seg, settle = 1, b.cfg.duration, time.Second
+	}
+	b.progress("publish-to-delivery at %.0f events/s, %d rounds of %s on each, alternating", float64(time.Second)/float64(xpathInterval), rounds, seg)
+	for r := range rounds {
+		for k := range 2 {
+			run := runs[(r+k)%2]
+			if run.res != nil {
+				continue // fell behind and stopped
+			}
+			if err := run.publish(ctx, int(seg/xpathInterval)); err != nil {
+				return err
+			}
+			if err := run.settle(ctx, settle); err != nil {
+				return err
+			}
+		}
+		b.progress("  round %d: %s; %s", r+1, runs[0].status(), runs[1].status())
+	}
+	var res [2]deliveryResult
+	for i, run := range runs {
+		if run.res == nil {
+			if err := run.stop(settle); err != nil {
+				return err
+			}
+		}
+		res[i] = *run.res
+		b.progress("  %s: %s; p50 / p99 %s", run.label, run.status(), res[i])
+	}
+	got, base := res[0], res[1]
+	ratio := fmt.Sprintf("p99 %.2f×", float64(got.p(99))/float64(base.p(99)))
+	if got.missing > 0 && got.p(99) == got.wait {
+		ratio = fmt.Sprintf("p99 > %.2f×", float64(got.p(99))/float64(base.p(99)))
+	}
+	b.row("publish-to-delivery p50 / p99, "+label, got.String(), base.String(), ratio, "p99 ≤ 2× topic-only")
+	return nil
+}
+
+// A deliveryRun is Herald with seeded subscriptions that all deliver to
+// one latency sink, and the events published to it so far.
+type deliveryRun struct {
+	label  string
+	in     *instance
+	sink   *latencySink
+	events int
+	// res is the result once the run is stopped.
+	res *deliveryResult
+}
+
+// setupDelivery seeds n subscriptions (subscription i with filter(i), each
+// with its own NotifyTo on one sink) into the bbolt file named name, as
+// publishLatency does, and starts Herald on it with fsync.
+func (b *bench) setupDelivery(ctx context.Context, name, label string, n int, filter func(i int) *eventing.FilterSpec) (*deliveryRun, error) {
+	s, err := newLatencySink()
+	if err != nil {
+		return nil, err
+	}
+	b.progress("publish-to-delivery, %s (setting them up)", label)
+	if err := b.seed(ctx, name, s.url, n, filter); err != nil {
+		s.srv.Close()
+		return nil, err
+	}
+	t0 := time.Now()
+	in, err := b.start(ctx, name, false)
+	if err != nil {
+		s.srv.Close()
+		return nil, err
+	}
+	b.progress("%d subscriptions loaded in %s", n, time.Since(t0).Round(time.Millisecond))
+	return &deliveryRun{label: label, in: in, sink: s}, nil
+}
+
+func (r *deliveryRun) close() {
+	if r.res == nil {
+		r.in.stop()
+	}
+	r.sink.srv.Close()
+}
+
+// settle waits until every delivery of the events published so far has
+// arrived, for at most wait. If some have not, the run has fallen behind
+// and would load the machine under the other run: it is stopped, with
+// what it delivered by then as its result.
+func (r *deliveryRun) settle(ctx context.Context, wait time.Duration) error {
+	for deadline := time.Now().Add(wait); r.sink.count.Load() < int64(r.want()); {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return r.stop(wait)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
+}
+
+// stop stops Herald and records the run's result (waited is how long the
+// run waited for the deliveries after its last publish).
+func (r *deliveryRun) stop(waited time.Duration) error {
+	res, err := r.result(waited)
+	r.in.stop()
+	r.res = &res
+	return err
+}
+
+// publish publishes n events, one every xpathInterval, the topics going
+// round the xpathTopics from where the last call stopped.
+func (r *deliveryRun) publish(ctx context.Context, n int) error {
+	first := r.events
+	r.events += n
+	if failed := publishPaced(ctx, r.in.url+"/messages", n, xpathInterval, func(i int) string { return fmt.Sprintf("topic-%d", (first+i)%xpathTopics) }); failed > 0 {
+		return fmt.Errorf("%s: %d publishes failed", r.label, failed)
+	}
+	return nil
+}
+
+// want is how many deliveries the events published so far make.
+func (r *deliveryRun) want() int { return r.events * xpathPerTopic }
+
+// status tells how many deliveries have arrived (by the time the run was
+// stopped, if it was).
+func (r *deliveryRun) status() string {
+	n := int(r.sink.count.Load())
+	if r.res != nil {
+		n = len(r.res.lat)
+	}
+	return fmt.Sprintf("%s of %s delivered (%s events × %d subscriptions)", thousands(n), thousands(r.want()), thousands(r.events), xpathPerTopic)
+}
+
+// result returns the latencies recorded so far, with the deliveries still
+// missing after a wait of wait; an error if more arrived than the events
+// make (a filter that matched what it should not).
+func (r *deliveryRun) result(wait time.Duration) (deliveryResult, error) {
+	res := deliveryResult{lat: r.sink.latencies(), wait: wait}
+	if len(res.lat) > r.want() {
+		return res, fmt.Errorf("%s: %d deliveries, expected %d", r.label, len(res.lat), r.want())
+	}
+	res.missing = r.want() - len(res.lat)
+	return res, nil
+}
+
+// A deliveryResult is the latencies of a deliveryRun, and how many
+// deliveries had not arrived when the measure stopped waiting (after
+// wait).
+type deliveryResult struct {
+	lat     []time.Duration
+	missing int
+	wait    time.Duration
+}
+
+// p returns the q-th percentile, counting the missing deliveries as later
+// than any that arrived: when it falls among them, the latency is only
+// known to exceed the wait, which p returns.
+func (r deliveryResult) p(q int) time.Duration {
+	all := slices.Clone(r.lat)
+	for range r.missing {
+		all = append(all, time.Duration(1<<62))
+	}
+	if v := percentile(all, q); v < time.Duration(1<<62) {
+		return v
+	}
+	return r.wait
+}
+
+// String returns "p50 / p99 ms", a percentile among the missing
+// deliveries as "> wait", and how many are missing if any are.
+func (r deliveryResult) String() string {
+	late := func(q int) bool { return r.missing > 0 && r.p(q) == r.wait }
+	var s string
+	switch {
+	case late(50):
+		s = fmt.Sprintf("> %s / > %s", r.wait, r.wait)
+	case late(99):
+		s = fmt.Sprintf("%.2f ms / > %s", msf(r.p(50)), r.wait)
+	default:
+		s = fmt.Sprintf("%.2f / %.2f ms", msf(r.p(50)), msf(r.p(99)))
+	}
+	if r.missing > 0 {
+		s += fmt.Sprintf(" (%s undelivered)", thousands(r.missing))
+	}
+	return s
+}
+
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func percentile(d []time.Duration, p int) time.Duration {
