@@ -10,7 +10,10 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/hooklift/gowsdl v0.5.0
 	github.com/jacoelho/xsd v0.4.0
+	github.com/nyaruka/phonenumbers v1.8.1
 	go.etcd.io/bbolt v1.4.3
+	golang.org/x/net v0.59.0
+	golang.org/x/time v0.16.0
 )
 
 require (
@@ -19,8 +22,9 @@ require (
 	golang.org/x/mod v0.41.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
 	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/time v0.16.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/tools v0.51.0 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
 	honnef.co/go/tools v0.8.2 // indirect
 )
 

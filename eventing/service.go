@@ -167,6 +167,9 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	s.dispatcher.hooks.filterFailed = s.filterFailed
 	err = o.Store.Subscriptions(ctx, func(sub *Subscription) error {
 		f, err := CompileFilter(sub.Filter)
+		if err == nil {
+			err = ProbeFilter(f)
+		}
 		if err != nil {
 			// A filter this Herald refuses (a tighter limit than the one
 			// that accepted it): the subscription ends at Start, loudly.
@@ -459,6 +462,9 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	}
 	filter, err := CompileFilter(req.Filter)
 	if err != nil {
+		return nil, err
+	}
+	if err := ProbeFilter(filter); err != nil {
 		return nil, err
 	}
 	now := s.clock.Now()

@@ -8,14 +8,52 @@ import (
 // navigator is an xpath.NodeNavigator over an etree document. Only elements,
 // text, comments and attributes are nodes; namespace declarations are not
 // attributes in the XPath data model.
+//
+// Every move and copy spends one step of a budget that the navigator and
+// all its copies share, and Value spends one more step per valueStepBytes
+// of the string it returns. Once the budget is spent every move fails,
+// Value returns "" and MoveToRoot stays put, so that the library's loops
+// run out of nodes and the evaluation unwinds quickly; the caller then
+// discards the result (see evaluation.exhausted).
 type navigator struct {
-	root *etree.Document
-	cur  etree.Token // *etree.Element (&root.Element is the root node), *etree.CharData, *etree.Comment
+	cur  etree.Token // *etree.Element (&ev.root.Element is the root node), *etree.CharData, *etree.Comment
 	attr int         // index into the current element's (non-namespace) attributes, -1 when on the node itself
+	ev   *evaluation
 }
 
-func newNavigator(doc *etree.Document) *navigator {
-	return &navigator{root: doc, cur: &doc.Element, attr: -1}
+// evaluation is what a navigator and its copies share: the document and
+// the steps left of the budget. (The document is here rather than in the
+// navigator to keep the navigator, which the library copies all the time,
+// as small as it was without a budget.)
+type evaluation struct {
+	root *etree.Document
+	left int
+}
+
+// spend takes n steps and reports whether the budget held.
+func (s *evaluation) spend(n int) bool {
+	s.left -= n
+	return s.left >= 0
+}
+
+// exhausted reports whether a step was refused.
+func (s *evaluation) exhausted() bool { return s.left < 0 }
+
+// valueStepBytes is how many bytes of a string value cost one step: the
+// string value of an element is built by walking its subtree, and a long
+// text should not be copied a hundred thousand times for the price of one
+// step each.
+const valueStepBytes = 64
+
+// newNavigator returns a navigator at the root of doc with a budget of
+// budget steps (its ev field), both in one allocation.
+func newNavigator(doc *etree.Document, budget int) *navigator {
+	b := &struct {
+		n  navigator
+		ev evaluation
+	}{ev: evaluation{root: doc, left: budget}}
+	b.n = navigator{cur: &doc.Element, attr: -1, ev: &b.ev}
+	return &b.n
 }
 
 func isNamespaceDecl(a etree.Attr) bool {
@@ -52,7 +90,7 @@ func (n *navigator) NodeType() xpath.NodeType {
 	return xpath.TextNode
 }
 
-func (n *navigator) isRoot() bool { return n.cur == etree.Token(&n.root.Element) }
+func (n *navigator) isRoot() bool { return n.cur == etree.Token(&n.ev.root.Element) }
 
 func (n *navigator) LocalName() string {
 	if n.attr >= 0 {
@@ -89,6 +127,17 @@ func (n *navigator) NamespaceURL() string {
 }
 
 func (n *navigator) Value() string {
+	if n.ev.exhausted() {
+		return ""
+	}
+	v := n.value()
+	if !n.ev.spend(1 + len(v)/valueStepBytes) {
+		return ""
+	}
+	return v
+}
+
+func (n *navigator) value() string {
 	if n.attr >= 0 {
 		return n.attrs()[n.attr].Value
 	}
@@ -120,13 +169,17 @@ func stringValue(el *etree.Element) string {
 	return string(s)
 }
 
+// Copy shares the budget: copies are how the library walks.
 func (n *navigator) Copy() xpath.NodeNavigator {
+	n.ev.spend(1)
 	c := *n
 	return &c
 }
 
 func (n *navigator) MoveToRoot() {
-	n.cur, n.attr = &n.root.Element, -1
+	if n.ev.spend(1) {
+		n.cur, n.attr = &n.ev.root.Element, -1
+	}
 }
 
 func parentOf(t etree.Token) *etree.Element {
@@ -142,6 +195,9 @@ func parentOf(t etree.Token) *etree.Element {
 }
 
 func (n *navigator) MoveToParent() bool {
+	if !n.ev.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		n.attr = -1
 		return true
@@ -155,6 +211,9 @@ func (n *navigator) MoveToParent() bool {
 }
 
 func (n *navigator) MoveToNextAttribute() bool {
+	if !n.ev.spend(1) {
+		return false
+	}
 	if n.attr+1 < len(n.attrs()) {
 		n.attr++
 		return true
@@ -178,6 +237,9 @@ func childrenOf(t etree.Token) []etree.Token {
 }
 
 func (n *navigator) MoveToChild() bool {
+	if !n.ev.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		return false
 	}
@@ -205,6 +267,9 @@ func (n *navigator) siblings() ([]etree.Token, int) {
 }
 
 func (n *navigator) MoveToFirst() bool {
+	if !n.ev.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		return false
 	}
@@ -219,6 +284,9 @@ func (n *navigator) MoveToFirst() bool {
 }
 
 func (n *navigator) MoveToNext() bool {
+	if !n.ev.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		return false
 	}
@@ -236,6 +304,9 @@ func (n *navigator) MoveToNext() bool {
 }
 
 func (n *navigator) MoveToPrevious() bool {
+	if !n.ev.spend(1) {
+		return false
+	}
 	if n.attr >= 0 {
 		return false
 	}
@@ -250,8 +321,11 @@ func (n *navigator) MoveToPrevious() bool {
 }
 
 func (n *navigator) MoveTo(other xpath.NodeNavigator) bool {
+	if !n.ev.spend(1) {
+		return false
+	}
 	o, ok := other.(*navigator)
-	if !ok || o.root != n.root {
+	if !ok || o.ev.root != n.ev.root {
 		return false
 	}
 	n.cur, n.attr = o.cur, o.attr

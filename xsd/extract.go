@@ -7,11 +7,14 @@ import (
 	"unicode/utf8"
 )
 
-// extracted is what extract reads: the fields, and whether the first child
-// element carried a prefix or default namespace (the qualified form).
+// extracted is what extract reads: the fields, whether the first child
+// element carried a prefix or default namespace (the qualified form), and
+// the most attributes, namespace declarations included, that one start tag
+// carries.
 type extracted struct {
 	Message
 	qualified bool
+	attrs     int
 }
 
 // extract reads the fields of a message without building tokens: the
@@ -49,7 +52,9 @@ func extract(data []byte) (extracted, bool) {
 		}
 	}
 	// startTag reads "<name attrs>" at p; it returns the name, whether it
-	// declares a default namespace, and whether it is self-closing.
+	// declares a default namespace, and whether it is self-closing. It
+	// counts the tag's attributes, namespace declarations included, in
+	// m.attrs: one '=' outside quotes each, in a well-formed tag.
 	startTag := func() (name string, defaultNS, empty, ok bool) {
 		if len(p) < 2 || p[0] != '<' || p[1] == '/' || p[1] == '!' || p[1] == '?' {
 			return "", false, false, false
@@ -60,6 +65,7 @@ func extract(data []byte) (extracted, bool) {
 		}
 		name = string(p[1:i])
 		var quote byte
+		count := 0
 		for ; i < len(p); i++ {
 			c := p[i]
 			switch {
@@ -69,7 +75,10 @@ func extract(data []byte) (extracted, bool) {
 				}
 			case c == '"' || c == '\'':
 				quote = c
+			case c == '=':
+				count++
 			case c == '>':
+				m.attrs = max(m.attrs, count)
 				attrs := p[1+len(name) : i]
 				empty = len(attrs) > 0 && attrs[len(attrs)-1] == '/'
 				defaultNS = bytes.Contains(attrs, []byte("xmlns=")) || bytes.Contains(attrs, []byte("xmlns ="))

@@ -14,6 +14,8 @@ import (
 
 	validator "github.com/jacoelho/xsd"
 	"github.com/jacoelho/xsd/xsderrors"
+
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
 // MessageNamespace is the namespace of the Cloud42 event message.
@@ -119,11 +121,24 @@ var compiled = sync.OnceValues(func() (*engines, error) {
 	return &engines{qualified: newPooledEngine(q), unqualified: newPooledEngine(u)}, nil
 })
 
+// messageLimits bound the documents ParseMessage reads (xmllimit's
+// defaults). A valid message has six elements, two levels and no
+// attributes but xsi:*; the limits bound what the full path reads of an
+// invalid one, and the namespace declarations and text of a valid one,
+// which the schema leaves open.
+var messageLimits = xmllimit.Default()
+
+// fastAttrs is the most attributes, namespace declarations included, a
+// start tag may carry for the extract path to take the validator's word:
+// within it, neither MaxAttrs nor MaxNamespaceDecls can be exceeded.
+var fastAttrs = min(messageLimits.MaxAttrs, messageLimits.MaxNamespaceDecls)
+
 // ParseMessage validates data as a Cloud42 event message and returns its
 // fields. Both forms are accepted: children of <message> in the message
 // namespace (validated against message.xsd) or without a namespace (against
 // message-published.xsd), decided by the first child; the schema decides
-// validity. Beyond the schema, the topic must not be blank.
+// validity. Beyond the schema, the topic must not be blank, and the
+// document must be within xmllimit's default limits.
 //
 // Every rejection is a *MessageError with one precise line, e.g.
 // "missing required element topic in message".
@@ -137,14 +152,20 @@ func ParseMessage(data []byte) (Message, error) {
 		return Message{}, fmt.Errorf("message schemas: %w", err)
 	}
 	// Fastest path: the shape publishers' scripts send is valid by its
-	// shape alone (see canonical).
-	if m, ok := canonical(data); ok && m.Topic != "" {
-		return m, nil
+	// shape alone (see canonical), and within the limits by construction
+	// (one namespace declaration, no attribute, six elements, two levels)
+	// but for its text, which a document no longer than the text limit
+	// cannot exceed.
+	if len(data) <= messageLimits.MaxTextBytes {
+		if m, ok := canonical(data); ok && m.Topic != "" {
+			return m, nil
+		}
 	}
-	// Fast path for the common case: a message valid in either form reads
-	// its fields with a small scanner. Anything else takes the full scan,
-	// which explains what is wrong.
-	if m, ok := extract(data); ok && m.Topic != "" {
+	// Fast path for the common case: a message valid in either form and
+	// within the limits (see withinLimits) reads its fields with a small
+	// scanner. Anything else takes the full scan, which explains what is
+	// wrong.
+	if m, ok := extract(data); ok && m.Topic != "" && m.withinLimits(len(data)) {
 		engine := eng.qualified
 		if !m.qualified {
 			engine = eng.unqualified
@@ -154,6 +175,14 @@ func ParseMessage(data []byte) (Message, error) {
 		}
 	}
 	return parseFull(data, eng)
+}
+
+// withinLimits reports whether a message extract read from size bytes,
+// once the validator accepts it, is within messageLimits: the schema
+// allows six elements on two levels, and this bounds the attributes and
+// namespace declarations of each and the text.
+func (m extracted) withinLimits(size int) bool {
+	return m.attrs <= fastAttrs && size <= messageLimits.MaxTextBytes
 }
 
 // parseFull is ParseMessage's full path: a token scan that can say what is
@@ -198,8 +227,8 @@ type element struct {
 	hasChild   bool
 }
 
-// scan checks that data is well-formed XML without a DOCTYPE and records
-// the root element and its children.
+// scan checks that data is well-formed XML without a DOCTYPE and within
+// messageLimits, and records the root element and its children.
 func scan(data []byte) (*scanned, *MessageError) {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
@@ -208,6 +237,7 @@ func scan(data []byte) (*scanned, *MessageError) {
 		badEncoding = label
 		return nil, errors.New("unsupported encoding")
 	}
+	limits := xmllimit.NewCounter(messageLimits)
 	doc := &scanned{}
 	depth := 0
 	seenRoot := false
@@ -235,6 +265,9 @@ func scan(data []byte) (*scanned, *MessageError) {
 			}
 			return nil, messageErrorf("not well-formed XML: line %d: markup declaration <!%s> outside a DOCTYPE", line, firstWord(string(t)))
 		case xml.StartElement:
+			if err := limits.Start(t.Name.Local, t.Attr); err != nil {
+				return nil, messageErrorf("%v", err)
+			}
 			switch depth {
 			case 0:
 				if seenRoot {
@@ -253,8 +286,12 @@ func scan(data []byte) (*scanned, *MessageError) {
 			}
 			depth++
 		case xml.EndElement:
+			limits.End()
 			depth--
 		case xml.CharData:
+			if err := limits.Text(len(t)); err != nil {
+				return nil, messageErrorf("%v", err)
+			}
 			switch depth {
 			case 0:
 				if len(bytes.TrimSpace(t)) > 0 {

@@ -251,6 +251,39 @@ func BenchmarkParseMessage(b *testing.B) {
 	}
 }
 
+// BenchmarkParseMessageValidated parses the seed message with a comment in
+// it: outside the canonical shape, so the validator reads it.
+func BenchmarkParseMessageValidated(b *testing.B) {
+	seed, err := os.ReadFile(filepath.Join("..", "testdata", "event-message.xml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := bytes.Replace(seed, []byte("<topic>"), []byte("<!-- from cron --><topic>"), 1)
+	if _, ok := canonical(data); ok {
+		b.Fatal("the benchmark message takes the canonical path")
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ParseMessage(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseMessageInvalid parses an invalid message (an unknown child):
+// the full path, which explains what is wrong.
+func BenchmarkParseMessageInvalid(b *testing.B) {
+	data := []byte(q(`<topic>t</topic><instanceId>i-1</instanceId><colour>red</colour>`))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ParseMessage(data); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
+
 // FuzzExtract checks the fast path against the full one: whatever the fast
 // path accepts, the full path accepts with the same fields.
 func FuzzExtract(f *testing.F) {
@@ -269,7 +302,7 @@ func FuzzExtract(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, ok := extract(data)
-		if !ok || m.Topic == "" {
+		if !ok || m.Topic == "" || !m.withinLimits(len(data)) {
 			return
 		}
 		engine := eng.qualified

@@ -128,6 +128,10 @@ func TestFaults_BadRequests(t *testing.T) {
 		{name: "not XML", raw: "this is not XML", code: "Sender", status12: 400, reason: "not well-formed"},
 		{name: "DOCTYPE", raw: `<!DOCTYPE x [<!ENTITY a "b">]><x/>`, code: "Sender", status12: 400, reason: "DOCTYPE"},
 		{name: "too deep", body: deep, code: "Sender", status12: 400, reason: "deeper than"},
+		{name: "50,000 namespace declarations", body: `<x` + manyAttrs(50000, "xmlns:p") + `/>`, code: "Sender", status12: 400, reason: "element x has more than 32 namespace declarations"},
+		{name: "33 attributes", body: `<x` + manyAttrs(33, "a") + `/>`, code: "Sender", status12: 400, reason: "element x has more than 32 attributes"},
+		{name: "too many elements", body: strings.Repeat("<i/>", 10000), code: "Sender", status12: 400, reason: "more than 10000 elements"},
+		{name: "too much text", body: "<x>" + strings.Repeat("a", 256<<10+1) + "</x>", code: "Sender", status12: 400, reason: "more than 262144 bytes of text"},
 		{name: "root not an Envelope", raw: `<Body xmlns="` + soap.NS12 + `"/>`, code: "Sender", status12: 400, reason: "not a SOAP Envelope"},
 		{name: "unknown envelope namespace", raw: `<e:Envelope xmlns:e="urn:soap:3"><e:Body/></e:Envelope>`, code: "VersionMismatch", status12: 500, reason: "neither SOAP 1.2"},
 		{name: "no Body", raw: `<s:Envelope xmlns:s="` + soap.NS12 + `"><s:Header/></s:Envelope>`, code: "Sender", status12: 400, reason: "no Body"},
@@ -208,6 +212,28 @@ func TestFaults_BadRequests(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// manyAttrs writes n attributes named prefix followed by a number.
+func manyAttrs(n int, prefix string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, ` %s%x="u"`, prefix, i)
+	}
+	return b.String()
+}
+
+// TestFaults_XMLLimitsAtTheirValues checks that a request at every XML
+// limit is served.
+func TestFaults_XMLLimitsAtTheirValues(t *testing.T) {
+	h := start(t, "", eventing.Options{})
+	// 32 namespace declarations and 32 attributes on the payload, and
+	// 10,000 elements in all: Envelope, Header, Body, the payload and
+	// 9,996 children.
+	payload := `<web:getEndpointAddress` + manyAttrs(32, "xmlns:p") + manyAttrs(32, "a") + `>` + strings.Repeat("<i/>", 10000-4) + `</web:getEndpointAddress>`
+	if r := h.post(t, "/eventing", soap12, envelope(soap.V12, "", payload)); r.status != http.StatusOK {
+		t.Fatalf("HTTP %d: %s", r.status, r.body)
 	}
 }
 

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"flag"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -92,14 +93,22 @@ type sink struct {
 	status int
 }
 
-func newSink(t *testing.T) *sink {
+func newSink(t *testing.T) *sink { return newSinkOn(t, nil) }
+
+// newSinkOn starts a sink on ln (a new loopback listener when nil).
+func newSinkOn(t *testing.T, ln net.Listener) *sink {
 	s := &sink{ch: make(chan received, 1000), status: http.StatusAccepted}
-	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		env, _ := soap.Parse(b, 0)
 		s.ch <- received{r.Header.Clone(), string(b), env}
 		w.WriteHeader(s.status)
 	}))
+	if ln != nil {
+		s.Listener.Close()
+		s.Listener = ln
+	}
+	s.Start()
 	t.Cleanup(s.Close)
 	return s
 }

@@ -31,6 +31,11 @@ func TestNormalize(t *testing.T) {
 		{"020 7946 0958", "44", "+442079460958"},
 		{"+1.408.726.4390", "44", "+14087264390"},
 		{"408/726\u00a04390", "1", "+14087264390"},
+		// The country's own numbering plan: Italy keeps its leading 0,
+		// Russia's trunk prefix is 8.
+		{"06 6982 1234", "39", "+390669821234"},
+		{"8 800 555 35 35", "7", "+78005553535"},
+		{"0049 171 1234567", "39", "+491711234567"},
 	} {
 		got, err := sms.Normalize(tt.in, tt.country)
 		if err != nil || got != tt.want {

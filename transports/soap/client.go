@@ -11,7 +11,14 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/herald-eventing/herald/addressing"
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
+
+// responseLimits bound the answers a Client reads: per element as Herald
+// bounds requests, but with no cap on elements or text, since an answer
+// such as getDeadLetters lists every event asked for; the 16 MiB read cap
+// bounds those.
+var responseLimits = xmllimit.Limits{MaxElements: -1, MaxTextBytes: -1}
 
 // A Client calls SOAP operations (Herald's command line uses it). It
 // speaks SOAP 1.2 with WS-Addressing 2004/08 unless told otherwise.
@@ -84,7 +91,7 @@ func (c *Client) Call(ctx context.Context, url, action string, payload *etree.El
 	if err != nil {
 		return nil, err
 	}
-	out, err := Parse(data, 0)
+	out, err := ParseLimits(data, responseLimits)
 	if err != nil {
 		return nil, fmt.Errorf("HTTP %d from %s: %v", resp.StatusCode, url, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/herald-eventing/herald/addressing"
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
 // Envelope namespaces.
@@ -54,7 +55,7 @@ func (v Version) String() string {
 }
 
 // DefaultMaxDepth is the element nesting Parse accepts by default.
-const DefaultMaxDepth = 64
+const DefaultMaxDepth = xmllimit.DefaultMaxDepth
 
 // An Envelope is a parsed or built SOAP message.
 type Envelope struct {
@@ -82,14 +83,30 @@ type ParseError struct {
 
 func (e *ParseError) Error() string { return "soap: " + e.Reason }
 
-// Parse reads a SOAP 1.2 or 1.1 envelope. It rejects documents with a
-// DOCTYPE, deeper than maxDepth elements, or that are not well formed.
+// Parse reads a SOAP 1.2 or 1.1 envelope within the default limits
+// (xmllimit.Default), maxDepth replacing their MaxDepth when positive. It
+// rejects documents with a DOCTYPE, beyond a limit, or that are not well
+// formed.
 func Parse(data []byte, maxDepth int) (*Envelope, error) {
-	if maxDepth <= 0 {
-		maxDepth = DefaultMaxDepth
+	l := xmllimit.Default()
+	if maxDepth > 0 {
+		l.MaxDepth = maxDepth
 	}
+	return ParseLimits(data, l)
+}
+
+// ParseLimits is Parse within l (a zero field means its default, a
+// negative one no limit). A document beyond a limit is a *ParseError whose
+// Reason names the limit and its value.
+func ParseLimits(data []byte, l xmllimit.Limits) (*Envelope, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &ParseError{Reason: "the request body is empty"}
+	}
+	// Precheck reads tokens only for a document that may hold too many
+	// elements, or attributes on one, to build; CheckTree counts the rest
+	// on the tree, which costs less than reading the tokens twice.
+	if err := xmllimit.Precheck(data, l); err != nil {
+		return nil, &ParseError{Reason: err.Error()}
 	}
 	doc := etree.NewDocument()
 	if err := doc.ReadFromBytes(data); err != nil {
@@ -104,8 +121,8 @@ func Parse(data []byte, maxDepth int) (*Envelope, error) {
 	if root == nil {
 		return nil, &ParseError{Reason: "the request is not well-formed XML: it has no root element"}
 	}
-	if d := depth(root, maxDepth); d > maxDepth {
-		return nil, &ParseError{Reason: fmt.Sprintf("the message nests elements deeper than %d levels", maxDepth)}
+	if err := xmllimit.CheckTree(doc, l); err != nil {
+		return nil, &ParseError{Reason: err.Error()}
 	}
 	env := &Envelope{Doc: doc}
 	switch ns := root.NamespaceURI(); {
@@ -133,28 +150,6 @@ func Parse(data []byte, maxDepth int) (*Envelope, error) {
 		return nil, &ParseError{Reason: "the Envelope has no Body"}
 	}
 	return env, nil
-}
-
-// depth returns the nesting depth of el's subtree, stopping early past limit.
-func depth(el *etree.Element, limit int) int {
-	type item struct {
-		el *etree.Element
-		d  int
-	}
-	stack := []item{{el, 1}}
-	maxd := 0
-	for len(stack) > 0 {
-		it := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		maxd = max(maxd, it.d)
-		if maxd > limit {
-			return maxd
-		}
-		for _, c := range it.el.ChildElements() {
-			stack = append(stack, item{c, it.d + 1})
-		}
-	}
-	return maxd
 }
 
 func trimXMLError(err error) string {

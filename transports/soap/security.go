@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -130,4 +131,31 @@ func accessFault(err error) (f *eventing.Fault, status int, ok bool) {
 		return &eventing.Fault{Code: eventing.Sender, Subcode: rateLimited, Reason: limited.Error()}, http.StatusTooManyRequests, true
 	}
 	return nil, 0, false
+}
+
+// principalAttr names ctx's principal in a log line ("" when none).
+func principalAttr(ctx context.Context) slog.Attr {
+	name := ""
+	if p := access.FromContext(ctx); p != nil {
+		name = p.Name
+	}
+	return slog.String("principal", name)
+}
+
+// loggedSubscriptionID returns the subscription a request is about, for the log:
+// the wse:Identifier header, or a subscriptionId in the payload.
+func loggedSubscriptionID(r *Request) string {
+	if r.Envelope.Header != nil {
+		if id := addressing.Child(r.Envelope.Header, eventing.NS, "Identifier"); id != nil {
+			return addressing.Text(id)
+		}
+	}
+	if r.Payload != nil {
+		for _, c := range r.Payload.ChildElements() {
+			if c.Tag == "subscriptionId" {
+				return addressing.Text(c)
+			}
+		}
+	}
+	return ""
 }

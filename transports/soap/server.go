@@ -19,6 +19,7 @@ import (
 	"github.com/herald-eventing/herald/transports/httperror"
 	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/wsdl"
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
 // DefaultMaxBody is the largest request body the server reads (1 MiB).
@@ -52,8 +53,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// MaxBody caps request bodies (DefaultMaxBody).
 	MaxBody int64
-	// MaxDepth caps element nesting (DefaultMaxDepth).
-	MaxDepth int
+	// Limits bound each request's XML (see ParseLimits; the zero value
+	// means xmllimit.Default).
+	Limits xmllimit.Limits
 	// Auth authenticates requests (HTTP credentials or a WS-Security
 	// UsernameToken); nil when authorization is off.
 	Auth *auth.Authenticator
@@ -68,7 +70,7 @@ type Server struct {
 	svc      *eventing.Service
 	logger   *slog.Logger
 	maxBody  int64
-	maxDepth int
+	limits   xmllimit.Limits
 	byAction map[string]*route
 	byBody   map[xml.Name]*route
 	auth     *auth.Authenticator
@@ -89,10 +91,7 @@ func NewServer(o Options) (*Server, error) {
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
 	}
-	if o.MaxDepth <= 0 {
-		o.MaxDepth = DefaultMaxDepth
-	}
-	s := &Server{svc: o.Service, logger: o.Logger, maxBody: o.MaxBody, maxDepth: o.MaxDepth,
+	s := &Server{svc: o.Service, logger: o.Logger, maxBody: o.MaxBody, limits: o.Limits.WithDefaults(),
 		byAction: map[string]*route{}, byBody: map[xml.Name]*route{}, auth: o.Auth, limiter: o.Limiter}
 	handlers := s.handlers()
 	for _, op := range wsdl.Operations() {
@@ -181,7 +180,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeFault(w, New(guess, addressing.VersionNone), "", &eventing.Fault{Code: eventing.Sender, Reason: "cannot read the request: " + err.Error()}, 0)
 		return
 	}
-	env, err := Parse(data, s.maxDepth)
+	env, err := ParseLimits(data, s.limits)
 	if err != nil {
 		s.writeFault(w, New(guess, addressing.VersionNone), "", s.fault(err), 0)
 		return
@@ -228,6 +227,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.writeFault(w, s.reply(req, action, req.Addressing.FaultEPR()), action, f, status)
 		return
+	}
+	if s.logger.Enabled(ctx, slog.LevelDebug) {
+		s.logger.DebugContext(ctx, "soap operation", slog.String("operation", rt.op.Name),
+			principalAttr(ctx), slog.String("subscription_id", loggedSubscriptionID(req)))
 	}
 	out := s.reply(req, rt.op.ResponseAction, req.Addressing.ReplyEPR())
 	for _, h := range resp.Headers {

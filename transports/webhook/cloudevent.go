@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,10 @@ const SpecVersion = "1.0"
 // DefaultSource is the source of events whose message has no instanceId.
 const DefaultSource = "herald"
 
+// InstanceURNPrefix starts the source of an event whose instanceId is an
+// IPv6 address.
+const InstanceURNPrefix = "urn:herald:instance:"
+
 // A CloudEvent is the CloudEvents 1.0 event Herald sends for one
 // notification in the cloudevents format, as it is written in the JSON
 // event format. Receivers may decode deliveries into it.
@@ -27,11 +32,14 @@ const DefaultSource = "herald"
 //     same event delivered to several subscriptions has the same id (it is
 //     the same occurrence); so does every retry of one delivery.
 //   - source is the message's instanceId, or DefaultSource when it has
-//     none; characters a URI-reference cannot hold are percent-encoded.
+//     none; characters a URI-reference cannot hold are percent-encoded,
+//     and an IPv6 address becomes urn:herald:instance:ADDRESS (percent-
+//     encoded it would be a relative reference that reads as a path).
 //   - type is the message's topic (control characters, which CloudEvents
 //     strings may not hold, replaced by U+FFFD).
-//   - time is the message's timestamp when that is an RFC 3339 date-time,
-//     else the time Herald accepted the event, in UTC.
+//   - time is the message's timestamp when that is an RFC 3339 date-time
+//     or in the Cloud42 form (2008-09-30 11:19:10 GMT), else the time
+//     Herald accepted the event, in UTC.
 //   - data is the whole message as a JSON object (Data).
 //
 // Two extension attributes identify the delivery: heraldsubscription (the
@@ -105,6 +113,15 @@ func eventTime(ev *eventing.Event) string {
 		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 			return t.Format(time.RFC3339Nano)
 		}
+		// The Cloud42 form, as the seed's scripts write it:
+		// 2008-09-30 11:19:10 GMT (or UTC).
+		for _, zone := range []string{" GMT", " UTC"} {
+			if v, ok := strings.CutSuffix(ts, zone); ok {
+				if t, err := time.ParseInLocation(time.DateTime, v, time.UTC); err == nil {
+					return t.Format(time.RFC3339Nano)
+				}
+			}
+		}
 	}
 	if ev.Received.IsZero() {
 		return ""
@@ -121,6 +138,9 @@ func Source(instance string) string {
 	instance = strings.TrimSpace(instance)
 	if instance == "" {
 		return DefaultSource
+	}
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(instance, "["), "]")); err == nil && a.Is6() && a.Zone() == "" {
+		return InstanceURNPrefix + a.String()
 	}
 	if isURIReference(instance) {
 		return instance

@@ -142,7 +142,7 @@ func TestCloudEvent_SeedEvent(t *testing.T) {
 		"id":                 "42",
 		"source":             "i-38e24051",
 		"type":               "myTopic",
-		"time":               "2026-11-22T09:00:00.123456789Z", // the seed's timestamp is not RFC 3339: when Herald got it
+		"time":               "2008-09-30T11:19:10Z", // the seed's own timestamp, in the Cloud42 form
 		"datacontenttype":    "application/json",
 		"heraldsubscription": subID,
 		"heraldmessageid":    msgID,
@@ -207,6 +207,25 @@ func TestCloudEvent_Mapping(t *testing.T) {
 				t.Error("heraldsubscription without a subscription")
 			}
 		})
+	}
+}
+
+func TestCloudEvent_TimeAndSource(t *testing.T) {
+	received := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct{ instance, timestamp, source, time string }{
+		{"i-38e24051", "2008-09-30 11:19:10 GMT", "i-38e24051", "2008-09-30T11:19:10Z"},
+		{"i-1", "2008-09-30 11:19:10 UTC", "i-1", "2008-09-30T11:19:10Z"},
+		{"i-1", "2008-09-30T11:19:10+02:00", "i-1", "2008-09-30T11:19:10+02:00"},
+		{"i-1", "yesterday", "i-1", "2026-12-01T09:00:00Z"},
+		{"2001:db8::1", "", "urn:herald:instance:2001:db8::1", "2026-12-01T09:00:00Z"},
+		{"[2001:db8::1]", "", "urn:herald:instance:2001:db8::1", "2026-12-01T09:00:00Z"},
+		{"10.0.0.7", "", "10.0.0.7", "2026-12-01T09:00:00Z"},
+	} {
+		n := &eventing.Notification{Event: eventing.NewEvent(1, received, eventing.Message{Topic: "t", InstanceID: tt.instance, Timestamp: tt.timestamp})}
+		ce := webhook.NewCloudEvent(n)
+		if ce.Source != tt.source || ce.Time != tt.time {
+			t.Errorf("%q at %q: source %q, time %q; want %q, %q", tt.instance, tt.timestamp, ce.Source, ce.Time, tt.source, tt.time)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/store"
+	"github.com/herald-eventing/herald/transports/guard"
 	"github.com/herald-eventing/herald/transports/httpapi"
 	"github.com/herald-eventing/herald/transports/ratelimit"
 	"github.com/herald-eventing/herald/transports/soap"
@@ -58,6 +59,7 @@ type serveConfig struct {
 	tlsKey            string
 	clientCAFile      string
 	deliveryCAFile    string
+	allowTargets      string
 }
 
 func (c *serveConfig) flags(fs *flag.FlagSet) {
@@ -88,6 +90,7 @@ func (c *serveConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.tlsCert, "tls-cert", envOr("HERALD_TLS_CERT", ""), "certificate file (PEM): serve HTTPS and HTTP/2; reloaded when it changes")
 	fs.StringVar(&c.tlsKey, "tls-key", envOr("HERALD_TLS_KEY", ""), "private key file (PEM) of --tls-cert")
 	fs.StringVar(&c.clientCAFile, "client-ca-file", "", "CA certificates (PEM) that sign client certificates; a verified certificate's subject CN names the key it stands for")
+	fs.StringVar(&c.allowTargets, "allow-targets", envOr("HERALD_ALLOW_TARGETS", "default"), "CIDRs that deliveries may go to besides public addresses (comma-separated; default: 127.0.0.0/8,::1/128 on a loopback --addr, none otherwise)")
 	fs.StringVar(&c.deliveryCAFile, "delivery-ca-file", "", "CA certificates (PEM) that outgoing deliveries trust besides the system's")
 	fs.DurationVar(&c.gather, "commit-gather", 1500*time.Microsecond, "under concurrent publishing, how long a commit may wait for more events to share its disk flush (0: never)")
 	// Every registered processor's settings become flags, so a new
@@ -194,11 +197,26 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--delivery-ca-file: %w", err)
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConns = 4096
-	transport.MaxIdleConnsPerHost = 1024
+	allow := cfg.allowTargets
+	if allow == "default" {
+		allow = ""
+		if isLoopback(cfg.addr) {
+			allow = "127.0.0.0/8,::1/128"
+		}
+	}
+	prefixes, err := guard.ParseAllow(allow)
+	if err != nil {
+		return fmt.Errorf("--allow-targets: %w", err)
+	}
+	targets := guard.New(guard.Options{Allow: prefixes})
+	// Deliveries to subscribers' targets go through the guard at every
+	// dial; the operator's own servers (the SMS gateway) do not.
+	transport := targets.Transport()
 	transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	client := &http.Client{Transport: transport}
+	service := http.DefaultTransport.(*http.Transport).Clone()
+	service.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	serviceClient := &http.Client{Transport: service}
 	maxLease := cfg.maxLease
 	if maxLease == 0 {
 		maxLease = -1
@@ -216,7 +234,8 @@ func serve(ctx context.Context, args []string, _, stderr io.Writer) error {
 			}
 			return ""
 		},
-		HTTPClient: client, Authorize: authOn, MaxSubscriptionsPerOwner: cfg.maxSubsPerKey,
+		HTTPClient: client, ServiceHTTPClient: serviceClient, Targets: targets,
+		Authorize: authOn, MaxSubscriptionsPerOwner: cfg.maxSubsPerKey,
 		Dispatcher: eventing.DispatcherOptions{
 			Workers: cfg.workers, Timeout: cfg.timeout, Schedule: schedule,
 			FailureLimit: failureLimit, FailureWindow: cfg.failureWindow, Retention: cfg.retention,

@@ -20,6 +20,9 @@ import (
 	"time"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/eventing/access"
+	"github.com/herald-eventing/herald/store"
+	"github.com/herald-eventing/herald/transports/httpapi"
 	"github.com/herald-eventing/herald/transports/httpapi/httpapitest"
 	"github.com/herald-eventing/herald/transports/soap"
 )
@@ -35,6 +38,8 @@ const (
 const (
 	nsSOAP12    = "http://www.w3.org/2003/05/soap-envelope"
 	topicPrefix = "interop-"
+	// challenge is the WWW-Authenticate of Herald's 401.
+	challenge = `Basic realm="herald", Bearer`
 )
 
 // python is Debian's interpreter, which has python3-zeep; not whatever
@@ -45,6 +50,13 @@ const python = "/usr/bin/python3"
 // libjaxws-java; its manifest names the rest of the runtime); the
 // environment variable HERALD_JAXWS_CLASSPATH overrides.
 var jaxwsRuntime = []string{"/usr/share/java/jaxws-rt.jar", "/usr/share/jaxws/lib/jaxws-rt.jar"}
+
+// jvmFlags are for the short-lived JVMs of TestJAXWS (wsimport, javac and
+// every client run): only the C1 compiler, all that a run of a second or
+// two profits from, and the serial collector. They take about a third off
+// the test. wsimport gets them in WSIMPORT_OPTS (Debian's wsimport script
+// reads it), javac as -J flags.
+var jvmFlags = []string{"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"}
 
 // requireTool skips the test when a client tool is missing, and fails it
 // when CI=true: CI installs the tools (.ci/install-interop), so a missing
@@ -65,12 +77,34 @@ func requireTool(t *testing.T, ok bool, format string, args ...any) {
 type heraldServer struct {
 	URL string
 	svc *eventing.Service
+	db  *store.DB
+	// keyring holds the keys when authorization is on; nil when off.
+	keyring *access.Keyring
+	// publisherKey is what publish sends as Bearer when authorization is
+	// on.
+	publisherKey string
 }
 
+// startHerald starts a Herald with authorization off, what a loopback-only
+// server may run: every client is anonymous.
 func startHerald(t *testing.T) *heraldServer {
 	t.Helper()
 	h := httpapitest.Start(t, "", eventing.Options{})
-	return &heraldServer{URL: h.URL, svc: h.Service}
+	return &heraldServer{URL: h.URL, svc: h.Service, db: h.DB}
+}
+
+// startAuthHerald starts a Herald with authorization on (herald serve
+// --auth on): every operation but the WSDL and the schemas needs a key.
+// Each client run gets a subscriber key of its own (see drive); the test
+// publishes with a publisher key.
+func startAuthHerald(t *testing.T) *heraldServer {
+	t.Helper()
+	h := httpapitest.StartAuth(t, "", eventing.Options{}, access.NewKey(), httpapi.Options{})
+	_, secret, err := h.Keyring.Create(t.Context(), "interop-publisher", access.Publisher, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &heraldServer{URL: h.URL, svc: h.Service, db: h.DB, keyring: h.Keyring, publisherKey: secret}
 }
 
 func (h *heraldServer) wsdl() string { return h.URL + "/eventing?wsdl" }
@@ -79,7 +113,15 @@ func (h *heraldServer) wsdl() string { return h.URL + "/eventing?wsdl" }
 func (h *heraldServer) publish(topic, text string) error {
 	body := `<message xmlns="http://cloud42.jw.de/message"><topic>` + topic +
 		`</topic><instanceId>i-interop</instanceId><text>` + text + `</text><info>interop test</info></message>`
-	resp, err := http.Post(h.URL+"/messages", "text/xml", strings.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, h.URL+"/messages", strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	if h.publisherKey != "" {
+		req.Header.Set("Authorization", "Bearer "+h.publisherKey)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -144,6 +186,18 @@ type step struct {
 	Code       string `json:"code"`
 	Subcode    string `json:"subcode"`
 	Reason     string `json:"reason"`
+	// Kind is how the step "anonymous" failed: "fault" (the client read
+	// the SOAP fault) or "transport" (only the HTTP status).
+	Kind string `json:"kind"`
+	// Status and Challenge are the HTTP status and WWW-Authenticate of
+	// the step's last response, as far as the client can tell.
+	Status    string `json:"status"`
+	Challenge string `json:"challenge"`
+	// HTTPAuth and PasswordType are what the step's last request carried
+	// (clients that report it: run.wire): the scheme of its Authorization
+	// header and the Type of its wsse:UsernameToken/wsse:Password.
+	HTTPAuth     string `json:"http_auth"`
+	PasswordType string `json:"wsse_password_type"`
 }
 
 // run describes one client run.
@@ -152,16 +206,39 @@ type run struct {
 	soap  string // "1.1" or "1.2"
 	argv  []string
 	extra []string // appended after the common flags
+	// cred is the credential the client sends: "" none (Herald has
+	// authorization off), "basic" (HTTP Basic) or "wsse" (a WS-Security
+	// UsernameToken). With one, drive gives the client a subscriber key of
+	// its own (--auth cred, the key in HERALD_INTEROP_KEY) and the client
+	// first makes its Subscribe without the credential (step "anonymous").
+	cred string
+	// anonymous is the Kind the client reports for that Subscribe: "fault"
+	// (it read the wsse:FailedAuthentication fault sent with the 401) or
+	// "transport" (it reports only the HTTP status).
+	anonymous string
+	// challenge: the client reports the 401's WWW-Authenticate.
+	challenge bool
+	// wire: the client reports what each request carried (HTTPAuth,
+	// PasswordType) and each HTTP status.
+	wire bool
 }
+
+// wsseNS is the WS-Security 1.0 namespace; passwordText the UsernameToken
+// password type whose text is the key.
+const (
+	wsseNS       = soap.WSSE
+	passwordText = soap.PasswordText
+)
 
 var reUUID = regexp.MustCompile(`^uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // drive runs one client program against h and checks every step it
 // reports, in order: wsdl, subscribe, getstatus, renew, unsubscribe,
-// fault-unknown, fault-expires, done. The client waits for a go-ahead line
-// on stdin after each step, so what Herald holds is checked before the next
-// step changes it; after subscribe the test also publishes an event and
-// checks that the client's NotifyTo got it.
+// fault-unknown, fault-expires, done; with a credential (run.cred) also
+// anonymous after wsdl. The client waits for a go-ahead line on stdin after
+// each step, so what Herald holds is checked before the next step changes
+// it; after subscribe the test also publishes an event and checks that the
+// client's NotifyTo got it.
 func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	t.Helper()
 	started := time.Now()
@@ -176,8 +253,26 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	argv := append(append([]string{}, r.argv...),
 		"--wsdl", h.wsdl(), "--notify-to", notifyTo, "--topic", topic, "--soap", r.soap)
 	argv = append(argv, r.extra...)
+	env := append(os.Environ(), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+	// svcCtx is what the test asks Herald's Service with: as the client's
+	// key when authorization is on, which the subscription must name as
+	// its owner.
+	svcCtx, owner := ctx, ""
+	if (r.cred != "") != (h.keyring != nil) {
+		t.Fatalf("%s: credential %q against a Herald with authorization %v", r.name, r.cred, h.keyring != nil)
+	}
+	if r.cred != "" {
+		key, secret, err := h.keyring.Create(ctx, slug, access.Subscriber, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner = key.Name
+		svcCtx = access.WithPrincipal(ctx, key.Principal())
+		argv = append(argv, "--auth", r.cred)
+		env = append(env, "HERALD_INTEROP_KEY="+secret)
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
+	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -230,6 +325,9 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 			if st.Step != want {
 				fail("step %s; want %s", st.Step, want)
 			}
+			if r.wire && want != "wsdl" && want != "done" {
+				checkSent(r, st, fail)
+			}
 			return st
 		}
 		fail("the client stopped before step %s (%v)", want, errors.Join(lines.Err(), ctx.Err()))
@@ -248,6 +346,30 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	}
 	goOn()
 
+	// The same Subscribe without the credential: refused with 401 and
+	// wsse:FailedAuthentication, and nothing subscribed. Were Herald to
+	// accept anonymous requests, the client would report it as a failed
+	// step.
+	if r.cred != "" {
+		st = next("anonymous")
+		if st.Status != "401" {
+			fail("Subscribe without a credential: HTTP status %q; want 401", st.Status)
+		}
+		if st.Kind != r.anonymous {
+			fail("Subscribe without a credential failed as %q (%s); want %q", st.Kind, st.Reason, r.anonymous)
+		}
+		if r.anonymous == "fault" {
+			checkFault(r.soap, st, wsseNS, "FailedAuthentication", fail)
+		}
+		if r.challenge && st.Challenge != challenge {
+			fail("Subscribe without a credential: WWW-Authenticate %q; want %q", st.Challenge, challenge)
+		}
+		if ids, err := h.db.SubscriptionsByTopic(ctx, topic); err != nil || len(ids) > 0 {
+			fail("after Subscribe without a credential Herald holds %v on %s (%v)", ids, topic, err)
+		}
+		goOn()
+	}
+
 	// Subscribe: the response's SubscriptionManager EPR, and the
 	// subscription as Herald holds it.
 	st = next("subscribe")
@@ -261,9 +383,12 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 		fail("SubscribeResponse Expires %q; want the requested duration PT10M", st.Expires)
 	}
 	id := st.Identifier
-	sub, err := h.svc.GetStatus(ctx, id)
+	sub, err := h.svc.GetStatus(svcCtx, id)
 	if err != nil {
 		fail("Herald does not know the subscription %s: %v", id, err)
+	}
+	if sub.Owner != owner {
+		fail("subscription owner %q; want %q (the client's key)", sub.Owner, owner)
 	}
 	if sub.Filter == nil || sub.Filter.Dialect != eventing.DialectTopic || sub.Filter.Expression != topic {
 		fail("subscription filter %+v; want the topic %q", sub.Filter, topic)
@@ -296,7 +421,7 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	if st.Expires != "PT20M" {
 		fail("RenewResponse Expires %q; want the requested duration PT20M", st.Expires)
 	}
-	if sub, err := h.svc.GetStatus(ctx, id); err != nil {
+	if sub, err := h.svc.GetStatus(svcCtx, id); err != nil {
 		fail("after Renew: %v", err)
 	} else if d := time.Until(sub.Expires); d < 18*time.Minute || d > 21*time.Minute {
 		fail("after Renew the lease ends in %v; want about 20m", d)
@@ -304,7 +429,7 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	goOn()
 
 	next("unsubscribe")
-	if _, err := h.svc.GetStatus(ctx, id); err == nil {
+	if _, err := h.svc.GetStatus(svcCtx, id); err == nil {
 		fail("the subscription %s is still there after Unsubscribe", id)
 	}
 	goOn()
@@ -330,6 +455,35 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 		fail("client exit: %v", err)
 	}
 	t.Logf("%s: %d steps in %v", r.name, len(transcript), time.Since(started).Round(time.Millisecond))
+}
+
+// checkSent checks what a wire-reporting client's request of step st
+// carried: only r's credential, in r's form; for the anonymous Subscribe,
+// none.
+func checkSent(r run, st step, fail func(string, ...any)) {
+	wantAuth, wantType := "", ""
+	if st.Step != "anonymous" {
+		switch r.cred {
+		case "basic":
+			wantAuth = "Basic"
+		case "wsse":
+			wantType = passwordText
+		}
+	}
+	if st.HTTPAuth != wantAuth || st.PasswordType != wantType {
+		fail("%s: the request had Authorization %q and UsernameToken password type %q; want %q and %q",
+			st.Step, st.HTTPAuth, st.PasswordType, wantAuth, wantType)
+	}
+	wantStatus := "200"
+	switch st.Step {
+	case "anonymous":
+		wantStatus = "401"
+	case "fault-unknown", "fault-expires":
+		wantStatus = map[string]string{"1.1": "500", "1.2": "400"}[r.soap]
+	}
+	if st.Status != wantStatus {
+		fail("%s: HTTP status %s; want %s", st.Step, st.Status, wantStatus)
+	}
 }
 
 // checkNotification checks the SOAP envelope the sink got: SOAP 1.2,
@@ -398,14 +552,22 @@ func tail(s string, n int) string {
 
 // TestZeep drives Herald with Python zeep (Debian's python3-zeep) from the
 // published WSDL, on the SOAP 1.2 and the SOAP 1.1 ports, with zeep's own
-// WS-Addressing 1.0 headers.
+// WS-Addressing 1.0 headers: anonymously against a Herald with
+// authorization off (the loopback default), then against one with
+// authorization on, with HTTP Basic (requests' HTTPBasicAuth on the
+// session zeep's Transport uses) and with a WS-Security UsernameToken
+// (zeep.wsse, PasswordText, no HTTP credential). zeep reads the
+// wsse:FailedAuthentication fault Herald sends with the 401 to the
+// Subscribe without a credential (zeep.exceptions.Fault, not a
+// TransportError: the 401 has a SOAP body). A zeep run takes under a
+// second, so every variant runs the whole flow.
 func TestZeep(t *testing.T) {
 	_, statErr := os.Stat(python)
 	requireTool(t, statErr == nil, "%s is missing", python)
 	out, err := exec.Command(python, "-c", "import zeep").CombinedOutput()
 	requireTool(t, err == nil, "%s cannot import zeep (Debian package python3-zeep): %s", python, strings.TrimSpace(string(out)))
 
-	h := startHerald(t)
+	h, ha := startHerald(t), startAuthHerald(t)
 	s := newSink(t)
 	script, err := filepath.Abs(filepath.Join("testdata", "zeep_client.py"))
 	if err != nil {
@@ -413,8 +575,16 @@ func TestZeep(t *testing.T) {
 	}
 	for _, v := range []string{"1.2", "1.1"} {
 		t.Run("SOAP"+v, func(t *testing.T) {
-			drive(t, h, s, run{name: "zeep SOAP " + v, soap: v, argv: []string{python, script}})
+			drive(t, h, s, run{name: "zeep SOAP " + v, soap: v, argv: []string{python, script}, wire: true})
 		})
+	}
+	for _, c := range []struct{ name, cred string }{{"Basic", "basic"}, {"UsernameToken", "wsse"}} {
+		for _, v := range []string{"1.2", "1.1"} {
+			t.Run(c.name+"/SOAP"+v, func(t *testing.T) {
+				drive(t, ha, s, run{name: "zeep " + c.name + " SOAP " + v, soap: v, argv: []string{python, script},
+					cred: c.cred, anonymous: "fault", challenge: true, wire: true})
+			})
+		}
 	}
 }
 
@@ -422,7 +592,21 @@ func TestZeep(t *testing.T) {
 // Herald serves, compiles it with the JDK and runs it with
 // javax.xml.ws.soap.AddressingFeature (WS-Addressing 1.0) and with
 // com.sun.xml.ws.developer.MemberSubmissionAddressingFeature
-// (WS-Addressing 2004/08), each on the SOAP 1.2 and SOAP 1.1 ports.
+// (WS-Addressing 2004/08), each on the SOAP 1.2 and SOAP 1.1 ports:
+// anonymously against a Herald with authorization off (the loopback
+// default), then against one with authorization on, with HTTP Basic
+// (BindingProvider.USERNAME_PROPERTY and PASSWORD_PROPERTY on the request
+// context). The RI reports the 401 to the Subscribe without a credential
+// as a ClientTransportException with the HTTP status, on both SOAP
+// versions: it reads a response body only with 200, 202, 500 and (SOAP
+// 1.2) 400, so it never sees the wsse:FailedAuthentication fault; the
+// status and WWW-Authenticate are in its response context.
+//
+// Both sets run the whole flow rather than the authenticated one and a
+// short anonymous smoke: the client is built once, and a run takes one to
+// three seconds, so the four runs with Basic add about five to ten seconds:
+// the package takes about 30 s with -race (up to about 70 s on a loaded
+// two-core machine).
 func TestJAXWS(t *testing.T) {
 	var missing []string
 	tools := map[string]string{}
@@ -445,11 +629,12 @@ func TestJAXWS(t *testing.T) {
 	}
 	requireTool(t, classpath != "", "no JAX-WS RI runtime at %s (Debian package libjaxws-java; or set HERALD_JAXWS_CLASSPATH)", strings.Join(jaxwsRuntime, " or "))
 
-	h := startHerald(t)
+	h, ha := startHerald(t), startAuthHerald(t)
 	s := newSink(t)
 
-	// wsimport against the served WSDL, then one javac for the generated
-	// sources and the client.
+	// wsimport against the WSDL that the Herald with authorization on
+	// serves without a key, then one javac for the generated sources and
+	// the client.
 	built := time.Now()
 	dir := t.TempDir()
 	src, classes := filepath.Join(dir, "src"), filepath.Join(dir, "classes")
@@ -464,12 +649,13 @@ func TestJAXWS(t *testing.T) {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, tools[name], args...)
 		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "WSIMPORT_OPTS="+strings.TrimSpace(os.Getenv("WSIMPORT_OPTS")+" "+strings.Join(jvmFlags, " ")))
 		cmd.WaitDelay = 5 * time.Second
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(string(out), 8000))
 		}
 	}
-	build("wsimport", "-extension", "-Xnocompile", "-quiet", "-s", src, "-d", classes, h.wsdl())
+	build("wsimport", "-extension", "-Xnocompile", "-quiet", "-s", src, "-d", classes, ha.wsdl())
 	client, err := filepath.Abs(filepath.Join("testdata", "jaxws", "HeraldInterop.java"))
 	if err != nil {
 		t.Fatal(err)
@@ -487,16 +673,29 @@ func TestJAXWS(t *testing.T) {
 	if len(sources) < 10 {
 		t.Fatalf("wsimport generated only %d sources", len(sources)-1)
 	}
-	build("javac", append([]string{"-nowarn", "-encoding", "UTF-8", "-cp", classpath, "-d", classes}, sources...)...)
+	javac := []string{"-nowarn", "-encoding", "UTF-8", "-cp", classpath, "-d", classes}
+	for _, f := range jvmFlags {
+		javac = append(javac, "-J"+f)
+	}
+	build("javac", append(javac, sources...)...)
 	t.Logf("wsimport + javac: %d generated sources in %v", len(sources)-1, time.Since(built).Round(time.Millisecond))
 
-	java := []string{tools["java"], "-cp", classes + string(os.PathListSeparator) + classpath, "HeraldInterop"}
+	java := append(append([]string{tools["java"]}, jvmFlags...), "-cp", classes+string(os.PathListSeparator)+classpath, "HeraldInterop")
 	for _, tt := range []struct{ addressing, soap string }{
 		{"w3c", "1.2"}, {"w3c", "1.1"}, {"member", "1.2"}, {"member", "1.1"},
 	} {
 		name := map[string]string{"w3c": "WSA10", "member": "WSA200408"}[tt.addressing] + "/SOAP" + tt.soap
 		t.Run(name, func(t *testing.T) {
 			drive(t, h, s, run{name: "jaxws " + name, soap: tt.soap, argv: java, extra: []string{"--addressing", tt.addressing}})
+		})
+	}
+	for _, tt := range []struct{ addressing, soap string }{
+		{"w3c", "1.2"}, {"w3c", "1.1"}, {"member", "1.2"}, {"member", "1.1"},
+	} {
+		name := "Basic/" + map[string]string{"w3c": "WSA10", "member": "WSA200408"}[tt.addressing] + "/SOAP" + tt.soap
+		t.Run(name, func(t *testing.T) {
+			drive(t, ha, s, run{name: "jaxws " + name, soap: tt.soap, argv: java, extra: []string{"--addressing", tt.addressing},
+				cred: "basic", anonymous: "transport", challenge: true})
 		})
 	}
 }

@@ -2,13 +2,27 @@
 
 Run by interop_test.go with Debian's python3-zeep:
 
-    /usr/bin/python3 zeep_client.py --wsdl URL --notify-to URL --topic TOPIC --soap 1.1|1.2
+    /usr/bin/python3 zeep_client.py --wsdl URL --notify-to URL --topic TOPIC --soap 1.1|1.2 [--auth basic|wsse]
 
 Every step prints one JSON line on stdout: {"step": ..., "ok": true, ...},
 or "ok": false with "error" (and the client exits 1). After each step but the
 last the client waits for one line on stdin, so that the test can check
 Herald's state before the next step changes it; after "subscribe" the test
 also publishes an event and checks that the NotifyTo sink got it.
+
+With --auth the client authenticates every operation with the API key in
+the environment variable HERALD_INTEROP_KEY: basic sets HTTP Basic
+(requests.auth.HTTPBasicAuth, any user name, the key as the password) on the
+requests.Session that zeep.Transport uses; wsse gives zeep a
+zeep.wsse.username.UsernameToken (any user name, the key as the password;
+zeep's default is PasswordText), with no HTTP credential. With --auth the
+client also makes the Subscribe once without a credential, as step
+"anonymous" right after "wsdl", and reports how that failed: kind "fault"
+(zeep.exceptions.Fault) or "transport" (zeep.exceptions.TransportError).
+Every step but "wsdl" and "done" reports what its last request carried
+(http_auth: the scheme of its Authorization header; wsse_password_type: the
+Type of its wsse:UsernameToken/wsse:Password) and how Herald answered it
+(status; challenge: WWW-Authenticate), read off the requests.Session.
 
 zeep adds WS-Addressing 1.0 headers (Action, MessageID, To) by itself to
 every operation whose WSDL input carries wsam:Action / wsaw:Action.
@@ -22,20 +36,66 @@ import sys
 
 from lxml import etree
 
+import requests
+from requests.auth import HTTPBasicAuth
+
 import zeep
 from zeep import xsd
+from zeep.wsse.username import UsernameToken
 from zeep.plugins import HistoryPlugin, Plugin
 from zeep.transports import Transport
 
 WSE = "http://schemas.xmlsoap.org/ws/2004/08/eventing"
 TNS = "http://webservice.cloud42.jw.de"
 TOPIC_DIALECT = "http://herald-eventing.github.io/ns/2026/herald/dialects/topic"
+WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 
 step = "start"
 
 
+# wire reads the last HTTP exchange off the requests.Session (a response
+# hook); emit adds it to every step after "wsdl".
+wire = None
+
+
+class Wire:
+    """Records the last response (and so its request) of a session."""
+
+    def __init__(self, session):
+        self.last = None
+        session.hooks["response"].append(self.hook)
+
+    def hook(self, response, *args, **kwargs):
+        self.last = response
+
+    def facts(self):
+        r = self.last
+        if r is None:
+            return {}
+        scheme = (r.request.headers.get("Authorization") or "").split(" ", 1)[0]
+        password_type = ""
+        body = r.request.body
+        if body:
+            try:
+                sent = etree.fromstring(body.encode() if isinstance(body, str) else body)
+            except etree.XMLSyntaxError:
+                sent = None
+            if sent is not None:
+                for pw in sent.iter("{%s}Password" % WSSE_NS):
+                    if pw.getparent().tag == "{%s}UsernameToken" % WSSE_NS:
+                        password_type = pw.get("Type", "(none)")
+        return {
+            "status": str(r.status_code),
+            "challenge": r.headers.get("WWW-Authenticate", ""),
+            "http_auth": scheme,
+            "wsse_password_type": password_type,
+        }
+
+
 def emit(step, ok=True, **kv):
     line = {"client": "zeep", "step": step, "ok": ok}
+    if ok and wire is not None and step not in ("wsdl", "done"):
+        line.update(wire.facts())
     line.update(kv)
     print(json.dumps(line), flush=True)
 
@@ -88,7 +148,7 @@ def clark(qname_text, context):
     return qname_text
 
 
-def fault_line(step, e, history):
+def fault_line(step, e, history, **kv):
     received = None
     try:
         received = history.last_received["envelope"]
@@ -98,17 +158,21 @@ def fault_line(step, e, history):
     if e.subcodes:
         sc = e.subcodes[0]
         subcode = sc.text if isinstance(sc, etree.QName) else clark(str(sc), received)
-    emit(step, code=clark(e.code, received), subcode=subcode, reason=e.message)
+    emit(step, code=clark(e.code, received), subcode=subcode, reason=e.message, **kv)
 
 
 def main():
-    global step
+    global step, wire
     p = argparse.ArgumentParser()
     p.add_argument("--wsdl", required=True)
     p.add_argument("--notify-to", required=True)
     p.add_argument("--topic", required=True)
     p.add_argument("--soap", default="1.2", choices=["1.1", "1.2"])
+    p.add_argument("--auth", choices=["basic", "wsse"])
     a = p.parse_args()
+    key = os.environ.get("HERALD_INTEROP_KEY", "")
+    if a.auth and not key:
+        raise RuntimeError("--auth %s needs the key in HERALD_INTEROP_KEY" % a.auth)
     suffix = "Soap12" if a.soap == "1.2" else "Soap11"
 
     history = HistoryPlugin()
@@ -116,8 +180,17 @@ def main():
     if os.environ.get("HERALD_INTEROP_DUMP"):
         plugins.append(Dump())
 
+    session = requests.Session()
+    wire = Wire(session)
+    wsse = None
+    if a.auth == "basic":
+        session.auth = HTTPBasicAuth("any-user", key)
+    elif a.auth == "wsse":
+        wsse = UsernameToken("any-user", key)
+
     step = "wsdl"
-    client = zeep.Client(a.wsdl, plugins=plugins, transport=Transport(timeout=30, operation_timeout=30))
+    transport = Transport(session=session, timeout=30, operation_timeout=30)
+    client = zeep.Client(a.wsdl, plugins=plugins, transport=transport, wsse=wsse)
     source = client.bind("HeraldService", "EventSource%sPort" % suffix)
     emit(step, port="EventSource%sPort" % suffix, address=source._binding_options["address"])
     go_on()
@@ -133,6 +206,22 @@ def main():
             Expires=expires,
             Filter=FilterType(Dialect=TOPIC_DIALECT),
         )
+
+    if a.auth:
+        # The same Subscribe without a credential: no HTTP auth, no wsse.
+        step = "anonymous"
+        saved = session.auth, client.wsse
+        session.auth, client.wsse = None, None
+        try:
+            r = subscribe("PT10M")
+            raise RuntimeError("Subscribe without a credential answered: %r" % (r,))
+        except zeep.exceptions.Fault as e:
+            fault_line(step, e, history, kind="fault")
+        except zeep.exceptions.TransportError as e:
+            emit(step, kind="transport", reason=str(e))
+        finally:
+            session.auth, client.wsse = saved
+        go_on()
 
     step = "subscribe"
     r = subscribe("PT10M")

@@ -4,7 +4,7 @@
 // Herald beyond the generated classes.
 //
 //   java HeraldInterop --wsdl URL --notify-to URL --topic TOPIC
-//                      --soap 1.1|1.2 --addressing w3c|member
+//                      --soap 1.1|1.2 --addressing w3c|member [--auth basic]
 //
 // Every step prints one JSON line on stdout: {"step":...,"ok":true,...}, or
 // "ok":false with "error" (and the client exits 1). After each step but the
@@ -14,7 +14,22 @@
 //
 // --addressing w3c uses javax.xml.ws.soap.AddressingFeature (WS-Addressing
 // 1.0), member uses com.sun.xml.ws.developer.MemberSubmissionAddressingFeature
-// (WS-Addressing 2004/08). Set HERALD_INTEROP_DUMP=1 to have the RI print
+// (WS-Addressing 2004/08).
+//
+// --auth basic sends the API key in the environment variable
+// HERALD_INTEROP_KEY as HTTP Basic: BindingProvider.USERNAME_PROPERTY (any
+// user name) and PASSWORD_PROPERTY (the key) on the request context of both
+// ports. It also makes the Subscribe once from a port without them, as step
+// "anonymous" right after "wsdl", and reports how that failed: kind "fault"
+// (a SOAPFaultException: the RI read the SOAP fault in the response) or
+// "transport" (any other WebServiceException), with the HTTP status and
+// WWW-Authenticate from the response context (the status, failing that,
+// from the exception). The RI 2.3 reads a response body only with HTTP 200,
+// 202, 500 and, for SOAP 1.2, 400: it reports Herald's 401 as a
+// ClientTransportException ("The server sent HTTP status code 401") and
+// never sees the wsse:FailedAuthentication fault in it.
+//
+// Set HERALD_INTEROP_DUMP=1 to have the RI print
 // every message on stdout (the test ignores non-JSON lines).
 
 import java.io.BufferedReader;
@@ -23,16 +38,20 @@ import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import javax.xml.bind.JAXBElement;
 import javax.xml.namespace.QName;
 import javax.xml.soap.SOAPFault;
 import javax.xml.ws.BindingProvider;
+import javax.xml.ws.WebServiceException;
 import javax.xml.ws.WebServiceFeature;
+import javax.xml.ws.handler.MessageContext;
 import javax.xml.ws.soap.AddressingFeature;
 import javax.xml.ws.soap.SOAPFaultException;
 
+import com.sun.istack.localization.Localizable;
 import com.sun.xml.ws.developer.MemberSubmissionAddressingFeature;
 
 import de.jw.cloud42.webservice.EventSource;
@@ -88,13 +107,43 @@ public class HeraldInterop {
         }
         boolean soap12 = soap.equals("1.2");
         ObjectFactory wse = new ObjectFactory();
+        String auth = opt.get("auth");
+        String key = System.getenv("HERALD_INTEROP_KEY");
+        if (auth != null && !auth.equals("basic")) {
+            throw new IllegalArgumentException("--auth basic");
+        }
+        if (auth != null && (key == null || key.isEmpty())) {
+            throw new IllegalArgumentException("--auth basic needs the key in HERALD_INTEROP_KEY");
+        }
 
         step = "wsdl";
         HeraldService service = new HeraldService(new URL(opt.get("wsdl")));
         EventSource source = soap12 ? service.getEventSourceSoap12Port(wsa) : service.getEventSourceSoap11Port(wsa);
+        if (auth != null) {
+            basicAuth(source, key);
+        }
         emit(step, true, "port", soap12 ? "EventSourceSoap12Port" : "EventSourceSoap11Port",
                 "address", (String) ((BindingProvider) source).getRequestContext().get(BindingProvider.ENDPOINT_ADDRESS_PROPERTY));
         await();
+
+        if (auth != null) {
+            // The same Subscribe from a port without the credential.
+            step = "anonymous";
+            EventSource anon = soap12 ? service.getEventSourceSoap12Port(wsa) : service.getEventSourceSoap11Port(wsa);
+            try {
+                SubscribeResponse bad = anon.subscribeOp(subscribe(wse, opt.get("notify-to"), opt.get("topic"), "PT10M"));
+                throw new IllegalStateException("Subscribe without a credential answered, expires " + bad.getExpires());
+            } catch (SOAPFaultException e) {
+                emitFault(step, e.getFault(), "kind", "fault", "status", responseStatus(anon), "challenge", challenge(anon));
+            } catch (WebServiceException e) {
+                String status = responseStatus(anon);
+                if (status.isEmpty() && e instanceof Localizable && "http.status.code".equals(((Localizable) e).getKey())) {
+                    status = String.valueOf(((Localizable) e).getArguments()[0]);
+                }
+                emit(step, true, "kind", "transport", "status", status, "challenge", challenge(anon), "reason", e.getMessage());
+            }
+            await();
+        }
 
         // Subscribe: NotifyTo the test's sink, a topic filter, ten minutes.
         step = "subscribe";
@@ -109,6 +158,9 @@ public class HeraldInterop {
 
         SubscriptionManager sm = soap12 ? service.getSubscriptionManagerSoap12Port(wsa) : service.getSubscriptionManagerSoap11Port(wsa);
         ((BindingProvider) sm).getRequestContext().put(BindingProvider.ENDPOINT_ADDRESS_PROPERTY, managerAddress);
+        if (auth != null) {
+            basicAuth(sm, key);
+        }
 
         step = "getstatus";
         GetStatusResponse gs = sm.getStatusOp(new GetStatus(), identifier);
@@ -146,6 +198,37 @@ public class HeraldInterop {
         await();
         step = "done";
         emit(step, true);
+    }
+
+    // basicAuth has the RI send HTTP Basic on port: any user name, the key
+    // as the password.
+    static void basicAuth(Object port, String key) {
+        Map<String, Object> rc = ((BindingProvider) port).getRequestContext();
+        rc.put(BindingProvider.USERNAME_PROPERTY, "any-user");
+        rc.put(BindingProvider.PASSWORD_PROPERTY, key);
+    }
+
+    // responseStatus is the HTTP status of port's last response, "" when
+    // the RI did not record it.
+    static String responseStatus(Object port) {
+        Map<String, Object> rc = ((BindingProvider) port).getResponseContext();
+        Object code = rc == null ? null : rc.get(MessageContext.HTTP_RESPONSE_CODE);
+        return code == null ? "" : code.toString();
+    }
+
+    // challenge is the WWW-Authenticate header of port's last response, ""
+    // when the RI did not record the headers.
+    static String challenge(Object port) {
+        Map<String, Object> rc = ((BindingProvider) port).getResponseContext();
+        Object headers = rc == null ? null : rc.get(MessageContext.HTTP_RESPONSE_HEADERS);
+        if (headers instanceof Map) {
+            for (Map.Entry<?, ?> h : ((Map<?, ?>) headers).entrySet()) {
+                if (h.getKey() != null && h.getKey().toString().equalsIgnoreCase("WWW-Authenticate") && h.getValue() instanceof List) {
+                    return String.join(", ", ((List<?>) h.getValue()).stream().map(String::valueOf).toArray(String[]::new));
+                }
+            }
+        }
+        return "";
     }
 
     static BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
@@ -197,7 +280,7 @@ public class HeraldInterop {
         throw new IllegalStateException("the SubscriptionManager EPR has no wse:Identifier reference parameter");
     }
 
-    static void emitFault(String step, SOAPFault f) {
+    static void emitFault(String step, SOAPFault f, String... kv) {
         String subcode = "";
         try {
             Iterator<?> it = f.getFaultSubcodes();
@@ -207,7 +290,11 @@ public class HeraldInterop {
         } catch (UnsupportedOperationException soap11) {
             // SOAP 1.1 faults have no subcodes.
         }
-        emit(step, true, "code", clark(f.getFaultCodeAsQName()), "subcode", subcode, "reason", f.getFaultString());
+        String[] all = new String[6 + kv.length];
+        String[] base = {"code", clark(f.getFaultCodeAsQName()), "subcode", subcode, "reason", f.getFaultString()};
+        System.arraycopy(base, 0, all, 0, 6);
+        System.arraycopy(kv, 0, all, 6, kv.length);
+        emit(step, true, all);
     }
 
     static String clark(QName q) {
