@@ -405,9 +405,13 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 	}
 	s.mu.Lock()
 	d.unindex(s)
+	wasEvaluating := s.evaluates && len(s.queue) > 0
 	s.sub, s.filter, s.endpoint = sub, f, ep
 	s.checked = false // the head is checked again, with the new filter
 	d.index(s, sub)
+	// Candidates queued for the old filter were never checked: they are
+	// checked with the new one, whatever it is.
+	s.evaluates = s.evaluates || wasEvaluating
 	s.mu.Unlock()
 	d.mu.Unlock()
 	d.noteExpiry(sub.Expires)
@@ -1094,8 +1098,8 @@ func (d *Dispatcher) scan(s *subState) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.removed || s.enqueued != after {
-		return nil
+	if s.removed || s.enqueued != after || s.filter != filter {
+		return nil // changed while the log was read: read again
 	}
 	for _, ev := range evs {
 		// Candidates of a filter evaluated per event are checked when

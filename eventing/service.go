@@ -142,7 +142,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	s := &Service{store: o.Store, clock: o.Clock, logger: o.Logger, opts: o, processors: map[string]openedProcessor{}, draining: make(chan struct{})}
 	// Herald's own work (ending subscriptions, operator events) acts as
 	// an admin.
-	s.ctx, s.cancel = context.WithCancel(access.WithPrincipal(context.Background(), &access.Principal{Name: "herald", Role: access.Admin}))
+	s.ctx, s.cancel = context.WithCancel(access.WithPrincipal(context.Background(), &access.Principal{Name: "herald", ID: "herald", Role: access.Admin}))
 	for _, name := range Drivers() {
 		d, _ := LookupDriver(name)
 		p, err := d.Open(Config{Get: o.Setting, HTTPClient: o.HTTPClient, ServiceHTTPClient: o.ServiceHTTPClient, Logger: o.Logger.With(slog.String("processor", name))})
@@ -428,7 +428,7 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 		if err := p.CanSubscribe(topic); err != nil {
 			return nil, err
 		}
-		if max := s.opts.MaxSubscriptionsPerOwner; max > 0 && !p.IsAdmin() && s.dispatcher.Owned(p.Name) >= max {
+		if max := s.opts.MaxSubscriptionsPerOwner; max > 0 && !p.IsAdmin() && s.dispatcher.Owned(p.ID) >= max {
 			return nil, access.Deny("subscribe", fmt.Sprintf("the key %q holds %d subscriptions, its quota (--max-subscriptions-per-key)", p.Name, max))
 		}
 	}
@@ -482,7 +482,7 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 		Expires: expires, Created: now, Start: s.store.Head(),
 	}
 	if p != nil {
-		sub.Owner = p.Name
+		sub.Owner = p.ID
 	}
 	if req.EndTo != nil {
 		sub.EndTo = req.EndTo.String()

@@ -43,8 +43,9 @@ type Subscription struct {
 	// subscription for a repeated request; empty for WS-Eventing
 	// subscriptions, each of which is new.
 	Key string `json:"key,omitempty"`
-	// Owner is the name of the principal that made the subscription (its
-	// API key's name); empty when authorization was off. Only the owner
+	// Owner is the ID of the principal that made the subscription (its
+	// API key's random id, not its name); empty when authorization was
+	// off. Only the owner
 	// and admins may see or manage it.
 	Owner string `json:"owner,omitempty"`
 }

@@ -64,9 +64,12 @@ func Reserved(topic string) bool {
 
 // A Principal is the authenticated holder of a key.
 type Principal struct {
-	// Name identifies the principal; subscriptions record it as their
-	// owner.
+	// Name names the principal (the key's name), in logs and answers.
 	Name string
+	// ID identifies the principal for good: subscriptions record it as
+	// their owner, so that a key made later under a revoked key's name
+	// owns nothing of the old one's.
+	ID   string
 	Role Role
 	// Topics restricts the principal to topics matching one of these
 	// patterns; none means every topic.
@@ -134,7 +137,7 @@ func (p *Principal) CanSubscribe(topic string) error {
 // Owns reports whether p may manage a subscription owned by owner: its own,
 // or any for an admin. A nil p (authorization off) may manage everything.
 func (p *Principal) Owns(owner string) bool {
-	return p == nil || p.Role == Admin || (owner != "" && owner == p.Name)
+	return p == nil || p.Role == Admin || (owner != "" && owner == p.ID)
 }
 
 func (p *Principal) patterns() string {

@@ -27,6 +27,9 @@ const AdminName = "admin"
 // A Key is a stored key: everything but the secret, of which only the hash
 // is kept.
 type Key struct {
+	// ID is random and never reused: the owner recorded on the key's
+	// subscriptions.
+	ID      string    `json:"id"`
 	Name    string    `json:"name"`
 	Role    Role      `json:"role"`
 	Topics  []Pattern `json:"topics,omitempty"`
@@ -36,7 +39,11 @@ type Key struct {
 
 // Principal returns the key's principal.
 func (k *Key) Principal() *Principal {
-	return &Principal{Name: k.Name, Role: k.Role, Topics: slices.Clone(k.Topics)}
+	id := k.ID
+	if id == "" {
+		id = "key:" + k.Name
+	}
+	return &Principal{Name: k.Name, ID: id, Role: k.Role, Topics: slices.Clone(k.Topics)}
 }
 
 // ErrKeyExists is returned by KeyStore.CreateKey for a name already used.
@@ -133,7 +140,7 @@ func (kr *Keyring) Authenticate(key string) (*Principal, error) {
 	}
 	h := sha256.Sum256([]byte(key))
 	if kr.admin != nil && subtle.ConstantTimeCompare(h[:], kr.admin) == 1 {
-		return &Principal{Name: AdminName, Role: Admin}, nil
+		return &Principal{Name: AdminName, ID: AdminName, Role: Admin}, nil
 	}
 	kr.mu.RLock()
 	p := kr.byHash[h]
@@ -176,7 +183,9 @@ func (kr *Keyring) Create(ctx context.Context, name string, role Role, topics []
 		return nil, "", errors.New("an admin key cannot be limited to topics")
 	}
 	secret := NewKey()
-	k := &Key{Name: name, Role: role, Topics: topics, Hash: Hash(secret), Created: kr.now().UTC()}
+	var idb [16]byte
+	rand.Read(idb[:])
+	k := &Key{ID: hex.EncodeToString(idb[:]), Name: name, Role: role, Topics: topics, Hash: Hash(secret), Created: kr.now().UTC()}
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
 	if _, dup := kr.byName[name]; dup {

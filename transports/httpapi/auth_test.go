@@ -373,3 +373,24 @@ func TestAuth_RateLimits(t *testing.T) {
 		t.Fatalf("publishes: %v; want 202, 202, 429", got)
 	}
 }
+
+// A key made later under a revoked key's name owns nothing of the old
+// key's: subscriptions record the key's id, not its name.
+func TestAuth_ReusedNameOwnsNothing(t *testing.T) {
+	a := startAuth(t, eventing.Options{}, httpapi.Options{})
+	_, first, err := a.Keyring.Create(t.Context(), "reused", access.Subscriber, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := a.subscribe(t, first, topicFilter("t"))
+	if err := a.Keyring.Revoke(t.Context(), "reused"); err != nil {
+		t.Fatal(err)
+	}
+	_, second, err := a.Keyring.Create(t.Context(), "reused", access.Subscriber, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := a.wseCall(t, "/subscriptions", "GetStatus", ident(id), `<wse:GetStatus/>`, bearerHeader(second)...); r.status < 400 {
+		t.Fatalf("the new key under the old name reads the old key's subscription: %d %s", r.status, r.body)
+	}
+}

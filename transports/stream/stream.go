@@ -60,6 +60,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	filter, err := eventing.CompileFilter(spec)
+	if err == nil {
+		err = eventing.ProbeFilter(filter) // refused here, not evaluated per event
+	}
 	if err != nil {
 		if f, ok := err.(*eventing.Fault); ok {
 			bad(w, f.Reason)

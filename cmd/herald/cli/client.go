@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -32,14 +33,18 @@ type clientFlags struct {
 	server  string
 	key     string
 	timeout time.Duration
-	output  outputFormat
+	// adminFallback reads HERALD_ADMIN_KEY when neither --key nor
+	// HERALD_KEY is given (the keys subcommands).
+	adminFallback bool
+	output        outputFormat
 }
 
 func (c *clientFlags) register(fs *flagSet) {
 	c.server = envOr("HERALD_SERVER", defaultServer)
 	fs.StringVar(&c.server, "server", c.server, "Herald's base `URL` (HERALD_SERVER)")
-	c.key = os.Getenv("HERALD_KEY")
-	fs.StringVar(&c.key, "key", c.key, "API key sent as Authorization: Bearer (HERALD_KEY)")
+	// The default stays empty so that help never prints a key; the
+	// environment is read in httpClient.
+	fs.StringVar(&c.key, "key", "", "API key sent as Authorization: Bearer (default: HERALD_KEY)")
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "how long to wait for Herald")
 	registerOutput(fs, &c.output)
 }
@@ -54,19 +59,38 @@ func (c *clientFlags) client() *soap.Client {
 // request; timeout 0 means none.
 func (c *clientFlags) httpClient(timeout time.Duration) *http.Client {
 	var rt http.RoundTripper = http.DefaultTransport
-	if c.key != "" {
-		rt = bearer{key: c.key, next: rt}
+	if key := c.apiKey(); key != "" {
+		host := ""
+		if u, err := url.Parse(c.base()); err == nil {
+			host = u.Host
+		}
+		rt = bearer{key: key, host: host, next: rt}
 	}
 	return &http.Client{Timeout: timeout, Transport: rt}
 }
 
-// bearer adds Authorization: Bearer to every request.
+// apiKey is --key, else HERALD_KEY.
+func (c *clientFlags) apiKey() string {
+	if c.key != "" {
+		return c.key
+	}
+	if k := os.Getenv("HERALD_KEY"); k != "" || !c.adminFallback {
+		return k
+	}
+	return os.Getenv("HERALD_ADMIN_KEY")
+}
+
+// bearer adds Authorization: Bearer to the requests for the configured
+// server only: a redirect elsewhere never carries the key.
 type bearer struct {
-	key  string
-	next http.RoundTripper
+	key, host string
+	next      http.RoundTripper
 }
 
 func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Host != b.host {
+		return b.next.RoundTrip(r)
+	}
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.key)
 	return b.next.RoundTrip(r)

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -52,9 +51,7 @@ func keysCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func adminFlags(fs *flagSet) *clientFlags {
 	var cf clientFlags
 	cf.register(fs)
-	if cf.key == "" {
-		cf.key = os.Getenv("HERALD_ADMIN_KEY")
-	}
+	cf.adminFallback = true
 	return &cf
 }
 

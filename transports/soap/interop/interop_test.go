@@ -266,7 +266,7 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		owner = key.Name
+		owner = key.ID
 		svcCtx = access.WithPrincipal(ctx, key.Principal())
 		argv = append(argv, "--auth", r.cred)
 		env = append(env, "HERALD_INTEROP_KEY="+secret)
