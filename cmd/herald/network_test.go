@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +101,10 @@ func TestNetwork_KeysFromTheCommandLine(t *testing.T) {
 	if out, err := exec.Command(herald(t), "publish", "--server", server, "--key", key, "--topic", "ci.build").CombinedOutput(); err == nil || !strings.Contains(string(out), "FailedAuthentication") {
 		t.Fatalf("a publish with a revoked key: %v %s; want a FailedAuthentication fault", err, out)
 	}
-	for _, l := range serve.lines {
+	serve.mu.Lock()
+	logged := slices.Clone(serve.lines)
+	serve.mu.Unlock()
+	for _, l := range logged {
 		if strings.Contains(l, key) || strings.Contains(l, admin) {
 			t.Fatalf("a key in the log: %s", l)
 		}
