@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/antchfx/xpath v1.3.9
 	github.com/beevik/etree v1.6.0
+	github.com/coder/websocket v1.8.15
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
 	github.com/emersion/go-smtp v0.25.1
 	github.com/google/uuid v1.6.0
