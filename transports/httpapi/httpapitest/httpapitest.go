@@ -39,6 +39,13 @@ func Start(t testing.TB, dir string, o eventing.Options) *Herald {
 	return start(t, dir, o, httpapi.Options{}, "")
 }
 
+// StartOptions starts Herald as Start does, with hopts for the HTTP
+// options (AllowOrigins); its Service, Logger and Keyring are set here.
+func StartOptions(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options) *Herald {
+	t.Helper()
+	return start(t, dir, o, hopts, "")
+}
+
 // StartAuth starts Herald as Start does, with authorization on and
 // adminKey as the bootstrap admin key; hopts sets the rest of the HTTP
 // options (rate limiters).
