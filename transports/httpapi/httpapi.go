@@ -2,8 +2,11 @@
 // the SOAP front end (POST /eventing, POST /subscriptions, GET
 // /eventing?wsdl), the schemas (GET /xsd/{name}), pull by cursor (GET
 // /subscriptions/{id}/events), the browser stream (GET /stream), the
-// operator page (/ui, package ui), the health check and the message
-// endpoint, whose path is a setting and so is served from the root.
+// WebSocket (GET /ws), the operator page (/ui, package ui), the metrics,
+// the health checks and the message endpoint, whose path is a setting and
+// so is served from the root. The stream and the pull reads answer other
+// origins' pages by the AllowOrigins list (transports/cors); the WebSocket
+// accepts them by the same list.
 package httpapi
 
 import (
@@ -17,6 +20,7 @@ import (
 	"github.com/herald-eventing/herald/eventing/presence"
 	"github.com/herald-eventing/herald/transports/auth"
 	"github.com/herald-eventing/herald/transports/httperror"
+	"github.com/herald-eventing/herald/transports/cors"
 	"github.com/herald-eventing/herald/transports/keyapi"
 	"github.com/herald-eventing/herald/transports/messages"
 	"github.com/herald-eventing/herald/transports/metrics"
@@ -25,6 +29,7 @@ import (
 	"github.com/herald-eventing/herald/transports/soap"
 	"github.com/herald-eventing/herald/transports/stream"
 	"github.com/herald-eventing/herald/transports/ui"
+	"github.com/herald-eventing/herald/transports/ws"
 	"github.com/herald-eventing/herald/xsd"
 )
 
@@ -57,6 +62,11 @@ type Options struct {
 	// Presence is the presence tracker the operator page (/ui) shows;
 	// nil shows presence as off.
 	Presence *presence.Tracker
+	// AllowOrigins lists the web origins (https://app.example.org:8443)
+	// whose pages may read /stream and GET /subscriptions/{id}/events
+	// (CORS) and open /ws; "*" allows every origin and is dangerous (see
+	// package transports/cors). Empty: no other origin.
+	AllowOrigins []string
 }
 
 // New returns the handler for every Herald URL.
@@ -78,11 +88,23 @@ func New(o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	origins, err := cors.New(o.AllowOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: AllowOrigins: %w", err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/eventing", soapServer)
 	mux.Handle(soap.ManagerPath, soapServer)
-	mux.Handle("GET "+soap.ManagerPath+"/{id}/events", required.Require(&pull.Handler{Service: o.Service}))
-	mux.Handle("GET /stream", required.Require(&stream.Handler{Service: o.Service, Logger: o.Logger}))
+	// CORS outside the key check: a preflight carries no key, and a page
+	// may read a 401 or 429.
+	mux.Handle("GET "+soap.ManagerPath+"/{id}/events", origins.Handler(required.Require(&pull.Handler{Service: o.Service})))
+	mux.Handle("OPTIONS "+soap.ManagerPath+"/{id}/events", origins.Preflight())
+	mux.Handle("GET /stream", origins.Handler(required.Require(&stream.Handler{Service: o.Service, Logger: o.Logger})))
+	mux.Handle("OPTIONS /stream", origins.Preflight())
+	// A WebSocket handshake is not subject to CORS: the handler checks
+	// the origin itself, before the key.
+	socket := &ws.Handler{Service: o.Service, Origins: origins, Logger: o.Logger}
+	mux.Handle("GET /ws", socket.CheckOrigin(ws.Credential(required.Require(socket))))
 	if keys != nil {
 		(&keyapi.Handler{Keyring: o.Keyring, Auth: keys, Logger: o.Logger}).Register(mux)
 	}

@@ -63,6 +63,7 @@ type serveConfig struct {
 	deliveryCAFile    string
 	allowTargets      string
 	presenceRules     string
+	allowOrigins      string
 }
 
 // define registers serve's settings: one line each; the flag, its
@@ -97,6 +98,7 @@ func (c *serveConfig) define(s *settings) {
 	s.String(&c.tlsKey, "tls-key", "", "private key file (PEM) of --tls-cert")
 	s.String(&c.clientCAFile, "client-ca-file", "", "CA certificates (PEM) that sign client certificates; a verified certificate's subject CN names the key it stands for")
 	s.String(&c.presenceRules, "presence-rules", "", "TOML file of presence and service-level rules (see README: Presence and service levels); without it, an instance that publishes is up and 10 minutes of silence make it unknown")
+	s.String(&c.allowOrigins, "allow-origins", "", "web origins (comma-separated, exact: https://app.example.org) whose pages may read /stream, the pull reads and /ws; none by default")
 	s.String(&c.allowTargets, "allow-targets", "default", "CIDRs that deliveries may go to besides public addresses (comma-separated; default: 127.0.0.0/8,::1/128 on a loopback --addr without --auth on, none otherwise)")
 	s.String(&c.deliveryCAFile, "delivery-ca-file", "", "CA certificates (PEM) that outgoing deliveries trust besides the system's")
 	s.Duration(&c.gather, "commit-gather", 1500*time.Microsecond, "under concurrent publishing, how long a commit may wait for more events to share its disk flush (0: never)")
@@ -318,6 +320,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		PublishLimiter:    ratelimit.New(cfg.ratePublish, int(2*cfg.ratePublish), nil),
 		Metrics:           m,
 		Presence:          tracker,
+		AllowOrigins:      origins(cfg.allowOrigins),
 		Ready: func() error {
 			switch {
 			case !db.Ready():
@@ -440,4 +443,15 @@ func (c *serveConfig) adminKey() (string, error) {
 		return k, nil
 	}
 	return strings.TrimSpace(c.adminKeyValue), nil
+}
+
+// origins splits --allow-origins.
+func origins(csv string) []string {
+	var out []string
+	for _, o := range strings.Split(csv, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
 }

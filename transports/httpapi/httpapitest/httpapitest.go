@@ -51,6 +51,13 @@ func StartPresence(t testing.TB, dir string, o eventing.Options, po presence.Opt
 	return start(t, dir, o, httpapi.Options{}, "", &po)
 }
 
+// StartOptions starts Herald as Start does, with hopts for the HTTP
+// options (AllowOrigins); its Service, Logger and Keyring are set here.
+func StartOptions(t testing.TB, dir string, o eventing.Options, hopts httpapi.Options) *Herald {
+	t.Helper()
+	return start(t, dir, o, hopts, "", nil)
+}
+
 // StartAuth starts Herald as Start does, with authorization on and
 // adminKey as the bootstrap admin key; hopts sets the rest of the HTTP
 // options (rate limiters).
