@@ -7,7 +7,7 @@
 // Every frame is a JSON text message. The client sends one, first:
 //
 //	{"subscribe": {"topic": "disk"}}
-//	{"subscribe": {"filter": "/m:message[m:topic='disk']"}, "cursor": 41}
+//	{"subscribe": {"filter": "/m:message[m:topic='disk']", "cursor": 41}}
 //
 // a topic or an XPath 1.0 filter (the prefix m bound to the message
 // namespace, as for the stream), and optionally the cursor to resume
@@ -156,6 +156,9 @@ type Subscribe struct {
 type Selector struct {
 	Topic  string `json:"topic,omitempty"`
 	Filter string `json:"filter,omitempty"`
+	// Cursor is the position to resume after, as the issue writes it
+	// inside the subscribe object; the top-level cursor is accepted too.
+	Cursor *Cursor `json:"cursor,omitempty"`
 }
 
 // Subscribed is Herald's answer to Subscribe.
@@ -372,6 +375,13 @@ func (s *session) run(ctx context.Context) {
 	var sel Selector
 	if sub.Subscribe != nil {
 		sel = Selector{Topic: strings.TrimSpace(sub.Subscribe.Topic), Filter: strings.TrimSpace(sub.Subscribe.Filter)}
+		switch {
+		case sub.Cursor != nil && sub.Subscribe.Cursor != nil:
+			s.end(ctx, websocket.StatusPolicyViolation, "give the cursor once, inside subscribe")
+			return
+		case sub.Cursor == nil:
+			sub.Cursor = sub.Subscribe.Cursor
+		}
 	}
 	var spec *eventing.FilterSpec
 	switch {
@@ -391,6 +401,9 @@ func (s *session) run(ctx context.Context) {
 		return
 	}
 	filter, err := eventing.CompileFilter(spec)
+	if err == nil {
+		err = eventing.ProbeFilter(filter) // refused here, not evaluated per event
+	}
 	if err != nil {
 		s.end(ctx, websocket.StatusPolicyViolation, httperror.Message(err))
 		return
