@@ -21,7 +21,7 @@ import (
 )
 
 // wait bounds every wait for an outcome.
-const wait = 10 * time.Second
+const wait = 60 * time.Second
 
 // server serves hd (its Service set to a real Herald's) on its own
 // listener, whose connections get wrap.
