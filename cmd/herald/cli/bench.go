@@ -23,6 +23,7 @@ import (
 	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/store"
 	"github.com/herald-eventing/herald/transports/httpapi"
+	"github.com/herald-eventing/herald/transports/metrics"
 	"github.com/herald-eventing/herald/transports/soap"
 )
 
@@ -90,7 +91,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 	for _, m := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"ingest", b.ingest}, {"auth", b.authIngest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"e2e", b.endToEnd}, {"xpath", b.xpathLatency}} {
+	}{{"ingest", b.ingest}, {"auth", b.authIngest}, {"metrics", b.metricsIngest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"e2e", b.endToEnd}, {"xpath", b.xpathLatency}} {
 		if b.cfg.only != "" && !slices.Contains(strings.Split(b.cfg.only, ","), m.name) {
 			continue
 		}
@@ -125,19 +126,36 @@ type instance struct {
 // file, no rate limit) and makes a publisher key for every topic, which
 // the instance's auth header carries as a Bearer token.
 func (b *bench) start(ctx context.Context, name string, authorize bool) (*instance, error) {
+	return b.startWith(ctx, name, authorize, false)
+}
+
+// startWith is start, with the Prometheus metrics wired as serve wires
+// them when withMetrics is set.
+func (b *bench) startWith(ctx context.Context, name string, authorize, withMetrics bool) (*instance, error) {
 	dir := filepath.Join(b.dir, name)
-	db, err := store.Open(dir, store.Options{})
+	var m *metrics.Metrics
+	sopts := store.Options{}
+	dopts := eventing.DispatcherOptions{Workers: 256}
+	if withMetrics {
+		m = metrics.New()
+		sopts.OnCommit, dopts.Observer = m.Committed, m
+	}
+	db, err := store.Open(dir, sopts)
 	if err != nil {
 		return nil, err
 	}
 	client := benchClient(4096)
 	svc, err := eventing.NewService(ctx, eventing.Options{Store: db, Ender: &soap.Ender{Client: client}, HTTPClient: client,
-		Authorize: authorize, Dispatcher: eventing.DispatcherOptions{Workers: 256}})
+		Authorize: authorize, Dispatcher: dopts})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	opts := httpapi.Options{Service: svc, Logger: slog.New(slog.DiscardHandler)}
+	if m != nil {
+		m.Watch(metrics.Options{Service: svc, DBPath: db.Path()})
+		opts.Metrics = m
+	}
 	var header http.Header
 	if authorize {
 		kr, err := access.NewKeyring(ctx, db, "", nil)
@@ -353,6 +371,28 @@ func (b *bench) authIngest(ctx context.Context) error {
 		}
 		b.row(fmt.Sprintf("durable ingest with auth (Bearer), %d publishers (events/s)", n), rate(got), rate(base), pct(ratio), target)
 	}
+	return nil
+}
+
+// metricsIngest measures what the Prometheus metrics cost on ingest:
+// Herald with them against Herald without, in alternating rounds.
+func (b *bench) metricsIngest(ctx context.Context) error {
+	off, err := b.startWith(ctx, "metrics-off", false, false)
+	if err != nil {
+		return err
+	}
+	defer off.stop()
+	on, err := b.startWith(ctx, "metrics-on", false, true)
+	if err != nil {
+		return err
+	}
+	defer on.stop()
+	got, base, ratio, err := b.alternate(ctx, "durable ingest with metrics, 64 publishers", 64,
+		ingestTarget{"with metrics", on.url + "/messages", nil}, ingestTarget{"without", off.url + "/messages", nil})
+	if err != nil {
+		return err
+	}
+	b.row("durable ingest with metrics, 64 publishers (events/s)", rate(got), rate(base), pct(ratio), "≥ 97 % of no metrics")
 	return nil
 }
 
