@@ -99,7 +99,7 @@ func (c *serveConfig) define(s *settings) {
 	s.String(&c.clientCAFile, "client-ca-file", "", "CA certificates (PEM) that sign client certificates; a verified certificate's subject CN names the key it stands for")
 	s.String(&c.presenceRules, "presence-rules", "", "TOML file of presence and service-level rules (see README: Presence and service levels); without it, an instance that publishes is up and 10 minutes of silence make it unknown")
 	s.String(&c.allowOrigins, "allow-origins", "", "web origins (comma-separated, exact: https://app.example.org) whose pages may read /stream, the pull reads and /ws; none by default")
-	s.String(&c.allowTargets, "allow-targets", "default", "CIDRs that deliveries may go to besides public addresses (comma-separated; default: 127.0.0.0/8,::1/128 on a loopback --addr without --auth on, none otherwise)")
+	s.String(&c.allowTargets, "allow-targets", "default", "CIDRs that deliveries may go to besides public addresses (comma-separated; default: 127.0.0.0/8,::1/128 on a loopback --addr, none otherwise; behind a local proxy set it to \"\")")
 	s.String(&c.deliveryCAFile, "delivery-ca-file", "", "CA certificates (PEM) that outgoing deliveries trust besides the system's")
 	s.Duration(&c.gather, "commit-gather", 1500*time.Microsecond, "under concurrent publishing, how long a commit may wait for more events to share its disk flush (0: never)")
 	// Every registered processor's settings become settings too, so a
@@ -233,11 +233,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	allow := cfg.allowTargets
 	if allow == "default" {
-		// Loopback targets only for a loopback server that trusts its
-		// callers: with keys (say, behind a local TLS proxy) a
-		// subscriber must not reach this machine's other services.
+		// Loopback targets for a loopback server (the default).
+		// Behind a local TLS proxy, set --allow-targets "" (or the
+		// ranges needed) so that subscribers cannot reach this
+		// machine's other services.
 		allow = ""
-		if isLoopback(cfg.addr) && !authOn {
+		if isLoopback(cfg.addr) {
 			allow = "127.0.0.0/8,::1/128"
 		}
 	}
