@@ -1,7 +1,8 @@
 // Package ratelimit holds one token bucket (golang.org/x/time/rate) per
-// client key: an API key's name, or the client's IP address when
-// authorization is off. Idle buckets are forgotten, so the memory it takes
-// is bounded by the clients active within a refill period.
+// key: Herald limits each non-admin API key by its name (without
+// authorization, on loopback, nothing is limited). Idle buckets are
+// forgotten, so the memory it takes is bounded by the keys active within a
+// refill period.
 package ratelimit
 
 import (

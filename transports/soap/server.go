@@ -59,8 +59,8 @@ type Options struct {
 	// Auth authenticates requests (HTTP credentials or a WS-Security
 	// UsernameToken); nil when authorization is off.
 	Auth *auth.Authenticator
-	// Limiter limits the operations per key (per client address without
-	// authorization); nil for no limit.
+	// Limiter limits the operations of each non-admin key; nil for no
+	// limit (and without authorization nothing is limited).
 	Limiter *ratelimit.Limiter
 }
 
