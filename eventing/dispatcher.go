@@ -928,9 +928,20 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 	}
 	now := d.clock.Now()
 	status, retryAfter, permanent := deliveryDetails(err)
+	exhausted := err != nil && (permanent || n.Attempt > len(d.opts.Schedule))
 	att := Attempt{Time: now, Seq: ev.Seq, OK: err == nil, Status: status, Latency: latency}
 	if err != nil {
 		att.Error = err.Error()
+	}
+	if obs := d.opts.Observer; obs != nil {
+		switch {
+		case err == nil:
+			obs.Attempted(n.Subscription.Processor, OutcomeDelivered, latency, now.Sub(ev.Received))
+		case exhausted:
+			obs.Attempted(n.Subscription.Processor, OutcomeDeadLetter, latency, 0)
+		default:
+			obs.Attempted(n.Subscription.Processor, OutcomeRetry, latency, 0)
+		}
 	}
 	s.mu.Lock()
 	s.log = append(s.log, att)
@@ -943,19 +954,6 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		s.scheduled = false
 		s.mu.Unlock()
 		return
-	}
-	if obs := d.opts.Observer; obs != nil {
-		switch {
-		case err == nil:
-			obs.Attempted(n.Subscription.Processor, OutcomeDelivered, latency, now.Sub(ev.Received))
-		default:
-			_, _, permanent := deliveryDetails(err)
-			if permanent || n.Attempt > len(d.opts.Schedule) {
-				obs.Attempted(n.Subscription.Processor, OutcomeDeadLetter, latency, 0)
-			} else {
-				obs.Attempted(n.Subscription.Processor, OutcomeRetry, latency, 0)
-			}
-		}
 	}
 	if err == nil {
 		replayed := s.popHead(ev)
@@ -974,7 +972,6 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		s.failingSince = now
 	}
 	logger := d.logger.With(slog.String("subscription_id", s.id), slog.Uint64("seq", ev.Seq), slog.Int("attempt", n.Attempt))
-	exhausted := permanent || n.Attempt > len(d.opts.Schedule)
 	failedOut := d.opts.FailureLimit > 0 && s.failures >= d.opts.FailureLimit && now.Sub(s.failingSince) >= d.opts.FailureWindow
 	sub := s.sub
 	if !exhausted {
