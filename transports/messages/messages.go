@@ -56,35 +56,28 @@ func (h *Handler) rejected(reason string) {
 	}
 }
 
-func plain(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	fmt.Fprintln(w, msg)
-}
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := h.Service.MessagePath()
 	if r.URL.Path != path {
-		plain(w, http.StatusNotFound, fmt.Sprintf("no endpoint at %s (messages go to %s)", r.URL.Path, path))
+		httperror.Plain(w, http.StatusNotFound, fmt.Sprintf("no endpoint at %s (messages go to %s)", r.URL.Path, path))
 		return
 	}
 	if r.Method != http.MethodPost {
 		h.rejected("method")
 		w.Header().Set("Allow", "POST")
-		plain(w, http.StatusMethodNotAllowed, "POST a <message> (Content-Type: text/xml) to this endpoint")
+		httperror.Plain(w, http.StatusMethodNotAllowed, "POST a <message> (Content-Type: text/xml) to this endpoint")
 		return
 	}
 	ct := r.Header.Get("Content-Type")
 	typ, charset, ok := mediaType(ct)
 	if !ok || (typ != "text/xml" && typ != "application/xml") {
 		h.rejected("unsupported_media_type")
-		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not accepted: send text/xml or application/xml", ct))
+		httperror.Plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not accepted: send text/xml or application/xml", ct))
 		return
 	}
 	if charset != "" && charset != "utf-8" && charset != "us-ascii" {
 		h.rejected("unsupported_media_type")
-		plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("charset %q is not accepted: send UTF-8", charset))
+		httperror.Plain(w, http.StatusUnsupportedMediaType, fmt.Sprintf("charset %q is not accepted: send UTF-8", charset))
 		return
 	}
 	max := h.MaxBody
@@ -96,17 +89,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			h.rejected("too_large")
-			plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message larger than %d bytes", max))
+			httperror.Plain(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("message larger than %d bytes", max))
 			return
 		}
 		h.rejected("bad_request")
-		plain(w, http.StatusBadRequest, "cannot read the message: "+err.Error())
+		httperror.Plain(w, http.StatusBadRequest, "cannot read the message: "+err.Error())
 		return
 	}
 	m, err := xsd.ParseMessage(data)
 	if err != nil {
 		h.rejected("invalid")
-		plain(w, http.StatusBadRequest, err.Error())
+		httperror.Plain(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if p := access.FromContext(r.Context()); p != nil && !p.IsAdmin() {
@@ -136,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Logger.Error("cannot store an event", slog.Any("err", err))
 		}
 		h.rejected("store_error")
-		plain(w, http.StatusServiceUnavailable, "the event could not be stored; try again")
+		httperror.Plain(w, http.StatusServiceUnavailable, "the event could not be stored; try again")
 		return
 	}
 	if h.Observer != nil {

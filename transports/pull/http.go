@@ -47,32 +47,25 @@ type Response struct {
 	Cursor string `json:"cursor"`
 }
 
-func plain(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	fmt.Fprintln(w, msg)
-}
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
 	cursor, err := eventing.ParseCursor(q.Get("cursor"))
 	if err != nil {
-		plain(w, http.StatusBadRequest, fmt.Sprintf("cursor %q is not a cursor Herald handed out", q.Get("cursor")))
+		httperror.Plain(w, http.StatusBadRequest, fmt.Sprintf("cursor %q is not a cursor Herald handed out", q.Get("cursor")))
 		return
 	}
 	max := 0
 	if v := q.Get("max"); v != "" {
 		if max, err = strconv.Atoi(v); err != nil || max < 1 {
-			plain(w, http.StatusBadRequest, fmt.Sprintf("max %q is not a positive integer", v))
+			httperror.Plain(w, http.StatusBadRequest, fmt.Sprintf("max %q is not a positive integer", v))
 			return
 		}
 	}
 	var wait time.Duration
 	if v := q.Get("wait"); v != "" {
 		if wait, err = time.ParseDuration(v); err != nil || wait < 0 {
-			plain(w, http.StatusBadRequest, fmt.Sprintf("wait %q is not a duration such as 30s", v))
+			httperror.Plain(w, http.StatusBadRequest, fmt.Sprintf("wait %q is not a duration such as 30s", v))
 			return
 		}
 	}
@@ -82,9 +75,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch httperror.Status(err) {
 		case http.StatusNotFound:
-			plain(w, http.StatusNotFound, fmt.Sprintf("no subscription %s", id))
+			httperror.Plain(w, http.StatusNotFound, fmt.Sprintf("no subscription %s", id))
 		case http.StatusInternalServerError:
-			plain(w, http.StatusInternalServerError, "cannot read the events: "+err.Error())
+			httperror.Plain(w, http.StatusInternalServerError, "cannot read the events: "+err.Error())
 		default:
 			httperror.Write(w, err)
 		}
