@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,11 +17,21 @@ type Expiration struct {
 	IsDuration bool
 	Duration   time.Duration
 	Time       time.Time
+	// Exact marks a request for exactly this lease or a fault: a 2011
+	// wse:Expires without BestEffort="true". Without it (2004/08, where
+	// the event source chooses, and 2011 with BestEffort) a lease beyond
+	// the longest one is cut to it.
+	Exact bool
+	// Indefinite marks a 2011 request of PT0S, which asks for a
+	// subscription that never expires.
+	Indefinite bool
 }
 
 // ParseExpiration reads a wse:Expires value (white space trimmed). now
-// resolves durations with years or months. Errors are
-// wse:InvalidExpirationTime faults.
+// resolves durations with years or months. A value that is neither an
+// xs:duration nor an xs:dateTime (designators out of order, P1D1Y, too)
+// is an ErrExpirationType; a duration too long to count is an
+// ErrInvalidExpiration.
 func ParseExpiration(s string, now time.Time) (Expiration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -28,6 +39,9 @@ func ParseExpiration(s string, now time.Time) (Expiration, error) {
 	}
 	if s[0] == 'P' || strings.HasPrefix(s, "-P") {
 		d, err := parseDuration(s, now)
+		if errors.Is(err, errDuration) {
+			return Expiration{}, expirationType(err.Error())
+		}
 		if err != nil {
 			return Expiration{}, InvalidExpirationTime(err.Error())
 		}
@@ -35,7 +49,7 @@ func ParseExpiration(s string, now time.Time) (Expiration, error) {
 	}
 	t, err := parseDateTime(s)
 	if err != nil {
-		return Expiration{}, InvalidExpirationTime(err.Error())
+		return Expiration{}, expirationType(err.Error())
 	}
 	return Expiration{Time: t}, nil
 }
@@ -49,6 +63,10 @@ func (e Expiration) At(now time.Time) time.Time {
 }
 
 var errDuration = errors.New("not an xs:duration")
+
+// designators are the keys of xs:duration's designators in their order
+// (time designators prefixed with T).
+var designators = []string{"Y", "M", "D", "TH", "TM", "TS"}
 
 // parseDuration parses an xs:duration (PnYnMnDTnHnMnS, seconds may have a
 // fraction, a leading minus sign). Years and months count from now.
@@ -65,7 +83,7 @@ func parseDuration(s string, now time.Time) (time.Duration, error) {
 	var years, months, days int
 	var clock time.Duration
 	inTime := false
-	seen := ""
+	last := -1
 	any := false
 	for len(s) > 0 {
 		if s[0] == 'T' {
@@ -88,10 +106,16 @@ func parseDuration(s string, now time.Time) (time.Duration, error) {
 		if inTime {
 			key = "T" + key
 		}
-		if strings.Contains(seen, key+",") {
-			return 0, fmt.Errorf("%q is %w (%c twice)", orig, errDuration, unit)
+		// xs:duration writes its designators once each, in the order
+		// Y M D T H M S: P1D1Y and PT1S1H are not durations.
+		at := slices.Index(designators, key)
+		if at < 0 {
+			return 0, fmt.Errorf("%q is %w (unknown designator %c)", orig, errDuration, unit)
 		}
-		seen += key + ","
+		if at <= last {
+			return 0, fmt.Errorf("%q is %w (%c out of order or twice: designators go in the order Y M D T H M S)", orig, errDuration, unit)
+		}
+		last = at
 		any = true
 		if strings.Contains(num, ".") && key != "TS" {
 			return 0, fmt.Errorf("%q is %w (only seconds may have a fraction)", orig, errDuration)

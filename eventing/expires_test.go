@@ -48,10 +48,18 @@ func TestParseExpiration(t *testing.T) {
 			t.Errorf("%q = %v (duration %v); want %v", tt.in, e.Time, e.IsDuration, tt.at)
 		}
 	}
-	for _, bad := range []string{"", "P", "PT", "P1H", "PT1D", "1 hour", "P1.5D", "PT1H1H", "2004-13-01T00:00:00Z", "tomorrow"} {
-		if _, err := eventing.ParseExpiration(bad, now); faultSubcode(err) != "InvalidExpirationTime" {
-			t.Errorf("%q: err = %v; want InvalidExpirationTime", bad, err)
+	if _, err := eventing.ParseExpiration("", now); faultSubcode(err) != "InvalidExpirationTime" {
+		t.Errorf("empty: err = %v; want InvalidExpirationTime", err)
+	}
+	// Neither an xs:duration nor an xs:dateTime: designators out of order
+	// (P1D1Y would be 8784h, PT1S1H 1h0m1s if read in any order) or twice.
+	for _, bad := range []string{"P", "PT", "P1H", "PT1D", "1 hour", "P1.5D", "PT1H1H", "P1D1Y", "PT1S1H", "P1M1Y", "PT1M1H", "P1DT1S1M", "2004-13-01T00:00:00Z", "tomorrow"} {
+		if _, err := eventing.ParseExpiration(bad, now); faultSubcode(err) != "ExpirationType" {
+			t.Errorf("%q: err = %v; want ExpirationType", bad, err)
 		}
+	}
+	if _, err := eventing.ParseExpiration("P20000Y", now); faultSubcode(err) != "InvalidExpirationTime" {
+		t.Errorf("P20000Y: err = %v; want InvalidExpirationTime (too long)", err)
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 const MaxFilterLength = 4096
 
 // SupportedDialects lists the filter dialects Herald evaluates.
-var supportedDialects = []string{DialectXPath10, DialectTopic}
+var supportedDialects = []string{DialectXPath10, DialectXPath10W3C, DialectTopic}
 
 // SupportedDialects returns the filter dialect URIs Herald evaluates.
 func SupportedDialects() []string { return slices.Clone(supportedDialects) }
@@ -146,7 +146,7 @@ func truth(v any) bool {
 // ParseFilter reads a wse:Filter element. The dialect defaults to XPath 1.0;
 // an XPath expression is compiled with the element's in-scope namespace
 // bindings. It returns wse:FilteringRequestedUnavailable for an unknown
-// dialect and wse:InvalidMessage for an expression that does not compile,
+// dialect and an ErrInvalidFilter for an expression that does not compile,
 // is empty, or breaks one of CompileFilter's limits.
 func ParseFilter(el *etree.Element) (*FilterSpec, error) {
 	dialect := strings.TrimSpace(el.SelectAttrValue("Dialect", ""))
@@ -155,7 +155,7 @@ func ParseFilter(el *etree.Element) (*FilterSpec, error) {
 	}
 	spec := &FilterSpec{Dialect: dialect, Expression: strings.TrimSpace(el.Text())}
 	if len(el.ChildElements()) > 0 {
-		return nil, InvalidMessage("wse:Filter must contain only the expression text, not elements")
+		return nil, invalidFilter("wse:Filter must contain only the expression text, not elements")
 	}
 	if dialect == DialectXPath10 {
 		ns := addressing.Namespaces(el)
@@ -186,33 +186,39 @@ func ParseFilter(el *etree.Element) (*FilterSpec, error) {
 // the evaluation budget (DefaultFilterBudget) cannot see. The arguments of
 // contains(), starts-with(), ends-with(), substring() and sum() must have
 // the types the library can convert (it panics on others). Refusals are
-// wse:InvalidMessage faults whose reason names the limit or the rule.
+// ErrInvalidFilter errors whose reason names the limit or the rule, and an
+// expression that can never be true (false(), 1 = 2) is an ErrEmptyFilter.
 func CompileFilter(spec *FilterSpec) (Filter, error) {
 	if spec == nil {
 		return matchAll{}, nil
 	}
 	if spec.Expression == "" {
-		return nil, InvalidMessage("the filter expression is empty")
+		return nil, invalidFilter("the filter expression is empty")
 	}
 	if len(spec.Expression) > MaxFilterLength {
-		return nil, InvalidMessage(fmt.Sprintf("the filter expression is %d bytes long, more than the limit of %d", len(spec.Expression), MaxFilterLength))
+		return nil, invalidFilter(fmt.Sprintf("the filter expression is %d bytes long, more than the limit of %d", len(spec.Expression), MaxFilterLength))
 	}
 	switch spec.Dialect {
 	case DialectTopic:
 		return topicFilter(spec.Expression), nil
 	case DialectXPath10:
 		if p := unboundPrefix(spec.Expression, spec.Namespaces); p != "" {
-			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s does not compile: the prefix %q is not bound to a namespace (declare it on wse:Filter)", shortExpr(spec.Expression), p))
+			return nil, invalidFilter(fmt.Sprintf("the XPath expression %s does not compile: the prefix %q is not bound to a namespace (declare it on wse:Filter)", shortExpr(spec.Expression), p))
 		}
 		tree, why := checkXPath(spec.Expression)
 		if why != "" {
-			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s %s", shortExpr(spec.Expression), why))
+			return nil, invalidFilter(fmt.Sprintf("the XPath expression %s %s", shortExpr(spec.Expression), why))
 		}
 		f, err := newXPathFilter(spec.Expression, spec.Namespaces)
 		if err != nil {
-			return nil, InvalidMessage(fmt.Sprintf("the XPath expression %s does not compile: %v", shortExpr(spec.Expression), err))
+			return nil, invalidFilter(fmt.Sprintf("the XPath expression %s does not compile: %v", shortExpr(spec.Expression), err))
 		}
 		f.topic = pinnedTopic(tree, spec.Namespaces)
+		if constant(tree) {
+			if ok, err := f.Match(probeEvent); err == nil && !ok {
+				return nil, emptyFilter(fmt.Sprintf("the XPath expression %s does not depend on the event and is false", shortExpr(spec.Expression)))
+			}
+		}
 		return f, nil
 	}
 	return nil, FilteringRequestedUnavailable(spec.Dialect, supportedDialects)
@@ -262,4 +268,28 @@ func unboundPrefix(expr string, ns map[string]string) string {
 		}
 	}
 	return ""
+}
+
+// contextFunctions are the functions whose value depends on the context
+// node even without arguments.
+var contextFunctions = map[string]bool{
+	"position": true, "last": true, "name": true, "local-name": true, "namespace-uri": true,
+	"string": true, "number": true, "normalize-space": true, "string-length": true, "lang": true,
+	"current": true,
+}
+
+// constant reports whether an expression's value does not depend on the
+// event: no location path, no variable, no function of the context.
+func constant(e *xexpr) bool {
+	ok := true
+	e.walk(func(x *xexpr) bool {
+		switch {
+		case x.op == xPath || x.op == xFilter || x.op == xVariable || len(x.steps) > 0 || x.abs:
+			ok = false
+		case x.op == xFunction && contextFunctions[x.str]:
+			ok = false
+		}
+		return ok
+	})
+	return ok
 }

@@ -1,7 +1,6 @@
 package eventing_test
 
 import (
-	"encoding/xml"
 	"errors"
 	"strings"
 	"testing"
@@ -24,12 +23,25 @@ func filterElement(t *testing.T, s string) *etree.Element {
 	return doc.Root()
 }
 
+// faultSubcode names the kind of err's *eventing.Error ("" for none), by
+// the 2004/08 fault it becomes where one exists.
 func faultSubcode(err error) string {
-	var f *eventing.Fault
-	if errors.As(err, &f) {
-		return f.Subcode.Local
-	}
-	return ""
+	return map[error]string{
+		eventing.ErrInvalidMessage:      "InvalidMessage",
+		eventing.ErrInvalidExpiration:   "InvalidExpirationTime",
+		eventing.ErrExpirationType:      "ExpirationType",
+		eventing.ErrFilterUnavailable:   "FilteringRequestedUnavailable",
+		eventing.ErrInvalidFilter:       "InvalidFilter",
+		eventing.ErrEmptyFilter:         "EmptyFilter",
+		eventing.ErrDeliveryUnavailable: "DeliveryModeRequestedUnavailable",
+		eventing.ErrNoDelivery:          "NoDelivery",
+		eventing.ErrUnusableEPR:         "UnusableEPR",
+		eventing.ErrEndToNotSupported:   "EndToNotSupported",
+		eventing.ErrUnknownSubscription: "UnknownSubscription",
+		eventing.ErrUnableToRenew:       "UnableToRenew",
+		eventing.ErrUnableToProcess:     "EventSourceUnableToProcess",
+		eventing.ErrUnknownProcessor:    "UnknownProcessor",
+	}[eventing.KindOf(err)]
 }
 
 var storm = eventing.NewEvent(1, time.Now(), eventing.Message{Topic: "storms", InstanceID: "i-1", Text: "wind 65 knots", Info: "FL"})
@@ -87,11 +99,11 @@ func TestParseFilter_Faults(t *testing.T) {
 		name, xml, subcode, reason string
 	}{
 		{"unknown dialect", `<Filter Dialect="http://www.example.org/topicFilter">weather.storms</Filter>`, "FilteringRequestedUnavailable", "http://www.example.org/topicFilter"},
-		{"does not compile", `<Filter>/m:message[</Filter>`, "InvalidMessage", "does not compile"},
-		{"unbound prefix", `<Filter>/zz:message</Filter>`, "InvalidMessage", "does not compile"},
-		{"empty", `<Filter> </Filter>`, "InvalidMessage", "empty"},
-		{"too long", `<Filter>` + strings.Repeat("/a", eventing.MaxFilterLength) + `</Filter>`, "InvalidMessage", "limit"},
-		{"element content", `<Filter><x/></Filter>`, "InvalidMessage", "only the expression"},
+		{"does not compile", `<Filter>/m:message[</Filter>`, "InvalidFilter", "does not compile"},
+		{"unbound prefix", `<Filter>/zz:message</Filter>`, "InvalidFilter", "does not compile"},
+		{"empty", `<Filter> </Filter>`, "InvalidFilter", "empty"},
+		{"too long", `<Filter>` + strings.Repeat("/a", eventing.MaxFilterLength) + `</Filter>`, "InvalidFilter", "limit"},
+		{"element content", `<Filter><x/></Filter>`, "InvalidFilter", "only the expression"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,22 +120,12 @@ func TestParseFilter_Faults(t *testing.T) {
 
 func TestFilteringRequestedUnavailable_ListsDialects(t *testing.T) {
 	_, err := eventing.ParseFilter(filterElement(t, `<Filter Dialect="urn:x">a</Filter>`))
-	var f *eventing.Fault
-	if !errors.As(err, &f) || f.Code != eventing.Sender {
-		t.Fatalf("err = %v; want a Sender fault", err)
+	var f *eventing.Error
+	if !errors.As(err, &f) || f.Kind != eventing.ErrFilterUnavailable {
+		t.Fatalf("err = %v; want an ErrFilterUnavailable", err)
 	}
-	var got []string
-	for _, d := range f.Detail {
-		if d.Tag != "SupportedDialect" || d.NamespaceURI() != eventing.NS {
-			t.Fatalf("detail %s is not wse:SupportedDialect", d.Tag)
-		}
-		got = append(got, d.Text())
-	}
-	if strings.Join(got, " ") != eventing.DialectXPath10+" "+eventing.DialectTopic {
+	if got := strings.Join(f.Supported, " "); got != eventing.DialectXPath10+" "+eventing.DialectXPath10W3C+" "+eventing.DialectTopic {
 		t.Fatalf("supported dialects = %v", got)
-	}
-	if f.Subcode != (xml.Name{Space: eventing.NS, Local: "FilteringRequestedUnavailable"}) {
-		t.Fatalf("subcode = %v", f.Subcode)
 	}
 }
 
@@ -142,7 +144,7 @@ func TestXPath_Navigation(t *testing.T) {
 		{"local-name(/*) = 'message'", true},
 		{"namespace-uri(/*) = 'http://cloud42.jw.de/message'", true},
 		{"/m:message/@nope", false},
-		{"0", false},
+		{"0 or /m:message/@nope", false},
 		{"'x'", true},
 		{"/child::m:message and 'a:b' = 'a:b'", true},
 	} {
@@ -153,6 +155,36 @@ func TestXPath_Navigation(t *testing.T) {
 		}
 		if got, err := f.Match(ev); err != nil || got != tt.match {
 			t.Errorf("%s: Match = %v, %v; want %v", tt.expr, got, err, tt.match)
+		}
+	}
+}
+
+// A filter whose value does not depend on the event and is false can never
+// select one: ErrEmptyFilter (2011's EmptyFilter). Constant true filters,
+// and false ones that read the event, are filters like any other.
+func TestCompileFilter_EmptyFilter(t *testing.T) {
+	for _, tt := range []struct {
+		expr  string
+		empty bool
+	}{
+		{"false()", true},
+		{"0", true},
+		{"1 = 2", true},
+		{"'' and true()", true},
+		{"not(true())", true},
+		{"true()", false},
+		{"'x'", false},
+		{"/m:message[m:topic = 'nope']", false},
+		{"count(//m:topic) = 0", false},
+		{"string-length(/m:message) > 100000", false},
+	} {
+		spec := &eventing.FilterSpec{Dialect: eventing.DialectXPath10, Expression: tt.expr, Namespaces: map[string]string{"m": eventing.MessageNS}}
+		_, err := eventing.CompileFilter(spec)
+		if got := faultSubcode(err) == "EmptyFilter"; got != tt.empty {
+			t.Errorf("%s: err = %v; want EmptyFilter %v", tt.expr, err, tt.empty)
+		}
+		if !tt.empty && err != nil {
+			t.Errorf("%s: %v", tt.expr, err)
 		}
 	}
 }

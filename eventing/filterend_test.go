@@ -34,8 +34,8 @@ func TestFilter_OverBudget(t *testing.T) {
 	e.subscribe(t, ops.URL, eventing.TopicFilter(eventing.EndedTopic), nil)
 	_, err := e.svc.Subscribe(t.Context(), &eventing.SubscribeRequest{Processor: postProcessor, Message: target(bombed.URL),
 		Filter: &eventing.FilterSpec{Dialect: eventing.DialectXPath10, Expression: expensive}})
-	var f *eventing.Fault
-	if !errors.As(err, &f) || f.Subcode.Local != "InvalidMessage" || !strings.Contains(f.Reason, "budget") {
+	var f *eventing.Error
+	if !errors.As(err, &f) || f.Kind != eventing.ErrInvalidFilter || !strings.Contains(f.Reason, "budget") {
 		t.Fatalf("subscribe with a filter over budget: %v; want wse:InvalidMessage naming the budget", err)
 	}
 	g, err := e.svc.Subscribe(t.Context(), &eventing.SubscribeRequest{Processor: postProcessor, Message: target(bombed.URL),

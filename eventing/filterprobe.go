@@ -16,14 +16,14 @@ var probeEvent = NewEvent(1, time.Unix(0, 0).UTC(), Message{
 })
 
 // ProbeFilter evaluates f once on the costliest message shape and refuses
-// (wse:InvalidMessage naming the budget) a filter that runs out of its
+// (an ErrInvalidFilter naming the budget) a filter that runs out of its
 // evaluation budget there: it would on every full message.
 func ProbeFilter(f Filter) error {
 	if !FilterEvaluates(f) {
 		return nil
 	}
 	if _, err := f.Match(probeEvent); errors.Is(err, ErrFilterBudget) {
-		return InvalidMessage(fmt.Sprintf("the filter needs more than %d evaluation steps on a full message (the evaluation budget, DefaultFilterBudget): simplify it", DefaultFilterBudget))
+		return invalidFilter(fmt.Sprintf("the filter needs more than %d evaluation steps on a full message (the evaluation budget, DefaultFilterBudget): simplify it", DefaultFilterBudget))
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func subscribeElement(doc *etree.Document) *etree.Element {
 }
 
 // FuzzParseSubscribe checks that ParseSubscribe never panics, that every
-// error is an *eventing.Fault for the subscriber (a Sender fault with a
+// error is an *eventing.Error for the subscriber (with a
 // reason), and that what it accepts holds together: the filter compiles
 // again, as when a subscription is restored.
 func FuzzParseSubscribe(f *testing.F) {
@@ -74,12 +74,12 @@ func FuzzParseSubscribe(f *testing.F) {
 		el := subscribeElement(doc)
 		req, err := eventing.ParseSubscribe(el, now)
 		if err != nil {
-			var fault *eventing.Fault
+			var fault *eventing.Error
 			if !errors.As(err, &fault) {
-				t.Fatalf("error %v (%T) is not an *eventing.Fault", err, err)
+				t.Fatalf("error %v (%T) is not an *eventing.Error", err, err)
 			}
-			if fault.Code != eventing.Sender || fault.Reason == "" {
-				t.Fatalf("fault %+v is not a Sender fault with a reason", fault)
+			if fault.Kind == eventing.ErrUnableToProcess || fault.Reason == "" {
+				t.Fatalf("error %+v is not one for the subscriber, with a reason", fault)
 			}
 			return
 		}

@@ -4,8 +4,7 @@ package eventing
 const (
 	// NS is the WS-Eventing 2004/08 namespace.
 	NS = "http://schemas.xmlsoap.org/ws/2004/08/eventing"
-	// NS2011 is the namespace of the W3C WS-Eventing Recommendation (2011);
-	// Herald borrows its UnknownSubscription fault (see UnknownSubscription).
+	// NS2011 is the namespace of the W3C WS-Eventing Recommendation (2011).
 	NS2011 = "http://www.w3.org/2011/03/ws-evt"
 	// ManagementNS is the namespace of the Cloud42 management operations.
 	ManagementNS = "http://webservice.cloud42.jw.de"
@@ -31,15 +30,26 @@ const (
 	// topic name, and an event matches when its topic is that name.
 	DialectTopic = HeraldNS + "/dialects/topic"
 
-	// NotifyAction is the wsa:Action of the notifications Herald sends.
+	// NotifyAction is the wsa:Action of the notifications Herald sends
+	// (unwrapped; in a wrapped 2011 notification, wse:Notify/@actionURI).
 	NotifyAction = HeraldNS + "/Notify"
+
+	// FormatUnwrap is the 2011 delivery format that sends the event as the
+	// Body of the notification, the default.
+	FormatUnwrap = NS2011 + "/DeliveryFormats/Unwrap"
+	// FormatWrap is the 2011 delivery format that wraps the event in a
+	// wse:Notify element.
+	FormatWrap = NS2011 + "/DeliveryFormats/Wrap"
+	// ActionNotifyWrapped is the wsa:Action of a wrapped 2011 notification.
+	ActionNotifyWrapped = NS2011 + "/WrappedSinkPortType/NotifyEvent"
 
 	// EndedTopic is the topic of the operator events Herald publishes when
 	// it ends a subscription because its endpoint keeps failing.
 	EndedTopic = "herald.subscription.ended"
 )
 
-// WS-Eventing 2004/08 action URIs.
+// WS-Eventing 2004/08 action URIs (V200408.Action and V2011.Action give
+// both versions').
 const (
 	ActionSubscribe           = NS + "/Subscribe"
 	ActionSubscribeResponse   = NS + "/SubscribeResponse"

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/beevik/etree"
+
+	"github.com/herald-eventing/herald/addressing"
 )
 
 // A Processor reads the variable part of subscription requests for one
@@ -18,22 +20,37 @@ import (
 // Processor per server, configured from Settings.
 type Processor interface {
 	// Endpoint parses a subscription request and returns where and how to
-	// deliver. It validates only (no network I/O) and returns a *Fault
+	// deliver. It validates only (no network I/O) and returns an *Error
 	// (usually InvalidMessage) for input the subscriber must correct.
 	Endpoint(ctx context.Context, req *EndpointRequest) (Endpoint, error)
 }
 
-// An EndpointRequest is what a Processor parses.
+// An EndpointRequest is what a Processor parses. It is the same whichever
+// front end and WS-Eventing version the subscription came through.
 type EndpointRequest struct {
-	// Message is the processor's part of the request: the first element
-	// of the management operation's subscriptionMessage, or, for a
-	// WS-Eventing Subscribe, the wse:Subscribe element itself (whose
-	// wse:Delivery the processor reads). It belongs to a document the
-	// processor must not keep: copy what it needs (addressing.Detach).
+	// Message is the processor's own element: the first element of the
+	// management operation's subscriptionMessage (the holder itself when
+	// it is empty) or, for a WS-Eventing Subscribe of either version, the
+	// first extension element of its wse:Delivery (Delivery.Element; nil
+	// when it has none). It belongs to a document the processor must not
+	// keep: copy what it needs (addressing.Detach).
 	Message *etree.Element
+	// Delivery is the parsed WS-Eventing delivery request (NotifyTo,
+	// EndTo, Mode or Format, extension elements); nil for a management
+	// subscribe whose subscriptionMessage holds no wse:Subscribe.
+	Delivery *Delivery
 	// Secret is the subscription's signing secret (h:Secret), empty when
 	// none was given. Endpoints that deliver over HTTP sign with it.
 	Secret string
+}
+
+// NotifyTo returns the NotifyTo endpoint reference of a WS-Eventing
+// request, or nil.
+func (r *EndpointRequest) NotifyTo() *addressing.EndpointReference {
+	if r.Delivery == nil {
+		return nil
+	}
+	return r.Delivery.NotifyTo
 }
 
 // An Endpoint turns an event into its own format and delivers it. Deliver
@@ -120,6 +137,11 @@ type Driver struct {
 	Name     string
 	Aliases  []string
 	Settings []Setting
+	// Push marks the driver of WS-Eventing push delivery to a NotifyTo:
+	// the one a 2004/08 Subscribe gets with the Push mode (or none), and
+	// a 2011 Subscribe with the Unwrap or Wrap format (or none). One
+	// registered driver has it (the soap processor).
+	Push bool
 	// Open returns the processor. An error means the processor is not
 	// usable with this configuration (for example, no SMS gateway
 	// configured): subscribing with it is a fault quoting the error, and

@@ -214,7 +214,11 @@ func (s *Service) endpoint(ctx context.Context, processor, message, secret strin
 	if err := doc.ReadFromString(message); err != nil || doc.Root() == nil {
 		return nil, fmt.Errorf("stored subscription message does not parse: %v", err)
 	}
-	return p.Endpoint(ctx, &EndpointRequest{Message: doc.Root(), Secret: secret})
+	req, err := NewEndpointRequest(doc.Root(), secret)
+	if err != nil {
+		return nil, err
+	}
+	return p.Endpoint(ctx, req)
 }
 
 type brokenEndpoint struct{ err error }
@@ -297,41 +301,111 @@ func (s *Service) AvailableProcessors() []string {
 	return out
 }
 
-// SupportedDeliveryModes returns the delivery modes a wse:Subscribe may ask
-// for: Push (the soap processor) and one Herald mode per other available
-// processor.
-func (s *Service) SupportedDeliveryModes() []string {
-	modes := []string{DeliveryModePush}
+// pushProcessor returns the name of the registered driver of push
+// delivery (Driver.Push), "" when none is available.
+func (s *Service) pushProcessor() string {
 	for _, n := range s.AvailableProcessors() {
-		if n != "soap" {
-			modes = append(modes, DeliveryModePrefix+n)
+		if d, err := LookupDriver(n); err == nil && d.Push {
+			return n
 		}
+	}
+	return ""
+}
+
+// others returns the available processors other than the push one.
+func (s *Service) others() []string {
+	push := s.pushProcessor()
+	var out []string
+	for _, n := range s.AvailableProcessors() {
+		if n != push {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// SupportedDeliveryModes returns the delivery modes a 2004/08 wse:Subscribe
+// may ask for: Push (the push processor) and one Herald mode per other
+// available processor.
+func (s *Service) SupportedDeliveryModes() []string {
+	var modes []string
+	if s.pushProcessor() != "" {
+		modes = append(modes, DeliveryModePush)
+	}
+	for _, n := range s.others() {
+		modes = append(modes, DeliveryModePrefix+n)
 	}
 	return modes
 }
 
-func (s *Service) modeProcessor(mode string) (string, error) {
-	mode = strings.TrimSpace(mode)
-	if mode == "" || mode == DeliveryModePush {
-		return "soap", nil
+// SupportedFormats returns the delivery formats a 2011 wse:Subscribe may
+// ask for: Unwrap and Wrap (the push processor) and, as in 2004/08's modes,
+// one Herald format per other available processor.
+func (s *Service) SupportedFormats() []string {
+	var formats []string
+	if s.pushProcessor() != "" {
+		formats = append(formats, FormatUnwrap, FormatWrap)
 	}
-	if name, ok := strings.CutPrefix(mode, DeliveryModePrefix); ok && name != "soap" {
-		if op, ok := s.processors[name]; ok && op.err == nil {
-			return name, nil
+	for _, n := range s.others() {
+		formats = append(formats, DeliveryModePrefix+n)
+	}
+	return formats
+}
+
+// deliveryProcessor picks the processor of a WS-Eventing Subscribe: its
+// h:Processor element, else (2004/08) the delivery mode or (2011) the
+// format; Push, Unwrap, Wrap or none mean the push processor.
+func (s *Service) deliveryProcessor(d *Delivery) (string, error) {
+	unavailable := func(what string) error {
+		if d.Version == V2011 {
+			return DeliveryModeRequestedUnavailable(what, s.SupportedFormats())
+		}
+		return DeliveryModeRequestedUnavailable(what, s.SupportedDeliveryModes())
+	}
+	if d.Processor != "" {
+		if d.Wrapped() {
+			if name, _ := CanonicalProcessor(d.Processor); name != s.pushProcessor() {
+				return "", unavailable(fmt.Sprintf("%s with the processor %s (only NotifyTo delivery wraps)", d.Format, d.Processor))
+			}
+		}
+		return d.Processor, nil
+	}
+	choice := d.Mode
+	if d.Version == V2011 {
+		choice = d.Format
+	}
+	switch {
+	case d.Version == V2011 && (choice == "" || choice == FormatUnwrap || choice == FormatWrap),
+		d.Version != V2011 && (choice == "" || choice == DeliveryModePush):
+		if p := s.pushProcessor(); p != "" {
+			return p, nil
+		}
+	default:
+		if name, ok := strings.CutPrefix(choice, DeliveryModePrefix); ok && name != s.pushProcessor() {
+			if op, ok := s.processors[name]; ok && op.err == nil {
+				return name, nil
+			}
 		}
 	}
-	return "", DeliveryModeRequestedUnavailable(mode, s.SupportedDeliveryModes())
+	return "", unavailable(choice)
 }
 
 // A SubscribeRequest is a subscription request from either front: a
 // WS-Eventing Subscribe or the Cloud42 management subscribe.
 type SubscribeRequest struct {
-	// Processor is a processor name or alias. When empty, Mode chooses.
+	// Processor is a processor name or alias. When empty, Delivery
+	// chooses (h:Processor, the mode or the format).
 	Processor string
-	// Mode is the WS-Eventing delivery mode: "" or DeliveryModePush for
-	// the soap processor, DeliveryModePrefix + name for another one.
-	Mode string
-	// Message is the processor's part (see EndpointRequest.Message).
+	// Version is the WS-Eventing version of the request: VersionNone for
+	// the management subscribe (unless its subscriptionMessage holds a
+	// wse:Subscribe).
+	Version Version
+	// Delivery is the parsed delivery part of a WS-Eventing Subscribe;
+	// nil for a management subscribe without one.
+	Delivery *Delivery
+	// Message is what is stored and parsed again on restart: the
+	// wse:Subscribe, or the processor's element of a management
+	// subscribe (see EndpointRequest.Message).
 	Message *etree.Element
 	Secret  string
 	Filter  *FilterSpec
@@ -399,6 +473,46 @@ func (s *Service) CanRead(ctx context.Context, topic string) error {
 	return p.CanSubscribe(topic)
 }
 
+// checkEndTo refuses an EndTo Herald cannot send SubscriptionEnd to: in
+// 2011, which has a fault for it, the anonymous address (a
+// SubscriptionEnd has no connection to travel back on; 2004/08 requests
+// keep the lenient reading: nothing is sent); in either version, one the
+// target guard refuses.
+func (s *Service) checkEndTo(ctx context.Context, req *SubscribeRequest) error {
+	a := req.EndTo.Address
+	if req.Version == V2011 && (addressing.IsAnonymous(a) || a == addressing.V10.None()) {
+		return newError(ErrEndToNotSupported, fmt.Sprintf("Herald sends SubscriptionEnd as a request of its own and cannot send it to the address %q: give an EndTo Herald can reach, or none", a))
+	}
+	if addressing.IsAnonymous(a) || a == addressing.V10.None() {
+		return nil
+	}
+	return CheckTarget(ctx, s.opts.Targets, "EndTo", a)
+}
+
+// NewEndpointRequest returns what a processor parses for a subscription
+// message msg as Herald stores it: a wse:Subscribe of either version (its
+// Delivery parsed), or the processor's own element.
+func NewEndpointRequest(msg *etree.Element, secret string) (*EndpointRequest, error) {
+	var d *Delivery
+	if IsSubscribe(msg) {
+		var err error
+		if d, err = ParseDelivery(msg); err != nil {
+			return nil, err
+		}
+	}
+	return endpointRequest(msg, d, secret), nil
+}
+
+// endpointRequest is what a processor parses for a subscription: msg is
+// the stored message (a wse:Subscribe, or the processor's own element),
+// d its delivery part when msg is a wse:Subscribe.
+func endpointRequest(msg *etree.Element, d *Delivery, secret string) *EndpointRequest {
+	if d == nil {
+		return &EndpointRequest{Message: msg, Secret: secret}
+	}
+	return &EndpointRequest{Message: d.Element(), Delivery: d, Secret: secret}
+}
+
 // CheckTarget refuses a delivery address Herald must not connect to; what
 // names it in the fault (NotifyTo, EndTo, the webhook URL).
 func CheckTarget(ctx context.Context, t TargetChecker, what, rawURL string) error {
@@ -406,7 +520,7 @@ func CheckTarget(ctx context.Context, t TargetChecker, what, rawURL string) erro
 		return nil
 	}
 	if err := t.CheckURL(ctx, rawURL); err != nil {
-		return wseFault(Sender, "InvalidMessage", fmt.Sprintf("The message is not valid and cannot be processed: the %s address is refused: %v", what, err))
+		return newError(ErrUnusableEPR, fmt.Sprintf("The %s endpoint reference is unusable: its address is refused: %v", what, err))
 	}
 	return nil
 }
@@ -415,6 +529,16 @@ func CheckTarget(ctx context.Context, t TargetChecker, what, rawURL string) erro
 func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Granted, error) {
 	if req.Message == nil {
 		return nil, InvalidMessage("the subscription has no endpoint description")
+	}
+	if req.Delivery == nil && IsSubscribe(req.Message) {
+		d, err := ParseDelivery(req.Message)
+		if err != nil {
+			return nil, err
+		}
+		req.Delivery = d
+		if req.Version == VersionNone {
+			req.Version = d.Version
+		}
 	}
 	p, err := s.principal(ctx)
 	if err != nil {
@@ -433,12 +557,15 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 		}
 	}
 	if req.EndTo != nil {
-		if err := CheckTarget(ctx, s.opts.Targets, "EndTo", req.EndTo.Address); err != nil {
+		if err := s.checkEndTo(ctx, req); err != nil {
 			return nil, err
 		}
 	}
 	if req.Processor == "" {
-		name, err := s.modeProcessor(req.Mode)
+		if req.Delivery == nil {
+			return nil, InvalidMessage("the subscription names no processor and no delivery")
+		}
+		name, err := s.deliveryProcessor(req.Delivery)
 		if err != nil {
 			return nil, err
 		}
@@ -449,7 +576,7 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 		return nil, err
 	}
 	name, _ := CanonicalProcessor(req.Processor)
-	ep, err := proc.Endpoint(ctx, &EndpointRequest{Message: req.Message, Secret: req.Secret})
+	ep, err := proc.Endpoint(ctx, endpointRequest(req.Message, req.Delivery, req.Secret))
 	if err != nil {
 		return nil, err
 	}
@@ -479,7 +606,8 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	sub := &Subscription{
 		ID: newSubscriptionID(), Processor: name, Message: msg, Secret: req.Secret,
 		Filter: req.Filter, Manager: req.Manager, AddressingNS: req.AddressingNS,
-		Expires: expires, Created: now, Start: s.store.Head(),
+		EventingNS: eventingNS(req.Version),
+		Expires:    expires, Created: now, Start: s.store.Head(),
 	}
 	if p != nil {
 		sub.Owner = p.ID
@@ -532,6 +660,7 @@ func (s *Service) resubscribe(ctx context.Context, id string, req *Subscription,
 	sub, err := s.store.UpdateSubscription(ctx, id, func(cur *Subscription) error {
 		cur.Message, cur.Secret, cur.Filter, cur.EndTo = req.Message, req.Secret, req.Filter, req.EndTo
 		cur.Manager, cur.AddressingNS, cur.Expires = req.Manager, req.AddressingNS, req.Expires
+		cur.EventingNS = req.EventingNS
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -546,8 +675,9 @@ func (s *Service) resubscribe(ctx context.Context, id string, req *Subscription,
 }
 
 // lease computes a lease's end from a request: zero, negative or past is
-// InvalidExpirationTime; longer than MaxLease is cut to it; none is
-// DefaultLease (or, for the management front, no expiry).
+// InvalidExpirationTime; longer than MaxLease is cut to it, or refused
+// for an Exact request; none is DefaultLease (or, for the management
+// front, no expiry). The lease is granted in the form requested.
 func (s *Service) lease(req *Expiration, now time.Time, management bool) (time.Time, Expiration, error) {
 	if req == nil {
 		if management {
@@ -555,6 +685,16 @@ func (s *Service) lease(req *Expiration, now time.Time, management bool) (time.T
 		}
 		at := now.Add(s.opts.DefaultLease)
 		return at, Expiration{Time: at}, nil
+	}
+	if req.Indefinite {
+		switch {
+		case s.opts.MaxLease < 0:
+			return time.Time{}, Expiration{IsDuration: true}, nil
+		case req.Exact:
+			return time.Time{}, Expiration{}, InvalidExpirationTime(fmt.Sprintf("PT0S asks for a subscription that never expires, and the longest lease this server grants is %s (--max-lease); ask for that, or set BestEffort=\"true\" to be granted it", FormatDuration(s.opts.MaxLease)))
+		}
+		at := now.Add(s.opts.MaxLease)
+		return at, Expiration{IsDuration: true, Duration: s.opts.MaxLease}, nil
 	}
 	at := req.At(now)
 	if !at.After(now) {
@@ -564,12 +704,24 @@ func (s *Service) lease(req *Expiration, now time.Time, management bool) (time.T
 		return time.Time{}, Expiration{}, InvalidExpirationTime(fmt.Sprintf("%s is in the past", FormatDateTime(req.Time)))
 	}
 	if s.opts.MaxLease > 0 && at.Sub(now) > s.opts.MaxLease {
+		if req.Exact {
+			return time.Time{}, Expiration{}, InvalidExpirationTime(fmt.Sprintf("the lease asked for is longer than the longest this server grants (%s, --max-lease); ask for less, or set BestEffort=\"true\" to be granted %s", FormatDuration(s.opts.MaxLease), FormatDuration(s.opts.MaxLease)))
+		}
 		at = now.Add(s.opts.MaxLease)
 	}
 	if req.IsDuration {
 		return at, Expiration{IsDuration: true, Duration: at.Sub(now)}, nil
 	}
 	return at, Expiration{Time: at}, nil
+}
+
+// eventingNS is what Subscription.EventingNS records for a request of
+// version v: only 2011 is written, 2004/08 is the default.
+func eventingNS(v Version) string {
+	if v == V2011 {
+		return NS2011
+	}
+	return ""
 }
 
 func elementString(el *etree.Element) (string, error) {
@@ -624,7 +776,7 @@ func (s *Service) Renew(ctx context.Context, id string, req *Expiration) (*Grant
 		}
 		now := s.clock.Now()
 		if sub.Expired(now) {
-			return UnableToRenew(fmt.Sprintf("the subscription %s has expired", id))
+			return &Error{Kind: ErrUnableToRenew, Subject: id, Reason: fmt.Sprintf("the subscription %s has expired", id)}
 		}
 		at, g, err := s.lease(req, now, false)
 		if err != nil {
@@ -634,7 +786,7 @@ func (s *Service) Renew(ctx context.Context, id string, req *Expiration) (*Grant
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
-		return nil, UnableToRenew(fmt.Sprintf("the subscription %s is not known", id))
+		return nil, &Error{Kind: ErrUnableToRenew, Subject: id, Reason: fmt.Sprintf("the subscription %s is not known", id)}
 	}
 	if err != nil {
 		return nil, err

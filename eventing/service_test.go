@@ -625,9 +625,9 @@ func TestManagementSubscribe_SameEndpointAndTopicSameID(t *testing.T) {
 func TestUnknownProcessor_ListsTheKnownOnes(t *testing.T) {
 	e := newEnv(t, "", eventing.Options{})
 	_, err := e.svc.Subscribe(t.Context(), &eventing.SubscribeRequest{Processor: "my.company.SMSSubscriptionProcessor", Message: target("x")})
-	var f *eventing.Fault
-	if !errors.As(err, &f) || f.Code != eventing.Sender || !strings.Contains(f.Reason, postProcessor) {
-		t.Fatalf("err = %v; want a Sender fault listing %q", err, postProcessor)
+	var f *eventing.Error
+	if !errors.As(err, &f) || f.Kind != eventing.ErrUnknownProcessor || !strings.Contains(f.Reason, postProcessor) {
+		t.Fatalf("err = %v; want an ErrUnknownProcessor listing %q", err, postProcessor)
 	}
 }
 

@@ -31,6 +31,11 @@ type Subscription struct {
 	// AddressingNS is the WS-Addressing namespace the subscriber used for
 	// its endpoint references; Herald writes its EPRs in it.
 	AddressingNS string `json:"addressing_ns,omitempty"`
+	// EventingNS is the namespace of the WS-Eventing version the
+	// subscription was made in ("" for 2004/08 and for management
+	// subscriptions, which answer and end in 2004/08): its
+	// notifications, SubscriptionEnd and manager EPR follow it.
+	EventingNS string `json:"eventing_ns,omitempty"`
 	// Expires is when the lease ends; zero means never.
 	Expires time.Time `json:"expires,omitzero"`
 	// Created is when the subscription was made.
@@ -48,6 +53,15 @@ type Subscription struct {
 	// off. Only the owner
 	// and admins may see or manage it.
 	Owner string `json:"owner,omitempty"`
+}
+
+// Version returns the WS-Eventing version of the subscription (V200408
+// unless it was made in 2011).
+func (s *Subscription) Version() Version {
+	if v := VersionOf(s.EventingNS); v != VersionNone {
+		return v
+	}
+	return V200408
 }
 
 // Expired reports whether the lease has ended at now.

@@ -62,8 +62,8 @@ func FuzzCompileFilter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, expr string) {
 		flt, err := CompileFilter(&FilterSpec{Dialect: DialectXPath10, Expression: expr, Namespaces: budgetNS})
 		if err != nil {
-			var fault *Fault
-			if !errors.As(err, &fault) || fault.Subcode.Local != "InvalidMessage" {
+			var fault *Error
+			if !errors.As(err, &fault) || (fault.Kind != ErrInvalidFilter && fault.Kind != ErrEmptyFilter) {
 				t.Fatalf("%q: error %v is not an InvalidMessage fault", expr, err)
 			}
 			checkAgreement(t, expr)

@@ -82,8 +82,8 @@ func TestCompileFilter_Refused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := eventing.CompileFilter(xpathSpec(tt.expr))
-			if got := faultSubcode(err); got != "InvalidMessage" {
-				t.Fatalf("subcode = %q (%v); want InvalidMessage", got, err)
+			if got := faultSubcode(err); got != "InvalidFilter" {
+				t.Fatalf("subcode = %q (%v); want InvalidFilter", got, err)
 			}
 			for _, want := range tt.reason {
 				if !strings.Contains(err.Error(), want) {
@@ -98,8 +98,8 @@ func TestCompileFilter_Refused(t *testing.T) {
 func TestParseFilter_Bomb(t *testing.T) {
 	el := filterElement(t, `<wse:Filter xmlns:wse="`+eventing.NS+`">`+bomb(10)+`</wse:Filter>`)
 	_, err := eventing.ParseFilter(el)
-	if faultSubcode(err) != "InvalidMessage" || !strings.Contains(err.Error(), "limit of 8") {
-		t.Fatalf("ParseFilter(bomb) = %v; want InvalidMessage naming the limit of 8", err)
+	if faultSubcode(err) != "InvalidFilter" || !strings.Contains(err.Error(), "limit of 8") {
+		t.Fatalf("ParseFilter(bomb) = %v; want InvalidFilter naming the limit of 8", err)
 	}
 }
 
@@ -107,7 +107,7 @@ func TestCompileFilter_WithinLimits(t *testing.T) {
 	for _, expr := range []string{
 		bomb(4), // 7 deep: the step budget stops what the limits let through
 		"/" + nest("*[", "]", 8, "*"),
-		nest("not(", ")", 7, "true()"),
+		nest("not(", ")", 7, "/m:message"),
 		nest("(", ")", 16, "1"),
 		topicList(127),
 		// Brackets and quotes inside literals are text.

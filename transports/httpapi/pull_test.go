@@ -134,7 +134,7 @@ func TestPull_Errors(t *testing.T) {
 		status    int
 		says      string
 	}{
-		{"uuid:nope", "", 404, "no subscription"},
+		{"uuid:nope", "", 404, "not known"},
 		{push, "", 400, "does not hold its events"},
 		{id, "cursor=abc", 400, "not a cursor"},
 		{id, "cursor=999999", 400, "beyond the log"},

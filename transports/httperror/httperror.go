@@ -29,21 +29,25 @@ func (e *RateLimited) Error() string {
 	return fmt.Sprintf("too many requests: %s; retry after %s", e.What, e.RetryAfter.Round(time.Millisecond))
 }
 
-// Status returns the HTTP status for err.
+// Status returns the HTTP status for err: 401 and 403 for access, 429 for
+// a rate limit, 404 for an unknown subscription, 503 for a request Herald
+// cannot take now (ErrUnableToProcess), 400 for every other problem the
+// requester can act on (an *eventing.Error), 500 for anything else.
 func Status(err error) int {
 	var denied *access.Denied
 	var limited *RateLimited
-	var f *eventing.Fault
-	switch {
+	switch kind := eventing.KindOf(err); {
 	case errors.Is(err, access.ErrUnauthenticated):
 		return http.StatusUnauthorized
 	case errors.As(err, &denied):
 		return http.StatusForbidden
 	case errors.As(err, &limited):
 		return http.StatusTooManyRequests
-	case errors.As(err, &f) && f.Subcode.Local == "UnknownSubscription":
+	case kind == eventing.ErrUnknownSubscription, kind == eventing.ErrUnableToRenew:
 		return http.StatusNotFound
-	case errors.As(err, &f) && f.Code == eventing.Sender:
+	case kind == eventing.ErrUnableToProcess:
+		return http.StatusServiceUnavailable
+	case kind != nil:
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
@@ -51,9 +55,9 @@ func Status(err error) int {
 
 // Message returns the one-line message for err.
 func Message(err error) string {
-	var f *eventing.Fault
-	if errors.As(err, &f) {
-		return f.Reason
+	var e *eventing.Error
+	if errors.As(err, &e) {
+		return e.Reason
 	}
 	return err.Error()
 }

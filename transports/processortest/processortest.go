@@ -85,11 +85,34 @@ func open(t *testing.T, f Fixture, settings map[string]string) eventing.Processo
 	return p
 }
 
+// Request returns the processor request Herald makes of the subscription
+// message m (a wse:Subscribe of either version, or the processor's own
+// element).
+func Request(t testing.TB, m string) *eventing.EndpointRequest {
+	t.Helper()
+	req, err := eventing.NewEndpointRequest(Element(t, m), "")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, m)
+	}
+	return req
+}
+
+// Endpoint asks p for the endpoint of the subscription message m, as
+// Herald does (see Request); a message Herald cannot read is the error.
+func Endpoint(t testing.TB, p eventing.Processor, m string) (eventing.Endpoint, error) {
+	t.Helper()
+	req, err := eventing.NewEndpointRequest(Element(t, m), "")
+	if err != nil {
+		return nil, err
+	}
+	return p.Endpoint(t.Context(), req)
+}
+
 func testMessages(t *testing.T, f Fixture) {
 	s := f.StandIn(t)
 	p := open(t, f, s.Settings())
 	for _, m := range append([]string{s.Message()}, f.Valid...) {
-		if _, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: Element(t, m)}); err != nil {
+		if _, err := p.Endpoint(t.Context(), Request(t, m)); err != nil {
 			t.Errorf("valid message refused: %v\n%s", err, m)
 		}
 	}
@@ -97,10 +120,13 @@ func testMessages(t *testing.T, f Fixture) {
 		t.Error("the fixture names no invalid message")
 	}
 	for _, m := range f.Invalid {
-		_, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: Element(t, m)})
-		var fault *eventing.Fault
-		if !errors.As(err, &fault) || fault.Code != eventing.Sender || fault.Reason == "" {
-			t.Errorf("invalid message: err = %v; want a Sender fault that says why\n%s", err, m)
+		req, err := eventing.NewEndpointRequest(Element(t, m), "")
+		if err == nil {
+			_, err = p.Endpoint(t.Context(), req)
+		}
+		var e *eventing.Error
+		if !errors.As(err, &e) || e.Reason == "" || e.Kind == eventing.ErrUnableToProcess {
+			t.Errorf("invalid message: err = %v; want an error for the subscriber that says why\n%s", err, m)
 		}
 	}
 }

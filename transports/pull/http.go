@@ -73,14 +73,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(min(wait, eventing.MaxPullWait) + 30*time.Second))
 	p, err := h.Service.Pull(r.Context(), id, cursor, max, wait)
 	if err != nil {
-		switch httperror.Status(err) {
-		case http.StatusNotFound:
-			httperror.Plain(w, http.StatusNotFound, fmt.Sprintf("no subscription %s", id))
-		case http.StatusInternalServerError:
-			httperror.Plain(w, http.StatusInternalServerError, "cannot read the events: "+err.Error())
-		default:
-			httperror.Write(w, err)
+		if httperror.Status(err) == http.StatusInternalServerError {
+			err = fmt.Errorf("cannot read the events: %w", err)
 		}
+		httperror.Write(w, err)
 		return
 	}
 	if wantsXML(r.Header.Get("Accept")) {

@@ -28,13 +28,14 @@ func init() {
 type processor struct{}
 
 // Endpoint accepts h:PullSubscription, an empty management
-// subscriptionMessage, or a wse:Subscribe whose Delivery asks for the pull
-// mode: pull takes no parameters.
+// subscriptionMessage, or a WS-Eventing Subscribe (either version) that
+// asks for pull (mode or format …/delivery/pull, or h:Processor pull):
+// pull takes no parameters.
 func (processor) Endpoint(_ context.Context, req *eventing.EndpointRequest) (eventing.Endpoint, error) {
 	m := req.Message
 	switch {
-	case addressing.Is(m, eventing.HeraldNS, "PullSubscription"),
-		addressing.Is(m, eventing.NS, "Subscribe"),
+	case req.Delivery != nil,
+		addressing.Is(m, eventing.HeraldNS, "PullSubscription"),
 		addressing.Is(m, eventing.ManagementNS, "subscriptionMessage") && len(m.ChildElements()) == 0:
 		return endpoint{}, nil
 	}

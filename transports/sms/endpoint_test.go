@@ -51,7 +51,7 @@ func TestEndpoint_Shapes(t *testing.T) {
 		{"wse:Subscribe with a bare Number", "1", `<wse:Subscribe ` + wse + `><wse:Delivery ` + mode + `><Number>408 726 4390</Number></wse:Delivery></wse:Subscribe>`, "+14087264390"},
 	} {
 		p := open(t, settings(sms.SettingCountryCode, tt.country))
-		ep, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, tt.msg)})
+		ep, err := processortest.Endpoint(t, p, tt.msg)
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)
 			continue
@@ -78,12 +78,12 @@ func TestEndpoint_Refused(t *testing.T) {
 		{"blank", `<Entry><Number>  </Number></Entry>`, "empty"},
 		{"country code 0", `<Entry><Number>+0 408 726 4390</Number></Entry>`, "cannot start with 0"},
 		{"empty subscriptionMessage", `<web:subscriptionMessage xmlns:web="` + eventing.ManagementNS + `"/>`, "subscriptionMessage holds no element"},
-		{"wse:Subscribe without an entry", `<wse:Subscribe xmlns:wse="` + eventing.NS + `"><wse:Delivery><wse:NotifyTo/></wse:Delivery></wse:Subscribe>`, "no phone-book entry in its wse:Delivery"},
-		{"wse:Subscribe without Delivery", `<wse:Subscribe xmlns:wse="` + eventing.NS + `"/>`, "no phone-book entry in its wse:Delivery"},
+		{"wse:Subscribe without an entry", `<wse:Subscribe xmlns:wse="` + eventing.NS + `"><wse:Delivery/></wse:Subscribe>`, "no phone-book entry in its wse:Delivery"},
+		{"wse:Subscribe without Delivery", `<wse:Subscribe xmlns:wse="` + eventing.NS + `"/>`, "has no wse:Delivery"},
 	} {
-		_, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, tt.msg)})
-		var fault *eventing.Fault
-		if !errors.As(err, &fault) || fault.Code != eventing.Sender || !strings.Contains(fault.Reason, tt.why) {
+		_, err := processortest.Endpoint(t, p, tt.msg)
+		var fault *eventing.Error
+		if !errors.As(err, &fault) || fault.Kind == eventing.ErrUnableToProcess || !strings.Contains(fault.Reason, tt.why) {
 			t.Errorf("%s: err = %v; want a Sender fault saying %q", tt.name, err, tt.why)
 		}
 	}
@@ -147,7 +147,7 @@ func TestText_Format(t *testing.T) {
 func TestDeliver_ToTheStandIn(t *testing.T) {
 	gw := smstest.Start(t)
 	p := open(t, gw.Settings())
-	ep, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, gw.Message())})
+	ep, err := processortest.Endpoint(t, p, gw.Message())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestDeliver_ToTheStandIn(t *testing.T) {
 
 	wrong := gw.Settings()
 	wrong[sms.SettingToken] = "not-the-token-7c1e"
-	ep, err = open(t, wrong).Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, gw.Message())})
+	ep, err = processortest.Endpoint(t, open(t, wrong), gw.Message())
 	if err != nil {
 		t.Fatal(err)
 	}

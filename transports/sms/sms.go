@@ -123,7 +123,11 @@ const wantNumber = "the sms processor needs a phone-book entry with a Number, li
 // its wse:Delivery. The number is normalised to E.164 (see Normalize);
 // anything else is a wse:InvalidMessage fault that says what is wrong.
 func (p *Processor) Endpoint(_ context.Context, req *eventing.EndpointRequest) (eventing.Endpoint, error) {
-	el, err := numberElement(req.Message)
+	m := req.Message
+	if req.Delivery != nil && m == nil {
+		return nil, eventing.NoDeliveryMechanism("wse:Subscribe has no phone-book entry in its wse:Delivery: " + wantNumber)
+	}
+	el, err := numberElement(m)
 	if err != nil {
 		return nil, err
 	}
@@ -141,16 +145,6 @@ func numberElement(m *etree.Element) (*etree.Element, error) {
 		return nil, eventing.InvalidMessage("no subscription message: " + wantNumber)
 	case addressing.Is(m, eventing.ManagementNS, "subscriptionMessage"):
 		return nil, eventing.InvalidMessage("subscriptionMessage holds no element: " + wantNumber)
-	case addressing.Is(m, eventing.NS, "Subscribe"):
-		delivery := addressing.Child(m, eventing.NS, "Delivery")
-		if delivery != nil {
-			for _, c := range delivery.ChildElements() {
-				if n := number(c); n != nil {
-					return n, nil
-				}
-			}
-		}
-		return nil, eventing.InvalidMessage("wse:Subscribe has no phone-book entry in its wse:Delivery: " + wantNumber)
 	}
 	if n := number(m); n != nil {
 		return n, nil

@@ -159,7 +159,7 @@ func TestDeliver_GatewayErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ep, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, `<Number>408 726 4390</Number>`)})
+		ep, err := processortest.Endpoint(t, p, `<Number>408 726 4390</Number>`)
 		if err != nil {
 			t.Fatal(err)
 		}

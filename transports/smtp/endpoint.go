@@ -21,7 +21,11 @@ import (
 // names the address at fault and why. Addresses listed twice (compared
 // case-insensitively) are mailed once.
 func (p *Processor) Endpoint(_ context.Context, req *eventing.EndpointRequest) (eventing.Endpoint, error) {
-	to, err := parseMessage(req.Message)
+	msg := req.Message
+	if req.Delivery != nil && msg == nil {
+		return nil, eventing.NoDeliveryMechanism("wse:Subscribe has no h:Email in its wse:Delivery: " + wantEmail)
+	}
+	to, err := parseMessage(msg)
 	if err != nil {
 		return nil, err
 	}
@@ -32,12 +36,6 @@ func parseMessage(msg *etree.Element) ([]*mail.Address, error) {
 	switch {
 	case addressing.Is(msg, eventing.ManagementNS, "subscriptionMessage"):
 		return nil, eventing.InvalidMessage("subscriptionMessage is empty: " + wantEmail)
-	case addressing.Is(msg, eventing.NS, "Subscribe"):
-		email := addressing.Child(addressing.Child(msg, eventing.NS, "Delivery"), eventing.HeraldNS, "Email")
-		if email == nil {
-			return nil, eventing.InvalidMessage("wse:Subscribe has no h:Email in its wse:Delivery: " + wantEmail)
-		}
-		msg = email
 	case !addressing.Is(msg, eventing.HeraldNS, "Email"):
 		return nil, eventing.InvalidMessage(fmt.Sprintf("%s, got {%s}%s", wantEmail, msg.NamespaceURI(), msg.Tag))
 	}

@@ -51,7 +51,7 @@ func endpoint(t testing.TB, p *heraldsmtp.Processor, addrs ...string) *heraldsmt
 		b.WriteString(`<h:Address>` + a + `</h:Address>`)
 	}
 	b.WriteString(`</h:Email>`)
-	ep, err := p.Endpoint(context.Background(), &eventing.EndpointRequest{Message: processortest.Element(t, b.String())})
+	ep, err := processortest.Endpoint(t, p, b.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestAddresses(t *testing.T) {
 	}
 	for _, tt := range valid {
 		t.Run(tt.name, func(t *testing.T) {
-			ep, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, `<h:Email `+hNS+`>`+tt.msg+`</h:Email>`)})
+			ep, err := processortest.Endpoint(t, p, `<h:Email `+hNS+`>`+tt.msg+`</h:Email>`)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,10 +119,10 @@ func TestAddresses(t *testing.T) {
 	}
 	for _, tt := range invalid {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, tt.msg)})
-			var f *eventing.Fault
-			if !errors.As(err, &f) || f.Code != eventing.Sender {
-				t.Fatalf("err = %v; want a Sender fault", err)
+			_, err := processortest.Endpoint(t, p, tt.msg)
+			var f *eventing.Error
+			if !errors.As(err, &f) || f.Kind == eventing.ErrUnableToProcess {
+				t.Fatalf("err = %v; want an error for the subscriber", err)
 			}
 			if !strings.Contains(f.Reason, tt.reason) {
 				t.Errorf("reason %q does not say %q", f.Reason, tt.reason)

@@ -16,7 +16,7 @@ import (
 func BenchmarkNotification(b *testing.B) {
 	d, _ := eventing.LookupDriver(soap.ProcessorName)
 	p, _ := d.Open(eventing.Config{})
-	ep, err := p.Endpoint(b.Context(), &eventing.EndpointRequest{Message: processortest.Element(b, `<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://www.w3.org/2005/08/addressing">http://sink.example/</wsa:Address><wsa:ReferenceParameters xmlns:wsa="http://www.w3.org/2005/08/addressing"><x:Id xmlns:x="urn:x">7</x:Id></wsa:ReferenceParameters></wse:NotifyTo></wse:Delivery></wse:Subscribe>`)})
+	ep, err := processortest.Endpoint(b, p, `<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://www.w3.org/2005/08/addressing">http://sink.example/</wsa:Address><wsa:ReferenceParameters xmlns:wsa="http://www.w3.org/2005/08/addressing"><x:Id xmlns:x="urn:x">7</x:Id></wsa:ReferenceParameters></wse:NotifyTo></wse:Delivery></wse:Subscribe>`)
 	if err != nil {
 		b.Fatal(err)
 	}

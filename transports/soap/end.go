@@ -21,9 +21,10 @@ type Ender struct {
 
 var _ eventing.Ender = (*Ender)(nil)
 
-// EndEnvelope builds the SubscriptionEnd message for sub: addressed to its
-// EndTo (wsa:To and reference parameters), with the SubscriptionManager
-// EPR, the Status and the Reason.
+// EndEnvelope builds the SubscriptionEnd message for sub in its
+// WS-Eventing version: addressed to its EndTo (wsa:To and reference
+// parameters), with the SubscriptionManager EPR (2004/08 only), the Status
+// and the Reason.
 func EndEnvelope(sub *eventing.Subscription, status eventing.EndStatus, reason string) (*Envelope, *addressing.EndpointReference, error) {
 	doc := etree.NewDocument()
 	if err := doc.ReadFromString(sub.EndTo); err != nil || doc.Root() == nil {
@@ -33,13 +34,17 @@ func EndEnvelope(sub *eventing.Subscription, status eventing.EndStatus, reason s
 	if err != nil {
 		return nil, nil, fmt.Errorf("soap: subscription %s: EndTo: %w", sub.ID, err)
 	}
+	v := sub.Version()
 	env := New(V12, epr.Version)
-	env.Header.CreateElement("wsa:Action").SetText(eventing.ActionSubscriptionEnd)
+	env.Header.CreateElement("wsa:Action").SetText(v.Action("SubscriptionEnd"))
 	env.Header.CreateElement("wsa:MessageID").SetText("urn:uuid:" + uuid.NewString())
 	epr.AddressHeaders(env.Header, epr.Version, "wsa")
-	end := wseElement("SubscriptionEnd")
-	end.AddChild(ManagerEPR(sub).Element("wse:SubscriptionManager"))
-	end.CreateElement("wse:Status").SetText(string(status))
+	end := evElement(v, "SubscriptionEnd")
+	if v == eventing.V200408 {
+		// 2011 dropped it: the sink correlates by EndTo's parameters.
+		end.AddChild(ManagerEPR(sub).Element("wse:SubscriptionManager"))
+	}
+	end.CreateElement("wse:Status").SetText(v.StatusURI(status))
 	r := end.CreateElement("wse:Reason")
 	r.CreateAttr("xml:lang", "en")
 	r.SetText(reason)
@@ -62,7 +67,7 @@ func (e *Ender) SubscriptionEnd(ctx context.Context, sub *eventing.Subscription,
 	}
 	return httpsend.Post(ctx, client, &httpsend.Request{
 		URL:         epr.Address,
-		ContentType: V12.ContentType(eventing.ActionSubscriptionEnd),
+		ContentType: V12.ContentType(sub.Version().Action("SubscriptionEnd")),
 		Body:        env.Bytes(),
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/beevik/etree"
 
@@ -82,7 +83,7 @@ func (s *Server) manageSubscribe(ctx context.Context, r *Request) (*Response, er
 		// holder; the others say what they miss.
 		req.Message = holder
 	}
-	if addressing.Is(req.Message, eventing.NS, "Subscribe") {
+	if eventing.IsSubscribe(req.Message) {
 		inner, err := eventing.ParseSubscribe(req.Message, s.svc.Clock().Now())
 		if err != nil {
 			return nil, err
@@ -91,6 +92,7 @@ func (s *Server) manageSubscribe(ctx context.Context, r *Request) (*Response, er
 			return nil, eventing.InvalidMessage("subscribe takes its filter from topic; the wse:Subscribe in subscriptionMessage must not have a wse:Filter")
 		}
 		req.EndTo, req.Expires, req.AddressingNS = inner.EndTo, inner.Expires, inner.AddressingNS
+		req.Version, req.Delivery = inner.Version, inner.Delivery
 		if inner.Secret != "" {
 			req.Secret = inner.Secret
 		}
@@ -141,16 +143,31 @@ func (s *Server) getEndpointAddress(_ context.Context, r *Request) (*Response, e
 	return returnResponse("getEndpointAddressResponse", r.Base+s.svc.MessagePath()), nil
 }
 
-// wseElement returns a WS-Eventing element declaring its namespace.
-func wseElement(local string) *etree.Element {
+// wseElement returns a WS-Eventing 2004/08 element declaring its namespace.
+func wseElement(local string) *etree.Element { return evElement(eventing.V200408, local) }
+
+// evElement returns an element of WS-Eventing version v, prefix wse,
+// declaring its namespace.
+func evElement(v eventing.Version, local string) *etree.Element {
+	if v == eventing.VersionNone {
+		v = eventing.V200408
+	}
 	el := etree.NewElement("wse:" + local)
-	el.CreateAttr("xmlns:wse", eventing.NS)
+	el.CreateAttr("xmlns:wse", v.Namespace())
 	return el
 }
 
-// ManagerEPR is the subscription manager endpoint reference of sub, in the
-// WS-Addressing namespace the subscriber used.
+// ManagerEPR is the subscription manager endpoint reference of sub: in
+// 2004/08, in the WS-Addressing namespace the subscriber used, with the
+// identifier as a wse:Identifier reference parameter; in 2011, in
+// WS-Addressing 1.0 (the Recommendation's), with h:SubscriptionId.
 func ManagerEPR(sub *eventing.Subscription) *addressing.EndpointReference {
+	if sub.Version() == eventing.V2011 {
+		id := etree.NewElement("h:SubscriptionId")
+		id.CreateAttr("xmlns:h", eventing.HeraldNS)
+		id.SetText(sub.ID)
+		return &addressing.EndpointReference{Version: addressing.V10, Address: sub.Manager, ReferenceParameters: []*etree.Element{id}}
+	}
 	v := addressing.VersionOf(sub.AddressingNS)
 	if v == addressing.VersionNone {
 		v = addressing.V200408
@@ -160,17 +177,36 @@ func ManagerEPR(sub *eventing.Subscription) *addressing.EndpointReference {
 	return &addressing.EndpointReference{Version: v, Address: sub.Manager, ReferenceParameters: []*etree.Element{id}}
 }
 
-func expiresElement(e eventing.Expiration) *etree.Element {
+// expiresElement is the lease granted, as wse:Expires (2004/08) or
+// wse:GrantedExpires (2011), in the form requested; a lease that never
+// ends is PT0S (only 2011 grants one in a response of its own).
+func expiresElement(v eventing.Version, e eventing.Expiration) *etree.Element {
 	el := etree.NewElement("wse:Expires")
-	if e.IsDuration {
+	if v == eventing.V2011 {
+		el = etree.NewElement("wse:GrantedExpires")
+	}
+	switch {
+	case e.IsDuration:
 		el.SetText(eventing.FormatDuration(e.Duration))
-	} else {
+	case e.Time.IsZero():
+		el.SetText("PT0S")
+	default:
 		el.SetText(eventing.FormatDateTime(e.Time))
 	}
 	return el
 }
 
-// subscribe serves wse:Subscribe.
+// granted is the lease to answer in version v: as requested, or, for a
+// 2011 request without Expires, as a duration (the Recommendation wants
+// one then).
+func (s *Server) granted(v eventing.Version, requested *eventing.Expiration, g *eventing.Granted) eventing.Expiration {
+	if v == eventing.V2011 && requested == nil && !g.Expires.IsDuration && !g.Expires.Time.IsZero() {
+		return eventing.Expiration{IsDuration: true, Duration: g.Expires.Time.Sub(s.svc.Clock().Now()).Round(time.Second)}
+	}
+	return g.Expires
+}
+
+// subscribe serves wse:Subscribe of either version.
 func (s *Server) subscribe(ctx context.Context, r *Request) (*Response, error) {
 	if r.Payload == nil {
 		return nil, eventing.InvalidMessage("the Body is empty")
@@ -187,18 +223,23 @@ func (s *Server) subscribe(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := wseElement("SubscribeResponse")
+	v := req.Version
+	resp := evElement(v, "SubscribeResponse")
 	resp.AddChild(ManagerEPR(g.Subscription).Element("wse:SubscriptionManager"))
-	resp.AddChild(expiresElement(g.Expires))
+	resp.AddChild(expiresElement(v, s.granted(v, req.Expires, g)))
 	return &Response{Body: []*etree.Element{resp}}, nil
 }
 
-const noIdentifier = "the request has no wse:Identifier header naming the subscription (copy the SubscriptionManager's reference parameters into the SOAP header)"
+const noIdentifier = "the request has no wse:Identifier (2004/08) or h:SubscriptionId (2011) header naming the subscription (copy the SubscriptionManager's reference parameters into the SOAP header)"
 
-// identifier reads the wse:Identifier header that addresses a subscription
-// (with or without wsa:IsReferenceParameter).
+// identifier reads the header that addresses a subscription: the
+// wse:Identifier of 2004/08 EPRs or the h:SubscriptionId of 2011 ones
+// (with or without wsa:IsReferenceParameter; either in either version).
 func identifier(r *Request) (string, error) {
-	if el := addressing.Child(r.Envelope.Header, eventing.NS, "Identifier"); el != nil {
+	for _, el := range []*etree.Element{
+		addressing.Child(r.Envelope.Header, eventing.NS, "Identifier"),
+		addressing.Child(r.Envelope.Header, eventing.HeraldNS, "SubscriptionId"),
+	} {
 		if id := addressing.Text(el); id != "" {
 			return id, nil
 		}
@@ -206,17 +247,37 @@ func identifier(r *Request) (string, error) {
 	return "", eventing.InvalidMessage(noIdentifier)
 }
 
-// renew serves wse:Renew.
+// version is the WS-Eventing version of a manager request: its Body's.
+func version(r *Request) eventing.Version {
+	if v := eventing.VersionOf(r.Operation.Input.Space); v != eventing.VersionNone {
+		return v
+	}
+	return eventing.V200408
+}
+
+// renew serves wse:Renew of either version.
 func (s *Server) renew(ctx context.Context, r *Request) (*Response, error) {
+	v := version(r)
 	id, err := identifier(r)
 	if err != nil {
+		if v == eventing.V2011 {
+			return nil, eventing.UnknownSubscription("(none given)")
+		}
 		return nil, eventing.UnableToRenew(noIdentifier)
 	}
 	var exp *eventing.Expiration
-	if el := addressing.Child(r.Payload, eventing.NS, "Expires"); el != nil {
+	if el := addressing.Child(r.Payload, v.Namespace(), "Expires"); el != nil {
 		e, err := eventing.ParseExpiration(addressing.Text(el), s.svc.Clock().Now())
 		if err != nil {
 			return nil, err
+		}
+		if v == eventing.V2011 {
+			best, err := eventing.ParseBestEffort(el)
+			if err != nil {
+				return nil, err
+			}
+			e.Exact = !best
+			e.Indefinite = e.IsDuration && e.Duration == 0
 		}
 		exp = &e
 	}
@@ -224,37 +285,51 @@ func (s *Server) renew(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	resp := wseElement("RenewResponse")
-	resp.AddChild(expiresElement(g.Expires))
+	resp := evElement(v, "RenewResponse")
+	resp.AddChild(expiresElement(v, s.granted(v, exp, g)))
 	return &Response{Body: []*etree.Element{resp}}, nil
 }
 
-// getStatus serves wse:GetStatus; a subscription without expiry gets a
-// response without Expires.
+// getStatus serves wse:GetStatus of either version: the lease's end as a
+// dateTime. A subscription without expiry gets a 2004/08 response without
+// Expires, a 2011 one with GrantedExpires PT0S (2011 requires the element,
+// and PT0S is its way of saying "indefinite").
 func (s *Server) getStatus(ctx context.Context, r *Request) (*Response, error) {
+	v := version(r)
 	id, err := identifier(r)
 	if err != nil {
+		if v == eventing.V2011 {
+			return nil, eventing.UnknownSubscription("(none given)")
+		}
 		return nil, err
 	}
 	sub, err := s.svc.GetStatus(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	resp := wseElement("GetStatusResponse")
-	if !sub.Expires.IsZero() {
-		resp.AddChild(expiresElement(eventing.Expiration{Time: sub.Expires}))
+	resp := evElement(v, "GetStatusResponse")
+	if !sub.Expires.IsZero() || v == eventing.V2011 {
+		resp.AddChild(expiresElement(v, eventing.Expiration{Time: sub.Expires}))
 	}
 	return &Response{Body: []*etree.Element{resp}}, nil
 }
 
-// unsubscribe serves wse:Unsubscribe: the 2004/08 response has an empty Body.
+// unsubscribe serves wse:Unsubscribe: the 2004/08 response has an empty
+// Body, the 2011 one a wse:UnsubscribeResponse.
 func (s *Server) unsubscribe(ctx context.Context, r *Request) (*Response, error) {
+	v := version(r)
 	id, err := identifier(r)
 	if err != nil {
+		if v == eventing.V2011 {
+			return nil, eventing.UnknownSubscription("(none given)")
+		}
 		return nil, err
 	}
 	if err := s.svc.Unsubscribe(ctx, id); err != nil {
 		return nil, err
+	}
+	if v == eventing.V2011 {
+		return &Response{Body: []*etree.Element{evElement(v, "UnsubscribeResponse")}}, nil
 	}
 	return &Response{}, nil
 }

@@ -28,14 +28,16 @@ func init() {
 	eventing.Register(eventing.Driver{
 		Name:    ProcessorName,
 		Aliases: []string{ProcessorAlias},
+		Push:    true,
 		Open: func(c eventing.Config) (eventing.Processor, error) {
 			return &Processor{client: c.HTTPClient}, nil
 		},
 	})
 }
 
-// Processor is the "soap" subscription processor: its message is a
-// wse:Subscribe whose wse:Delivery holds the NotifyTo endpoint reference.
+// Processor is the "soap" subscription processor, the one of WS-Eventing
+// push delivery (eventing.Driver.Push): its message is a wse:Subscribe of
+// either version whose wse:Delivery holds the NotifyTo endpoint reference.
 type Processor struct {
 	client *http.Client
 }
@@ -45,32 +47,32 @@ var _ eventing.Processor = (*Processor)(nil)
 var _ eventing.TargetedEndpoint = (*Endpoint)(nil)
 
 // Endpoint reads NotifyTo (address trimmed, reference parameters and
-// properties kept as XML). A missing NotifyTo, or an address that is not
-// an absolute http(s) URL, is a wse:InvalidMessage fault that says so.
+// properties kept as XML) and, in 2011, the format (Unwrap or Wrap). No
+// wse:Subscribe is an ErrInvalidMessage, no NotifyTo an ErrNoDelivery, an
+// address that is not an absolute http(s) URL an ErrUnusableEPR, each
+// saying so.
 func (p *Processor) Endpoint(_ context.Context, req *eventing.EndpointRequest) (eventing.Endpoint, error) {
-	msg := req.Message
-	if addressing.Is(msg, eventing.ManagementNS, "subscriptionMessage") {
-		return nil, eventing.InvalidMessage("subscriptionMessage is empty: the soap processor needs a wse:Subscribe whose wse:Delivery holds the wse:NotifyTo endpoint")
+	d := req.Delivery
+	if d == nil {
+		msg := req.Message
+		if addressing.Is(msg, eventing.ManagementNS, "subscriptionMessage") {
+			return nil, eventing.InvalidMessage("subscriptionMessage is empty: the soap processor needs a wse:Subscribe whose wse:Delivery holds the wse:NotifyTo endpoint")
+		}
+		return nil, eventing.InvalidMessage(fmt.Sprintf("the soap processor expects a wse:Subscribe ({%s}Subscribe or {%s}Subscribe), got {%s}%s", eventing.NS, eventing.NS2011, msg.NamespaceURI(), msg.Tag))
 	}
-	if !addressing.Is(msg, eventing.NS, "Subscribe") {
-		return nil, eventing.InvalidMessage(fmt.Sprintf("the soap processor expects a wse:Subscribe ({%s}Subscribe), got {%s}%s", eventing.NS, msg.NamespaceURI(), msg.Tag))
+	if d.NotifyTo == nil {
+		return nil, eventing.NoDeliveryMechanism("wse:Delivery has no wse:NotifyTo: push delivery needs the endpoint to notify")
 	}
-	delivery := addressing.Child(msg, eventing.NS, "Delivery")
-	if delivery == nil {
-		return nil, eventing.InvalidMessage("wse:Subscribe has no wse:Delivery")
-	}
-	notifyTo := addressing.Child(delivery, eventing.NS, "NotifyTo")
-	if notifyTo == nil {
-		return nil, eventing.InvalidMessage("wse:Delivery has no wse:NotifyTo: push delivery needs the endpoint to notify")
-	}
-	epr, err := addressing.ParseEPR(notifyTo)
-	if err != nil {
-		return nil, eventing.InvalidMessage("wse:NotifyTo: " + err.Error())
-	}
+	epr := d.NotifyTo
 	if err := checkHTTPURL(epr.Address); err != nil {
-		return nil, eventing.InvalidMessage(fmt.Sprintf("the wse:NotifyTo address %q is not an absolute http(s) URL: %v", epr.Address, err))
+		return nil, eventing.UnusableEPR("wse:NotifyTo", fmt.Sprintf("the address %q is not an absolute http(s) URL: %v", epr.Address, err))
 	}
-	return newEndpoint(p.client, epr, req.Secret), nil
+	switch d.Format {
+	case "", eventing.FormatUnwrap, eventing.FormatWrap:
+	default:
+		return nil, eventing.DeliveryModeRequestedUnavailable(d.Format, []string{eventing.FormatUnwrap, eventing.FormatWrap})
+	}
+	return newEndpoint(p.client, epr, req.Secret, d.Wrapped()), nil
 }
 
 func checkHTTPURL(s string) error {
@@ -87,12 +89,15 @@ func checkHTTPURL(s string) error {
 	return nil
 }
 
-// Endpoint delivers notifications as SOAP 1.2 envelopes to one NotifyTo.
+// Endpoint delivers notifications as SOAP 1.2 envelopes to one NotifyTo:
+// the event as the Body (the 2004/08 form, and 2011's Unwrap) or wrapped
+// in a 2011 wse:Notify.
 type Endpoint struct {
 	client *http.Client
 	epr    *addressing.EndpointReference
 	secret string
 	key    string
+	action string
 	// head and tail are the envelope around the MessageID and the body,
 	// built once: wsa:To, wsa:Action and the reference parameters do not
 	// change between notifications.
@@ -101,16 +106,26 @@ type Endpoint struct {
 
 var _ eventing.Endpoint = (*Endpoint)(nil)
 
-func newEndpoint(client *http.Client, epr *addressing.EndpointReference, secret string) *Endpoint {
-	e := &Endpoint{client: client, epr: epr, secret: secret}
+func newEndpoint(client *http.Client, epr *addressing.EndpointReference, secret string, wrapped bool) *Endpoint {
+	e := &Endpoint{client: client, epr: epr, secret: secret, action: eventing.NotifyAction}
+	if wrapped {
+		e.action = eventing.ActionNotifyWrapped
+	}
 	v := epr.Version
 	env := New(V12, v)
-	env.Header.CreateElement("wsa:Action").SetText(eventing.NotifyAction)
+	env.Header.CreateElement("wsa:Action").SetText(e.action)
 	epr.AddressHeaders(env.Header, v, "wsa")
 	// Markers no subscriber can put into its own address or parameters.
 	idMark, bodyMark := "@@id-"+uuid.NewString()+"@@", "@@body-"+uuid.NewString()+"@@"
 	env.Header.CreateElement("wsa:MessageID").SetText(idMark)
-	env.Body.SetText(bodyMark)
+	if wrapped {
+		n := env.Body.CreateElement("wse:Notify")
+		n.CreateAttr("xmlns:wse", eventing.NS2011)
+		n.CreateAttr("actionURI", eventing.NotifyAction)
+		n.SetText(bodyMark)
+	} else {
+		env.Body.SetText(bodyMark)
+	}
 	doc, _ := env.Doc.WriteToBytes()
 	i := strings.Index(string(doc), idMark)
 	j := strings.Index(string(doc), bodyMark)
@@ -122,6 +137,9 @@ func newEndpoint(client *http.Client, epr *addressing.EndpointReference, secret 
 		d.SetRoot(p.Copy())
 		s, _ := d.WriteToString()
 		key.WriteString("\x00" + s)
+	}
+	if wrapped {
+		key.WriteString("\x00" + eventing.FormatWrap)
 	}
 	e.key = key.String()
 	return e
@@ -143,13 +161,14 @@ func (e *Endpoint) Envelope(n *eventing.Notification) []byte {
 	return append(b, e.tail...)
 }
 
-// Deliver POSTs the notification: wsa:To, wsa:Action (eventing.NotifyAction),
+// Deliver POSTs the notification: wsa:To, wsa:Action (eventing.NotifyAction,
+// or ActionNotifyWrapped),
 // the stable wsa:MessageID, every reference parameter as a header block,
 // and the <message> as the Body.
 func (e *Endpoint) Deliver(ctx context.Context, n *eventing.Notification) error {
 	return httpsend.Post(ctx, e.client, &httpsend.Request{
 		URL:         e.epr.Address,
-		ContentType: V12.ContentType(eventing.NotifyAction),
+		ContentType: V12.ContentType(e.action),
 		Body:        e.Envelope(n),
 		MessageID:   n.MessageID,
 		Secret:      e.secret,

@@ -21,7 +21,7 @@ func TestNotification_AddressCannotBreakTheEnvelope(t *testing.T) {
 	p, _ := d.Open(eventing.Config{})
 	for _, addr := range []string{"http://example.org/@@herald-body@@", "http://example.org/@@herald-message-id@@?a=<b>&c"} {
 		msg := `<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">` + strings.ReplaceAll(strings.ReplaceAll(addr, "&", "&amp;"), "<", "&lt;") + `</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`
-		ep, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, msg)})
+		ep, err := processortest.Endpoint(t, p, msg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -116,19 +116,19 @@ func rateKey(ctx context.Context) string {
 // accessFault turns the errors of authentication, authorization and rate
 // limiting into their faults and HTTP statuses; ok is false for any other
 // error.
-func accessFault(err error) (f *eventing.Fault, status int, ok bool) {
+func accessFault(err error) (f *Fault, status int, ok bool) {
 	var denied *access.Denied
 	var limited *httperror.RateLimited
 	var ae *authError
 	switch {
 	case errors.As(err, &ae):
-		return &eventing.Fault{Code: eventing.Sender, Subcode: failedAuthentication, Reason: "authentication failed: " + ae.reason}, http.StatusUnauthorized, true
+		return &Fault{Code: Sender, Subcode: failedAuthentication, Reason: "authentication failed: " + ae.reason}, http.StatusUnauthorized, true
 	case errors.Is(err, access.ErrUnauthenticated):
-		return &eventing.Fault{Code: eventing.Sender, Subcode: failedAuthentication, Reason: access.ErrUnauthenticated.Error()}, http.StatusUnauthorized, true
+		return &Fault{Code: Sender, Subcode: failedAuthentication, Reason: access.ErrUnauthenticated.Error()}, http.StatusUnauthorized, true
 	case errors.As(err, &denied):
-		return &eventing.Fault{Code: eventing.Sender, Subcode: accessDenied, Reason: "not allowed: " + denied.Reason}, http.StatusForbidden, true
+		return &Fault{Code: Sender, Subcode: accessDenied, Reason: "not allowed: " + denied.Reason}, http.StatusForbidden, true
 	case errors.As(err, &limited):
-		return &eventing.Fault{Code: eventing.Sender, Subcode: rateLimited, Reason: limited.Error()}, http.StatusTooManyRequests, true
+		return &Fault{Code: Sender, Subcode: rateLimited, Reason: limited.Error()}, http.StatusTooManyRequests, true
 	}
 	return nil, 0, false
 }
@@ -143,12 +143,11 @@ func principalAttr(ctx context.Context) slog.Attr {
 }
 
 // loggedSubscriptionID returns the subscription a request is about, for the log:
-// the wse:Identifier header, or a subscriptionId in the payload.
+// the identifier header (wse:Identifier or h:SubscriptionId), or a
+// subscriptionId in the payload.
 func loggedSubscriptionID(r *Request) string {
-	if r.Envelope.Header != nil {
-		if id := addressing.Child(r.Envelope.Header, eventing.NS, "Identifier"); id != nil {
-			return addressing.Text(id)
-		}
+	if id, err := identifier(r); err == nil {
+		return id
 	}
 	if r.Payload != nil {
 		for _, c := range r.Payload.ChildElements() {

@@ -165,7 +165,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		guess = V11
 	}
 	if media.typ != "" && media.typ != "application/soap+xml" && media.typ != "text/xml" && media.typ != "application/xml" {
-		s.writeFault(w, New(guess, addressing.VersionNone), "", &eventing.Fault{Code: eventing.Sender,
+		s.writeFault(w, New(guess, addressing.VersionNone), "", &Fault{Code: Sender,
 			Reason: fmt.Sprintf("unsupported Content-Type %q: send application/soap+xml (SOAP 1.2) or text/xml (SOAP 1.1)", media.typ)}, http.StatusUnsupportedMediaType)
 		return
 	}
@@ -173,16 +173,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			s.writeFault(w, New(guess, addressing.VersionNone), "", &eventing.Fault{Code: eventing.Sender,
+			s.writeFault(w, New(guess, addressing.VersionNone), "", &Fault{Code: Sender,
 				Reason: fmt.Sprintf("the request is larger than %d bytes", s.maxBody)}, http.StatusRequestEntityTooLarge)
 			return
 		}
-		s.writeFault(w, New(guess, addressing.VersionNone), "", &eventing.Fault{Code: eventing.Sender, Reason: "cannot read the request: " + err.Error()}, 0)
+		s.writeFault(w, New(guess, addressing.VersionNone), "", &Fault{Code: Sender, Reason: "cannot read the request: " + err.Error()}, 0)
 		return
 	}
 	env, err := ParseLimits(data, s.limits)
 	if err != nil {
-		s.writeFault(w, New(guess, addressing.VersionNone), "", s.fault(err), 0)
+		s.writeFault(w, New(guess, addressing.VersionNone), "", s.fault(err, eventing.VersionNone), 0)
 		return
 	}
 	hdr, err := addressing.ReadHeaders(env.Header)
@@ -213,9 +213,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if v := req.Addressing.Version; v != addressing.VersionNone {
 			action = v.FaultAction()
 		}
+		ev := requestVersion(req, rt)
 		f, status, ok := accessFault(err)
 		if !ok {
-			f = s.fault(err)
+			f = s.fault(err, ev)
+		}
+		if f.Eventing {
+			action = ev.FaultAction()
 		}
 		switch status {
 		case http.StatusUnauthorized:
@@ -292,11 +296,11 @@ func (s *Server) route(req *Request, mediaAction, soapAction string) (*route, er
 	if rt := s.byBody[name]; rt != nil {
 		return rt, nil
 	}
-	return nil, &eventing.Fault{Code: eventing.Sender, Subcode: xml.Name{Space: addressing.NS10, Local: "ActionNotSupported"},
+	return nil, &Fault{Code: Sender, Subcode: xml.Name{Space: addressing.NS10, Local: "ActionNotSupported"},
 		Reason: fmt.Sprintf("no operation takes the body element {%s}%s", name.Space, name.Local)}
 }
 
-func (s *Server) actionNotSupported(v addressing.Version, action string) *eventing.Fault {
+func (s *Server) actionNotSupported(v addressing.Version, action string) *Fault {
 	d := etree.NewElement("wsa:Action")
 	d.CreateAttr("xmlns:wsa", v.Namespace())
 	d.SetText(action)
@@ -307,13 +311,14 @@ func (s *Server) actionNotSupported(v addressing.Version, action string) *eventi
 		d.RemoveAttr("xmlns:wsa")
 		d = pa
 	}
-	return &eventing.Fault{Code: eventing.Sender, Subcode: xml.Name{Space: v.Namespace(), Local: "ActionNotSupported"},
+	return &Fault{Code: Sender, Subcode: xml.Name{Space: v.Namespace(), Local: "ActionNotSupported"},
 		Reason: fmt.Sprintf("the action %q is not supported by this endpoint", action), Detail: []*etree.Element{d}}
 }
 
 // understood reports whether Herald processes the header block el.
 func understood(el *etree.Element) bool {
-	return addressing.IsHeader(el) || addressing.Is(el, eventing.NS, "Identifier") || addressing.Is(el, WSSE, "Security")
+	return addressing.IsHeader(el) || addressing.Is(el, eventing.NS, "Identifier") ||
+		addressing.Is(el, eventing.HeraldNS, "SubscriptionId") || addressing.Is(el, WSSE, "Security")
 }
 
 // checkMustUnderstand faults on a header block targeted at Herald, marked
@@ -350,24 +355,45 @@ func (s *Server) checkMustUnderstand(env *Envelope, hdr addressing.Headers) erro
 	for i, n := range not {
 		names[i] = "{" + n.Space + "}" + n.Local
 	}
-	return &eventing.Fault{Code: eventing.MustUnderstand, NotUnderstood: not,
+	return &Fault{Code: MustUnderstand, NotUnderstood: not,
 		Reason: "Herald does not understand the mandatory header block(s) " + strings.Join(names, ", ")}
 }
 
-// fault turns any error into a fault: *eventing.Fault as it is, envelope
-// and addressing errors into their SOAP and WS-Addressing faults, anything
+// requestVersion returns the WS-Eventing version of a request: that of
+// its operation once routed, else that of its Body or its action.
+func requestVersion(req *Request, rt *route) eventing.Version {
+	if rt != nil {
+		return eventing.VersionOf(rt.op.Input.Space)
+	}
+	if req.Payload != nil {
+		if v := eventing.VersionOf(req.Payload.NamespaceURI()); v != eventing.VersionNone {
+			return v
+		}
+	}
+	if strings.HasPrefix(req.Addressing.Action, eventing.NS2011+"/") {
+		return eventing.V2011
+	}
+	return eventing.VersionNone
+}
+
+// fault turns any error into a fault: a domain error into the fault of
+// WS-Eventing version v (faultFor), a *Fault as it is, envelope and
+// addressing errors into their SOAP and WS-Addressing faults, anything
 // else into a Receiver fault that is logged once here.
-func (s *Server) fault(err error) *eventing.Fault {
-	var f *eventing.Fault
+func (s *Server) fault(err error, v eventing.Version) *Fault {
+	if f, ok := faultFor(err, v); ok {
+		return f
+	}
+	var f *Fault
 	if errors.As(err, &f) {
 		return f
 	}
 	var pe *ParseError
 	if errors.As(err, &pe) {
 		if pe.VersionMismatch {
-			return &eventing.Fault{Code: eventing.VersionMismatch, Reason: pe.Reason}
+			return &Fault{Code: VersionMismatch, Reason: pe.Reason}
 		}
-		return &eventing.Fault{Code: eventing.Sender, Reason: pe.Reason}
+		return &Fault{Code: Sender, Reason: pe.Reason}
 	}
 	var he *addressing.HeaderError
 	if errors.As(err, &he) {
@@ -375,7 +401,7 @@ func (s *Server) fault(err error) *eventing.Fault {
 		if v == addressing.VersionNone {
 			v = addressing.V10
 		}
-		f := &eventing.Fault{Code: eventing.Sender, Subcode: xml.Name{Space: v.Namespace(), Local: he.Subcode()}, Reason: he.Error()}
+		f := &Fault{Code: Sender, Subcode: xml.Name{Space: v.Namespace(), Local: he.Subcode()}, Reason: he.Error()}
 		if v == addressing.V10 {
 			d := etree.NewElement("wsa:ProblemHeaderQName")
 			d.CreateAttr("xmlns:wsa", v.Namespace())
@@ -385,12 +411,12 @@ func (s *Server) fault(err error) *eventing.Fault {
 		return f
 	}
 	s.logger.Error("request failed", slog.Any("err", err))
-	return &eventing.Fault{Code: eventing.Receiver, Reason: "Herald could not process the request: " + err.Error()}
+	return &Fault{Code: Receiver, Reason: "Herald could not process the request: " + err.Error()}
 }
 
 // writeFault writes f into env (which holds the reply headers, if any) and
 // sends it with the fault's HTTP status, or status when not zero.
-func (s *Server) writeFault(w http.ResponseWriter, env *Envelope, action string, f *eventing.Fault, status int) {
+func (s *Server) writeFault(w http.ResponseWriter, env *Envelope, action string, f *Fault, status int) {
 	st := writeFault(env, f)
 	if status == 0 {
 		status = st

@@ -64,11 +64,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = eventing.ProbeFilter(filter) // refused here, not evaluated per event
 	}
 	if err != nil {
-		if f, ok := err.(*eventing.Fault); ok {
-			bad(w, f.Reason)
-		} else {
-			bad(w, err.Error())
-		}
+		httperror.Write(w, err)
 		return
 	}
 	pos := h.Service.Head()

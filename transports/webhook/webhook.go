@@ -77,7 +77,7 @@ var _ eventing.Processor = (*Processor)(nil)
 // unexpected element is a wse:InvalidMessage fault that says what is
 // wrong.
 func (p *Processor) Endpoint(_ context.Context, req *eventing.EndpointRequest) (eventing.Endpoint, error) {
-	u, format, err := parse(req.Message)
+	u, format, err := parse(req)
 	if err != nil {
 		return nil, err
 	}
@@ -91,15 +91,17 @@ func (p *Processor) Endpoint(_ context.Context, req *eventing.EndpointRequest) (
 // usage is the shape of the message, quoted by the faults.
 const usage = `<h:Webhook xmlns:h="` + eventing.HeraldNS + `"><h:URL>https://…</h:URL><h:Format>cloudevents or xml</h:Format></h:Webhook>`
 
-// parse returns the URL and format of a subscription message.
-func parse(msg *etree.Element) (u, format string, err error) {
+// parse returns the URL and format of a subscription request.
+func parse(req *eventing.EndpointRequest) (u, format string, err error) {
+	if req.Delivery != nil {
+		return parseDelivery(req.Delivery)
+	}
+	msg := req.Message
 	switch {
 	case msg == nil:
 		return "", "", eventing.InvalidMessage("the webhook processor needs " + usage)
 	case addressing.Is(msg, eventing.HeraldNS, "Webhook"):
 		return parseWebhook(msg)
-	case addressing.Is(msg, eventing.NS, "Subscribe"):
-		return parseSubscribe(msg)
 	case addressing.Is(msg, eventing.ManagementNS, "subscriptionMessage"):
 		return "", "", eventing.InvalidMessage("subscriptionMessage is empty: the webhook processor needs " + usage)
 	}
@@ -145,29 +147,24 @@ func parseWebhook(el *etree.Element) (u, format string, err error) {
 	return u, format, nil
 }
 
-// parseSubscribe reads a wse:Subscribe that asked for webhook delivery:
-// an h:Webhook in wse:Delivery (or beside it), else the NotifyTo address.
-func parseSubscribe(sub *etree.Element) (u, format string, err error) {
-	delivery := addressing.Child(sub, eventing.NS, "Delivery")
-	if hook := addressing.Child(delivery, eventing.HeraldNS, "Webhook"); hook != nil {
-		return parseWebhook(hook)
+// parseDelivery reads a WS-Eventing Subscribe (either version) that asked
+// for webhook delivery: an h:Webhook in wse:Delivery (or beside it), else
+// the NotifyTo address.
+func parseDelivery(d *eventing.Delivery) (u, format string, err error) {
+	for _, el := range d.Extensions {
+		if addressing.Is(el, eventing.HeraldNS, "Webhook") {
+			return parseWebhook(el)
+		}
 	}
-	if hook := addressing.Child(sub, eventing.HeraldNS, "Webhook"); hook != nil {
-		return parseWebhook(hook)
-	}
-	notifyTo := addressing.Child(delivery, eventing.NS, "NotifyTo")
-	if notifyTo == nil {
-		return "", "", eventing.InvalidMessage("webhook delivery needs an h:Webhook element or a wse:NotifyTo in wse:Delivery")
-	}
-	epr, err := addressing.ParseEPR(notifyTo)
-	if err != nil {
-		return "", "", eventing.InvalidMessage("wse:NotifyTo: " + err.Error())
+	epr := d.NotifyTo
+	if epr == nil {
+		return "", "", eventing.NoDeliveryMechanism("webhook delivery needs an h:Webhook element or a wse:NotifyTo in wse:Delivery")
 	}
 	if len(epr.ReferenceParameters)+len(epr.ReferenceProperties) > 0 {
-		return "", "", eventing.InvalidMessage("a webhook cannot carry the wse:NotifyTo reference parameters: use the soap processor (delivery mode Push) for them")
+		return "", "", eventing.UnusableEPR("wse:NotifyTo", "a webhook cannot carry the wse:NotifyTo reference parameters: use the soap processor (delivery mode Push) for them")
 	}
 	if err := checkURL(epr.Address); err != nil {
-		return "", "", eventing.InvalidMessage("the wse:NotifyTo address " + err.Error())
+		return "", "", eventing.UnusableEPR("wse:NotifyTo", "the address "+err.Error())
 	}
 	return epr.Address, FormatCloudEvents, nil
 }

@@ -53,7 +53,7 @@ func TestEndpoint_Messages(t *testing.T) {
 	}
 	for _, tt := range valid {
 		t.Run(tt.name, func(t *testing.T) {
-			ep, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, tt.msg)})
+			ep, err := processortest.Endpoint(t, p, tt.msg)
 			if err != nil {
 				t.Fatalf("refused: %v", err)
 			}
@@ -91,10 +91,10 @@ func TestEndpoint_Messages(t *testing.T) {
 	}
 	for _, tt := range invalid {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, tt.msg)})
-			var f *eventing.Fault
-			if !errors.As(err, &f) || f.Code != eventing.Sender || f.Subcode.Local != "InvalidMessage" {
-				t.Fatalf("err = %v; want a wse:InvalidMessage Sender fault", err)
+			_, err := processortest.Endpoint(t, p, tt.msg)
+			var f *eventing.Error
+			if !errors.As(err, &f) || f.Kind == eventing.ErrUnableToProcess {
+				t.Fatalf("err = %v; want an error for the subscriber", err)
 			}
 			if !strings.Contains(f.Reason, tt.reason) {
 				t.Errorf("reason %q does not say %q", f.Reason, tt.reason)
@@ -258,7 +258,7 @@ func FuzzSource(f *testing.F) {
 
 func TestEndpoint_XMLBody(t *testing.T) {
 	p := open(t)
-	ep, err := p.Endpoint(t.Context(), &eventing.EndpointRequest{Message: processortest.Element(t, hook(`<h:URL>https://a.example/</h:URL><h:Format>xml</h:Format>`))})
+	ep, err := processortest.Endpoint(t, p, hook(`<h:URL>https://a.example/</h:URL><h:Format>xml</h:Format>`))
 	if err != nil {
 		t.Fatal(err)
 	}
