@@ -74,7 +74,7 @@ func (c *serveConfig) define(s *settings) {
 	s.String(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	s.String(&c.logFormat, "log-format", "text", "log format: text or json")
 	s.Duration(&c.defaultLease, "default-lease", time.Hour, "lease granted to a wse:Subscribe without Expires")
-	s.Duration(&c.maxLease, "max-lease", 30*24*time.Hour, "longest lease granted (longer requests are cut to it; 0: no limit)")
+	s.Duration(&c.maxLease, "max-lease", 30*24*time.Hour, "longest lease granted (longer requests are cut to it, or refused in 2011 without BestEffort; 0: no limit)")
 	s.Bool(&c.endOnShutdown, "end-subscriptions-on-shutdown", false, "on shutdown, end every subscription and send SubscriptionEnd (SourceShuttingDown) to its EndTo")
 	s.Duration(&c.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown waits for deliveries in flight")
 	s.Int(&c.workers, "delivery-workers", 64, "deliveries in flight at once")
