@@ -622,6 +622,10 @@ type PullSubscription struct {
 	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald PullSubscription"`
 }
 
+type Processor string
+
+type SubscriptionId string
+
 type SupportedProcessor string
 
 type CancelSubscription struct {
