@@ -1,10 +1,22 @@
 package wsdl
 
-// types.gen.go is generated from herald.wsdl and the schemas it imports
-// (../xsd) with gowsdl v0.5.0, the tool dependency of go.mod, by the small
-// program in internal/gen, which runs "go tool gowsdl" and post-processes
-// its output. TestGeneratedUpToDate runs the same command and fails when the
-// committed file differs.
+// "make generate" (go generate ./wsdl) runs the small program in
+// internal/gen, which writes three files:
+//
+//   - types.gen.go: Go types for the messages of herald.wsdl and the schemas
+//     it imports (../xsd), made with gowsdl v0.5.0, the tool dependency of
+//     go.mod ("go tool gowsdl"), and post-processed;
+//   - operations.gen.go: the operation table of herald.wsdl and
+//     eventing-2011.wsdl as Go literals (generatedOperations), read with
+//     package internal/wsdlops, with the types.gen.go struct of each Body
+//     element where there is one. No types are generated for the WS-Eventing
+//     2011 schema, so the 2011 operations have no Request or Response type;
+//   - wsdlclient/client.gen.go: gowsdl's SOAP clients of herald.wsdl's port
+//     types, in their own package so that package wsdl does not import
+//     gowsdl's soap package.
+//
+// TestGeneratedUpToDate runs the same command and fails when a committed
+// file differs.
 //
 // gowsdl v0.5.0 has bugs and limits; internal/gen works around these:
 //
@@ -46,11 +58,20 @@ package wsdl
 //     bindings are given to it.
 //   - gowsdl only logs errors of its type generator and still exits 0:
 //     internal/gen fails on any logged error.
+//   - xs:dateTime, xs:date and xs:time become soap.XSDDateTime,
+//     soap.XSDDate and soap.XSDTime, which would link gowsdl's SOAP client
+//     into every user of the types: they become DateTime, Date and Time,
+//     strings in the lexical form (FormatDateTime and DateTime.Time convert
+//     a DateTime).
+//   - The types and the clients come in one file: the clients (functions,
+//     the port type interfaces, the structs holding a *soap.Client) go to
+//     wsdlclient/client.gen.go, their references to the types qualified
+//     with "wsdl.".
 //
 // Limits that remain (use hand-written code where they matter):
 //
-//   - The generated clients (NewNotificationService, NewEventSource,
-//     NewSubscriptionManager, NewSubscriptionEndSink) use gowsdl's soap
+//   - The generated clients (wsdlclient.NewNotificationService,
+//     NewEventSource, NewSubscriptionManager, ...) use gowsdl's soap
 //     package, which speaks SOAP 1.1 only and sends no WS-Addressing headers;
 //     they fit Herald's SOAP 1.1 ports, which fall back to SOAPAction.
 //   - soap:header parts are ignored: the SubscriptionManager clients do not
@@ -62,4 +83,4 @@ package wsdl
 //   - AnyElement.InnerXML is kept verbatim: prefixes declared outside the
 //     element are not carried along when it is marshalled again.
 
-//go:generate go run ./internal/gen -wsdl herald.wsdl -o types.gen.go
+//go:generate go run ./internal/gen -wsdl herald.wsdl -table eventing-2011.wsdl -o types.gen.go -ops operations.gen.go -client wsdlclient/client.gen.go

@@ -3,9 +3,7 @@
 package wsdl
 
 import (
-	"context"
 	"encoding/xml"
-	"github.com/hooklift/gowsdl/soap"
 	"time"
 )
 
@@ -17,6 +15,11 @@ type AnyElement struct {
 	Attrs    []xml.Attr `xml:",any,attr"`
 	InnerXML string     `xml:",innerxml"`
 }
+
+// DateTime is xs:dateTime in its lexical form. (gowsdl maps it to a type of
+// its soap package, which would link the SOAP client;
+// wsdl/internal/gen replaces it.)
+type DateTime string
 
 // Duration is an XML Schema built-in type gowsdl does not map; it holds
 // the lexical form.
@@ -109,102 +112,6 @@ type SubscriptionMessageType struct {
 	CharData string `xml:",chardata" json:"charData,omitempty"`
 
 	Items []AnyElement `xml:",any" json:"items,omitempty"`
-}
-
-type NotificationService interface {
-	Subscribe(request *Subscribe) (*SubscribeResponse, error)
-
-	SubscribeContext(ctx context.Context, request *Subscribe) (*SubscribeResponse, error)
-
-	Unsubscribe(request *Unsubscribe) (*UnsubscribeResponse, error)
-
-	UnsubscribeContext(ctx context.Context, request *Unsubscribe) (*UnsubscribeResponse, error)
-
-	SetEndpointAddress(request *SetEndpointAddress) (*SetEndpointAddressResponse, error)
-
-	SetEndpointAddressContext(ctx context.Context, request *SetEndpointAddress) (*SetEndpointAddressResponse, error)
-
-	GetEndpointAddress(request *GetEndpointAddress) (*GetEndpointAddressResponse, error)
-
-	GetEndpointAddressContext(ctx context.Context, request *GetEndpointAddress) (*GetEndpointAddressResponse, error)
-}
-
-type notificationService struct {
-	client *soap.Client
-}
-
-func NewNotificationService(client *soap.Client) NotificationService {
-	return &notificationService{
-		client: client,
-	}
-}
-
-func (service *notificationService) SubscribeContext(ctx context.Context, request *Subscribe) (*SubscribeResponse, error) {
-	response := new(SubscribeResponse)
-	err := service.client.CallContext(ctx, "urn:subscribe", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *notificationService) Subscribe(request *Subscribe) (*SubscribeResponse, error) {
-	return service.SubscribeContext(
-		context.Background(),
-		request,
-	)
-}
-
-func (service *notificationService) UnsubscribeContext(ctx context.Context, request *Unsubscribe) (*UnsubscribeResponse, error) {
-	response := new(UnsubscribeResponse)
-	err := service.client.CallContext(ctx, "urn:unsubscribe", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *notificationService) Unsubscribe(request *Unsubscribe) (*UnsubscribeResponse, error) {
-	return service.UnsubscribeContext(
-		context.Background(),
-		request,
-	)
-}
-
-func (service *notificationService) SetEndpointAddressContext(ctx context.Context, request *SetEndpointAddress) (*SetEndpointAddressResponse, error) {
-	response := new(SetEndpointAddressResponse)
-	err := service.client.CallContext(ctx, "urn:setEndpointAddress", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *notificationService) SetEndpointAddress(request *SetEndpointAddress) (*SetEndpointAddressResponse, error) {
-	return service.SetEndpointAddressContext(
-		context.Background(),
-		request,
-	)
-}
-
-func (service *notificationService) GetEndpointAddressContext(ctx context.Context, request *GetEndpointAddress) (*GetEndpointAddressResponse, error) {
-	response := new(GetEndpointAddressResponse)
-	err := service.client.CallContext(ctx, "urn:getEndpointAddress", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *notificationService) GetEndpointAddress(request *GetEndpointAddress) (*GetEndpointAddressResponse, error) {
-	return service.GetEndpointAddressContext(
-		context.Background(),
-		request,
-	)
 }
 
 type RelationshipTypeValues QName
@@ -447,147 +354,6 @@ type FilterType struct {
 
 type LanguageSpecificStringType string
 
-type EventSource interface {
-	SubscribeOp(request *WseSubscribe) (*WseSubscribeResponse, error)
-
-	SubscribeOpContext(ctx context.Context, request *WseSubscribe) (*WseSubscribeResponse, error)
-}
-
-type eventSource struct {
-	client *soap.Client
-}
-
-func NewEventSource(client *soap.Client) EventSource {
-	return &eventSource{
-		client: client,
-	}
-}
-
-func (service *eventSource) SubscribeOpContext(ctx context.Context, request *WseSubscribe) (*WseSubscribeResponse, error) {
-	response := new(WseSubscribeResponse)
-	err := service.client.CallContext(ctx, "http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *eventSource) SubscribeOp(request *WseSubscribe) (*WseSubscribeResponse, error) {
-	return service.SubscribeOpContext(
-		context.Background(),
-		request,
-	)
-}
-
-type SubscriptionManager interface {
-	RenewOp(request *Renew) (*RenewResponse, error)
-
-	RenewOpContext(ctx context.Context, request *Renew) (*RenewResponse, error)
-
-	GetStatusOp(request *GetStatus) (*GetStatusResponse, error)
-
-	GetStatusOpContext(ctx context.Context, request *GetStatus) (*GetStatusResponse, error)
-
-	UnsubscribeOp(request *WseUnsubscribe) error
-
-	UnsubscribeOpContext(ctx context.Context, request *WseUnsubscribe) error
-}
-
-type subscriptionManager struct {
-	client *soap.Client
-}
-
-func NewSubscriptionManager(client *soap.Client) SubscriptionManager {
-	return &subscriptionManager{
-		client: client,
-	}
-}
-
-func (service *subscriptionManager) RenewOpContext(ctx context.Context, request *Renew) (*RenewResponse, error) {
-	response := new(RenewResponse)
-	err := service.client.CallContext(ctx, "http://schemas.xmlsoap.org/ws/2004/08/eventing/Renew", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *subscriptionManager) RenewOp(request *Renew) (*RenewResponse, error) {
-	return service.RenewOpContext(
-		context.Background(),
-		request,
-	)
-}
-
-func (service *subscriptionManager) GetStatusOpContext(ctx context.Context, request *GetStatus) (*GetStatusResponse, error) {
-	response := new(GetStatusResponse)
-	err := service.client.CallContext(ctx, "http://schemas.xmlsoap.org/ws/2004/08/eventing/GetStatus", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *subscriptionManager) GetStatusOp(request *GetStatus) (*GetStatusResponse, error) {
-	return service.GetStatusOpContext(
-		context.Background(),
-		request,
-	)
-}
-
-func (service *subscriptionManager) UnsubscribeOpContext(ctx context.Context, request *WseUnsubscribe) error {
-
-	err := service.client.CallContext(ctx, "http://schemas.xmlsoap.org/ws/2004/08/eventing/Unsubscribe", request, struct{}{})
-	if err != nil {
-		return err
-	}
-
-	return nil
-}
-
-func (service *subscriptionManager) UnsubscribeOp(request *WseUnsubscribe) error {
-	return service.UnsubscribeOpContext(
-		context.Background(),
-		request,
-	)
-}
-
-type SubscriptionEndSink interface {
-	SubscriptionEnd(request *SubscriptionEnd) error
-
-	SubscriptionEndContext(ctx context.Context, request *SubscriptionEnd) error
-}
-
-type subscriptionEndSink struct {
-	client *soap.Client
-}
-
-func NewSubscriptionEndSink(client *soap.Client) SubscriptionEndSink {
-	return &subscriptionEndSink{
-		client: client,
-	}
-}
-
-func (service *subscriptionEndSink) SubscriptionEndContext(ctx context.Context, request *SubscriptionEnd) error {
-
-	err := service.client.CallContext(ctx, "http://schemas.xmlsoap.org/ws/2004/08/eventing/SubscriptionEnd", request, struct{}{})
-	if err != nil {
-		return err
-	}
-
-	return nil
-}
-
-func (service *subscriptionEndSink) SubscriptionEnd(request *SubscriptionEnd) error {
-	return service.SubscriptionEndContext(
-		context.Background(),
-		request,
-	)
-}
-
 type Message struct {
 	XMLName xml.Name `xml:"http://cloud42.jw.de/message message"`
 
@@ -621,6 +387,10 @@ type Webhook struct {
 type PullSubscription struct {
 	XMLName xml.Name `xml:"http://herald-eventing.github.io/ns/2026/herald PullSubscription"`
 }
+
+type Processor string
+
+type SubscriptionId string
 
 type SupportedProcessor string
 
@@ -667,7 +437,7 @@ type Replay struct {
 
 	SubscriptionId string `xml:"http://herald-eventing.github.io/ns/2026/herald subscriptionId" json:"subscriptionId,omitempty"`
 
-	Since soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald since,omitempty" json:"since,omitempty"`
+	Since DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald since,omitempty" json:"since,omitempty"`
 }
 
 type ReplayResponse struct {
@@ -703,9 +473,9 @@ type SubscriptionInfo struct {
 
 	Filter *FilterInfo `xml:"http://herald-eventing.github.io/ns/2026/herald filter,omitempty" json:"filter,omitempty"`
 
-	Expires soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald expires,omitempty" json:"expires,omitempty"`
+	Expires DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald expires,omitempty" json:"expires,omitempty"`
 
-	Created soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald created" json:"created,omitempty"`
+	Created DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald created" json:"created,omitempty"`
 
 	EndTo bool `xml:"http://herald-eventing.github.io/ns/2026/herald endTo" json:"endTo,omitempty"`
 
@@ -717,9 +487,9 @@ type SubscriptionInfo struct {
 
 	Failures int32 `xml:"http://herald-eventing.github.io/ns/2026/herald failures" json:"failures,omitempty"`
 
-	FailingSince soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald failingSince,omitempty" json:"failingSince,omitempty"`
+	FailingSince DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald failingSince,omitempty" json:"failingSince,omitempty"`
 
-	NextAttempt soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald nextAttempt,omitempty" json:"nextAttempt,omitempty"`
+	NextAttempt DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald nextAttempt,omitempty" json:"nextAttempt,omitempty"`
 
 	Replaying *ReplayInfo `xml:"http://herald-eventing.github.io/ns/2026/herald replaying,omitempty" json:"replaying,omitempty"`
 
@@ -735,11 +505,11 @@ type ReplayInfo struct {
 
 	Attempts int32 `xml:"http://herald-eventing.github.io/ns/2026/herald attempts" json:"attempts,omitempty"`
 
-	NextAttempt soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald nextAttempt,omitempty" json:"nextAttempt,omitempty"`
+	NextAttempt DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald nextAttempt,omitempty" json:"nextAttempt,omitempty"`
 }
 
 type AttemptInfo struct {
-	Time soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald time" json:"time,omitempty"`
+	Time DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald time" json:"time,omitempty"`
 
 	Seq uint64 `xml:"http://herald-eventing.github.io/ns/2026/herald seq" json:"seq,omitempty"`
 
@@ -755,9 +525,9 @@ type AttemptInfo struct {
 type DeadLetterInfo struct {
 	Seq uint64 `xml:"http://herald-eventing.github.io/ns/2026/herald seq" json:"seq,omitempty"`
 
-	Received soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald received" json:"received,omitempty"`
+	Received DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald received" json:"received,omitempty"`
 
-	Died soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald died" json:"died,omitempty"`
+	Died DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald died" json:"died,omitempty"`
 
 	Attempts int32 `xml:"http://herald-eventing.github.io/ns/2026/herald attempts" json:"attempts,omitempty"`
 
@@ -769,136 +539,7 @@ type DeadLetterInfo struct {
 type PulledEvent struct {
 	Seq uint64 `xml:"http://herald-eventing.github.io/ns/2026/herald seq" json:"seq,omitempty"`
 
-	Received soap.XSDDateTime `xml:"http://herald-eventing.github.io/ns/2026/herald received" json:"received,omitempty"`
+	Received DateTime `xml:"http://herald-eventing.github.io/ns/2026/herald received" json:"received,omitempty"`
 
 	Message *Message `xml:"message,omitempty" json:"message,omitempty"`
-}
-
-type Administration interface {
-	CancelSubscription(request *CancelSubscription) (*CancelSubscriptionResponse, error)
-
-	CancelSubscriptionContext(ctx context.Context, request *CancelSubscription) (*CancelSubscriptionResponse, error)
-
-	DescribeSubscription(request *DescribeSubscription) (*DescribeSubscriptionResponse, error)
-
-	DescribeSubscriptionContext(ctx context.Context, request *DescribeSubscription) (*DescribeSubscriptionResponse, error)
-
-	GetDeadLetters(request *GetDeadLetters) (*GetDeadLettersResponse, error)
-
-	GetDeadLettersContext(ctx context.Context, request *GetDeadLetters) (*GetDeadLettersResponse, error)
-
-	Replay(request *Replay) (*ReplayResponse, error)
-
-	ReplayContext(ctx context.Context, request *Replay) (*ReplayResponse, error)
-}
-
-type administration struct {
-	client *soap.Client
-}
-
-func NewAdministration(client *soap.Client) Administration {
-	return &administration{
-		client: client,
-	}
-}
-
-func (service *administration) CancelSubscriptionContext(ctx context.Context, request *CancelSubscription) (*CancelSubscriptionResponse, error) {
-	response := new(CancelSubscriptionResponse)
-	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/cancelSubscription", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *administration) CancelSubscription(request *CancelSubscription) (*CancelSubscriptionResponse, error) {
-	return service.CancelSubscriptionContext(
-		context.Background(),
-		request,
-	)
-}
-
-func (service *administration) DescribeSubscriptionContext(ctx context.Context, request *DescribeSubscription) (*DescribeSubscriptionResponse, error) {
-	response := new(DescribeSubscriptionResponse)
-	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/describeSubscription", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *administration) DescribeSubscription(request *DescribeSubscription) (*DescribeSubscriptionResponse, error) {
-	return service.DescribeSubscriptionContext(
-		context.Background(),
-		request,
-	)
-}
-
-func (service *administration) GetDeadLettersContext(ctx context.Context, request *GetDeadLetters) (*GetDeadLettersResponse, error) {
-	response := new(GetDeadLettersResponse)
-	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/getDeadLetters", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *administration) GetDeadLetters(request *GetDeadLetters) (*GetDeadLettersResponse, error) {
-	return service.GetDeadLettersContext(
-		context.Background(),
-		request,
-	)
-}
-
-func (service *administration) ReplayContext(ctx context.Context, request *Replay) (*ReplayResponse, error) {
-	response := new(ReplayResponse)
-	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/replay", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *administration) Replay(request *Replay) (*ReplayResponse, error) {
-	return service.ReplayContext(
-		context.Background(),
-		request,
-	)
-}
-
-type PullDelivery interface {
-	Pull(request *Pull) (*PullResponse, error)
-
-	PullContext(ctx context.Context, request *Pull) (*PullResponse, error)
-}
-
-type pullDelivery struct {
-	client *soap.Client
-}
-
-func NewPullDelivery(client *soap.Client) PullDelivery {
-	return &pullDelivery{
-		client: client,
-	}
-}
-
-func (service *pullDelivery) PullContext(ctx context.Context, request *Pull) (*PullResponse, error) {
-	response := new(PullResponse)
-	err := service.client.CallContext(ctx, "http://herald-eventing.github.io/ns/2026/herald/Pull", request, response)
-	if err != nil {
-		return nil, err
-	}
-
-	return response, nil
-}
-
-func (service *pullDelivery) Pull(request *Pull) (*PullResponse, error) {
-	return service.PullContext(
-		context.Background(),
-		request,
-	)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"path"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -13,28 +14,54 @@ import (
 	"github.com/beevik/etree"
 )
 
-// Namespaces of the WSDL vocabulary used by herald.wsdl.
+// Namespaces of the WSDL vocabulary used by the WSDLs.
 const (
 	nsWSDL   = "http://schemas.xmlsoap.org/wsdl/"
 	nsSOAP11 = "http://schemas.xmlsoap.org/wsdl/soap/"
 	nsSOAP12 = "http://schemas.xmlsoap.org/wsdl/soap12/"
-	nsWSAM   = "http://www.w3.org/2007/05/addressing/metadata"
-	nsWSAW   = "http://www.w3.org/2006/05/addressing/wsdl"
 	nsXS     = "http://www.w3.org/2001/XMLSchema"
 )
 
-// file is the name of the embedded WSDL document.
-const file = "herald.wsdl"
+// The WS-Eventing namespaces an Operation's Eventing field takes.
+const (
+	// Eventing2004 is WS-Eventing 2004/08 (the 2006 member submission).
+	Eventing2004 = "http://schemas.xmlsoap.org/ws/2004/08/eventing"
+	// Eventing2011 is WS-Eventing, W3C Recommendation 2011.
+	Eventing2011 = "http://www.w3.org/2011/03/ws-evt"
+)
 
-// source is the embedded WSDL, as written (relative schema locations,
-// localhost port addresses). Read-only.
-//
-//go:embed herald.wsdl
-var source []byte
+// The embedded WSDL documents, by file name (an Operation's WSDL field).
+const (
+	// File is herald.wsdl: Cloud42 management, WS-Eventing 2004/08 and
+	// Herald's own operations, served at GET /eventing?wsdl.
+	File = "herald.wsdl"
+	// File2011 is eventing-2011.wsdl: WS-Eventing 2011, served at
+	// GET /eventing?wsdl=2011 (wsdl=Query2011).
+	File2011 = "eventing-2011.wsdl"
+)
 
-// Operation is one operation of a port type of the WSDL.
+// Query2011 is the value of the query parameter wsdl that selects the 2011
+// WSDL: GET /eventing?wsdl=2011. See DocumentFor.
+const Query2011 = "2011"
+
+// placeholderOrigin is the origin of the port addresses and links as
+// written in the WSDLs; Document replaces it with the origin served.
+const placeholderOrigin = "http://localhost:8080"
+
+// The embedded WSDLs, as written (relative schema locations, localhost port
+// addresses). Read-only.
+var (
+	//go:embed herald.wsdl
+	source []byte
+	//go:embed eventing-2011.wsdl
+	source2011 []byte
+)
+
+// Operation is one operation of a port type of one of the WSDLs.
 type Operation struct {
 	// Name is the WSDL operation name, e.g. "subscribe" or "RenewOp".
+	// Names repeat across the WSDLs (SubscribeOp of both WS-Eventing
+	// versions); the pair (Name, Eventing) is unique.
 	Name string
 	// PortType is the name of the port type that declares it.
 	PortType string
@@ -56,236 +83,100 @@ type Operation struct {
 	// Path is the URL path of the service port offering the port type
 	// ("/eventing", "/subscriptions"); empty when no port offers it.
 	Path string
+	// Eventing is the WS-Eventing namespace of the port type (Eventing2004
+	// or Eventing2011: the namespace its messages' Body elements are in), or
+	// "" for the Cloud42 and Herald operations.
+	Eventing string
+	// WSDL is the file name of the WSDL that declares the operation (File
+	// or File2011).
+	WSDL string
+	// Request is the generated Go struct type (types.gen.go) of the Input
+	// element, nil when none is generated (the WS-Eventing 2011 messages,
+	// for which no types are generated). reflect.New(Request) is a pointer
+	// to decode the Body element into with encoding/xml.
+	Request reflect.Type
+	// Response is the generated Go struct type of the Output element, nil
+	// when there is none (one-way, an empty Body, or no generated type).
+	Response reflect.Type
 }
 
-// parsed is the embedded WSDL, parsed once. It is never modified: Document
-// works on a copy.
-var parsed = sync.OnceValues(func() (*etree.Document, error) {
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(source); err != nil {
-		return nil, fmt.Errorf("parse embedded %s: %w", file, err)
-	}
-	if r := doc.Root(); r == nil || r.Tag != "definitions" || r.NamespaceURI() != nsWSDL {
-		return nil, fmt.Errorf("embedded %s: root element is not wsdl:definitions", file)
-	}
-	return doc, nil
-})
-
-// operations is the operation table, computed once.
-var operations = sync.OnceValues(func() ([]Operation, error) {
-	doc, err := parsed()
-	if err != nil {
-		return nil, err
-	}
-	return parseOperations(doc.Root())
-})
-
-// Operations returns the operations of all port types of the embedded WSDL,
-// sorted by name (then port type). The slice is the caller's. It panics if
-// the embedded WSDL is inconsistent, which the package tests rule out.
+// Operations returns the operations of herald.wsdl (Cloud42 management,
+// WS-Eventing 2004/08 and Herald's operations), sorted by name (then port
+// type). The table is generated from the WSDL by "go generate"
+// (operations.gen.go); the slice is the caller's.
 func Operations() []Operation {
-	ops, err := operations()
-	if err != nil {
-		panic(err)
-	}
-	return slices.Clone(ops)
+	return operationsOf(File)
 }
 
-func parseOperations(root *etree.Element) ([]Operation, error) {
-	tns := root.SelectAttrValue("targetNamespace", "")
-	local := func(e *etree.Element, attr string) (string, error) {
-		v := e.SelectAttrValue(attr, "")
-		ns, name := resolveQName(e, v)
-		if ns != tns || name == "" {
-			return "", fmt.Errorf("<%s %s=%q>: not a name in the target namespace %s", e.FullTag(), attr, v, tns)
-		}
-		return name, nil
-	}
+// Operations2011 returns the operations of eventing-2011.wsdl (WS-Eventing
+// 2011), sorted by name (then port type). The slice is the caller's.
+func Operations2011() []Operation {
+	return operationsOf(File2011)
+}
 
-	messages := map[string]*etree.Element{}
-	for _, m := range childrenNS(root, nsWSDL, "message") {
-		messages[m.SelectAttrValue("name", "")] = m
-	}
+// AllOperations returns the operations of both WSDLs, sorted by name, then
+// Eventing, then port type. The slice is the caller's.
+func AllOperations() []Operation {
+	return generatedOperations()
+}
 
-	// Bindings per port type, and the URL path of the first port offering
-	// each port type.
-	bindings := map[string][]*etree.Element{}
-	bindingType := map[string]string{}
-	for _, b := range childrenNS(root, nsWSDL, "binding") {
-		pt, err := local(b, "type")
-		if err != nil {
-			return nil, err
-		}
-		bindings[pt] = append(bindings[pt], b)
-		bindingType[b.SelectAttrValue("name", "")] = pt
-	}
-	paths := map[string]string{}
-	for _, svc := range childrenNS(root, nsWSDL, "service") {
-		for _, port := range childrenNS(svc, nsWSDL, "port") {
-			b, err := local(port, "binding")
-			if err != nil {
-				return nil, err
-			}
-			pt, ok := bindingType[b]
-			if !ok {
-				return nil, fmt.Errorf("port %s: undefined binding %s", port.SelectAttrValue("name", ""), b)
-			}
-			for _, addr := range port.ChildElements() {
-				if addr.Tag != "address" || !isSOAPNamespace(addr.NamespaceURI()) {
-					continue
-				}
-				u, err := url.Parse(addr.SelectAttrValue("location", ""))
-				if err != nil {
-					return nil, fmt.Errorf("port %s: location: %w", port.SelectAttrValue("name", ""), err)
-				}
-				if _, seen := paths[pt]; !seen {
-					paths[pt] = u.Path
-				}
-			}
-		}
-	}
+func operationsOf(file string) []Operation {
+	return slices.DeleteFunc(generatedOperations(), func(op Operation) bool { return op.WSDL != file })
+}
 
-	var ops []Operation
-	for _, pt := range childrenNS(root, nsWSDL, "portType") {
-		ptName := pt.SelectAttrValue("name", "")
-		for _, opEl := range childrenNS(pt, nsWSDL, "operation") {
-			op := Operation{
-				Name:     opEl.SelectAttrValue("name", ""),
-				PortType: ptName,
-				Path:     paths[ptName],
-			}
-			bound := boundOperations(bindings[ptName], op.Name)
-			in := firstChildNS(opEl, nsWSDL, "input")
-			if in == nil {
-				return nil, fmt.Errorf("operation %s: no input (notification operations are not supported)", op.Name)
-			}
-			msgName, err := local(in, "message")
-			if err != nil {
-				return nil, fmt.Errorf("operation %s input: %w", op.Name, err)
-			}
-			if op.Input, err = bodyElement(messages[msgName], msgName, bound, "input"); err != nil {
-				return nil, fmt.Errorf("operation %s input: %w", op.Name, err)
-			}
-			op.Action = action(in)
-			if op.Action == "" {
-				op.Action = soapAction(bound)
-			}
-			out := firstChildNS(opEl, nsWSDL, "output")
-			op.OneWay = out == nil
-			if out != nil {
-				msgName, err := local(out, "message")
-				if err != nil {
-					return nil, fmt.Errorf("operation %s output: %w", op.Name, err)
-				}
-				if op.Output, err = bodyElement(messages[msgName], msgName, bound, "output"); err != nil {
-					return nil, fmt.Errorf("operation %s output: %w", op.Name, err)
-				}
-				op.ResponseAction = action(out)
-			}
-			ops = append(ops, op)
+// parsedDoc parses one embedded WSDL once. The result is never modified:
+// Document works on a copy.
+func parsedDoc(file string, src []byte) func() (*etree.Document, error) {
+	return sync.OnceValues(func() (*etree.Document, error) {
+		doc := etree.NewDocument()
+		if err := doc.ReadFromBytes(src); err != nil {
+			return nil, fmt.Errorf("parse embedded %s: %w", file, err)
 		}
-	}
-	slices.SortFunc(ops, func(a, b Operation) int {
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
-			return c
+		if r := doc.Root(); r == nil || r.Tag != "definitions" || r.NamespaceURI() != nsWSDL {
+			return nil, fmt.Errorf("embedded %s: root element is not wsdl:definitions", file)
 		}
-		return strings.Compare(a.PortType, b.PortType)
+		return doc, nil
 	})
-	return ops, nil
 }
 
-// boundOperations returns the wsdl:operation elements of the bindings that
-// bind the operation name.
-func boundOperations(bindings []*etree.Element, name string) []*etree.Element {
-	var out []*etree.Element
-	for _, b := range bindings {
-		for _, op := range childrenNS(b, nsWSDL, "operation") {
-			if op.SelectAttrValue("name", "") == name {
-				out = append(out, op)
-			}
-		}
-	}
-	return out
-}
+// The embedded WSDLs, parsed on first use.
+var (
+	parsed     = parsedDoc(File, source)
+	parsed2011 = parsedDoc(File2011, source2011)
+)
 
-// bodyElement returns the element of the message part that goes in the
-// SOAP Body: the part named by soap:body/@parts, else the first part not
-// bound as a soap:header. A message without parts has an empty Body.
-func bodyElement(msg *etree.Element, name string, bound []*etree.Element, dir string) (xml.Name, error) {
-	if msg == nil {
-		return xml.Name{}, fmt.Errorf("undefined message %s", name)
-	}
-	var bodyParts, headerParts []string
-	for _, op := range bound {
-		io := firstChildNS(op, nsWSDL, dir)
-		if io == nil {
-			continue
-		}
-		for _, c := range io.ChildElements() {
-			if !isSOAPNamespace(c.NamespaceURI()) {
-				continue
-			}
-			switch c.Tag {
-			case "body":
-				if p := c.SelectAttrValue("parts", ""); p != "" {
-					bodyParts = append(bodyParts, strings.Fields(p)...)
-				}
-			case "header":
-				headerParts = append(headerParts, c.SelectAttrValue("part", ""))
-			}
-		}
-	}
-	for _, part := range childrenNS(msg, nsWSDL, "part") {
-		pn := part.SelectAttrValue("name", "")
-		if len(bodyParts) > 0 && !slices.Contains(bodyParts, pn) {
-			continue
-		}
-		if len(bodyParts) == 0 && slices.Contains(headerParts, pn) {
-			continue
-		}
-		el := part.SelectAttrValue("element", "")
-		if el == "" {
-			return xml.Name{}, fmt.Errorf("message %s part %s: no element attribute (only document/literal is supported)", name, pn)
-		}
-		ns, local := resolveQName(part, el)
-		if ns == "" {
-			return xml.Name{}, fmt.Errorf("message %s part %s: unbound prefix in %q", name, pn, el)
-		}
-		return xml.Name{Space: ns, Local: local}, nil
-	}
-	return xml.Name{}, nil
-}
-
-// action returns the wsam:Action, else the wsaw:Action, of an input or
-// output element.
-func action(e *etree.Element) string {
-	if a := attrNS(e, nsWSAM, "Action"); a != "" {
-		return a
-	}
-	return attrNS(e, nsWSAW, "Action")
-}
-
-// soapAction returns the first non-empty soapAction of the bound operations.
-func soapAction(bound []*etree.Element) string {
-	for _, op := range bound {
-		for _, c := range op.ChildElements() {
-			if c.Tag == "operation" && isSOAPNamespace(c.NamespaceURI()) {
-				if a := c.SelectAttrValue("soapAction", ""); a != "" {
-					return a
-				}
-			}
-		}
-	}
-	return ""
-}
-
-// Document returns the WSDL as served under base (scheme and host, e.g.
+// Document returns herald.wsdl as served under base (scheme and host, e.g.
 // "http://127.0.0.1:8080", a trailing slash is ignored): every
 // soap:address and soap12:address location becomes base plus the path of
-// the original location, and every relative schemaLocation becomes
-// base + "/xsd/" + its file name, where package xsd serves the schemas.
+// the original location, every relative schemaLocation becomes
+// base + "/xsd/" + its file name, where package xsd serves the schemas, and
+// the link to the 2011 WSDL in its wsdl:documentation becomes
+// base + "/eventing?wsdl=2011".
 func Document(base string) []byte {
-	doc, err := parsed()
+	return document(parsed, File, base)
+}
+
+// Document2011 returns eventing-2011.wsdl as served under base, rewritten
+// like Document.
+func Document2011(base string) []byte {
+	return document(parsed2011, File2011, base)
+}
+
+// DocumentFor returns the WSDL that GET /eventing?wsdl=value selects, as
+// served under base: herald.wsdl for an empty value (GET /eventing?wsdl),
+// eventing-2011.wsdl for Query2011. It reports false for any other value.
+func DocumentFor(value, base string) ([]byte, bool) {
+	switch value {
+	case "":
+		return Document(base), true
+	case Query2011:
+		return Document2011(base), true
+	}
+	return nil, false
+}
+
+func document(parse func() (*etree.Document, error), file, base string) []byte {
+	doc, err := parse()
 	if err != nil {
 		panic(err)
 	}
@@ -320,6 +211,14 @@ func rewrite(e *etree.Element, base string) {
 					a.Value = base + "/xsd/" + path.Base(u.Path)
 				}
 			}
+		case c.Tag == "documentation" && c.NamespaceURI() == nsWSDL:
+			// Links to Herald's own URLs are written with the placeholder
+			// origin of the port addresses.
+			for _, tok := range c.Child {
+				if cd, ok := tok.(*etree.CharData); ok && strings.Contains(cd.Data, placeholderOrigin+"/") {
+					cd.Data = strings.ReplaceAll(cd.Data, placeholderOrigin+"/", base+"/")
+				}
+			}
 		}
 		rewrite(c, base)
 	}
@@ -327,54 +226,4 @@ func rewrite(e *etree.Element, base string) {
 
 func isSOAPNamespace(ns string) bool {
 	return ns == nsSOAP11 || ns == nsSOAP12
-}
-
-func childrenNS(e *etree.Element, ns, local string) []*etree.Element {
-	var out []*etree.Element
-	for _, c := range e.ChildElements() {
-		if c.Tag == local && c.NamespaceURI() == ns {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func firstChildNS(e *etree.Element, ns, local string) *etree.Element {
-	for _, c := range e.ChildElements() {
-		if c.Tag == local && c.NamespaceURI() == ns {
-			return c
-		}
-	}
-	return nil
-}
-
-// attrNS returns the value of the attribute {ns}local of e, or "".
-func attrNS(e *etree.Element, ns, local string) string {
-	for i := range e.Attr {
-		a := &e.Attr[i]
-		if a.Key == local && a.Space != "" && a.NamespaceURI() == ns {
-			return a.Value
-		}
-	}
-	return ""
-}
-
-// resolveQName resolves a prefixed name written in an attribute value of e
-// against the namespace declarations in scope.
-func resolveQName(e *etree.Element, qname string) (ns, local string) {
-	prefix, local, ok := strings.Cut(qname, ":")
-	if !ok {
-		prefix, local = "", qname
-	}
-	for el := e; el != nil; el = el.Parent() {
-		for _, a := range el.Attr {
-			if prefix == "" && a.Space == "" && a.Key == "xmlns" {
-				return a.Value, local
-			}
-			if prefix != "" && a.Space == "xmlns" && a.Key == prefix {
-				return a.Value, local
-			}
-		}
-	}
-	return "", local
 }

@@ -58,6 +58,13 @@ func TestOperations(t *testing.T) {
 		{Name: "unsubscribe", PortType: "NotificationService", Action: "urn:unsubscribe", ResponseAction: "urn:unsubscribeResponse",
 			Input: xml.Name{Space: nsTNS, Local: "unsubscribe"}, Output: xml.Name{Space: nsTNS, Local: "unsubscribeResponse"}, Path: "/eventing"},
 	}
+	// Every operation of herald.wsdl; the WS-Eventing ones in 2004/08.
+	for i := range want {
+		want[i].WSDL = File
+		if want[i].Input.Space == nsWSE {
+			want[i].Eventing = Eventing2004
+		}
+	}
 	got := Operations()
 
 	var names []string
@@ -79,9 +86,9 @@ func TestOperations(t *testing.T) {
 	if !slices.Equal(names, wantNames) {
 		t.Fatalf("operation names = %q, want exactly %q (sorted)", names, wantNames)
 	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("operation %d:\n got %+v\nwant %+v", i, got[i], want[i])
+	for i, op := range withoutTypes(got) {
+		if op != want[i] {
+			t.Errorf("operation %d:\n got %+v\nwant %+v", i, op, want[i])
 		}
 	}
 }
@@ -94,18 +101,32 @@ func TestOperationsReturnsCopy(t *testing.T) {
 	}
 }
 
-// TestBindings checks the shape the contract promises: every port type has
-// exactly one SOAP 1.1 and one SOAP 1.2 document/literal binding whose
-// soapActions are the input actions, wsam:Action and wsaw:Action agree, and
-// each port type with a port has a SOAP 1.1 and a SOAP 1.2 port.
+// TestBindings checks the shape the contract promises, in both WSDLs:
+// every port type has exactly one SOAP 1.1 and one SOAP 1.2 document/literal
+// binding whose soapActions are the input actions, wsam:Action and
+// wsaw:Action agree, and each port type with a port has a SOAP 1.1 and a
+// SOAP 1.2 port.
 func TestBindings(t *testing.T) {
-	doc, err := parsed()
+	t.Run(File, func(t *testing.T) {
+		testBindings(t, parsed, Operations(), "HeraldService",
+			[]string{"NotificationService", "EventSource", "SubscriptionManager", "SubscriptionEndSink", "Administration", "PullDelivery"},
+			[]string{"NotificationService", "EventSource", "SubscriptionManager", "Administration", "PullDelivery"})
+	})
+	t.Run(File2011, func(t *testing.T) {
+		testBindings(t, parsed2011, Operations2011(), "HeraldEventing2011Service",
+			[]string{"EventSource", "SubscriptionManager", "WrappedSinkPortType", "SubscriptionEndSink"},
+			[]string{"EventSource", "SubscriptionManager"})
+	})
+}
+
+func testBindings(t *testing.T, parse func() (*etree.Document, error), ops []Operation, service string, portTypes, offered []string) {
+	doc, err := parse()
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := doc.Root()
 	actions := map[string]string{}
-	for _, op := range Operations() {
+	for _, op := range ops {
 		actions[op.PortType+"/"+op.Name] = op.Action
 	}
 	for _, pt := range childrenNS(root, nsWSDL, "portType") {
@@ -156,7 +177,7 @@ func TestBindings(t *testing.T) {
 			}
 		}
 	}
-	for _, pt := range []string{"NotificationService", "EventSource", "SubscriptionManager", "SubscriptionEndSink"} {
+	for _, pt := range portTypes {
 		got := slices.Sorted(slices.Values(kinds[pt]))
 		if want := []string{nsSOAP11, nsSOAP12}; !slices.Equal(got, want) {
 			t.Errorf("port type %s: bindings %q, want one SOAP 1.1 and one SOAP 1.2", pt, got)
@@ -165,33 +186,63 @@ func TestBindings(t *testing.T) {
 
 	ports := map[string]int{}
 	for _, svc := range childrenNS(root, nsWSDL, "service") {
-		if n := svc.SelectAttrValue("name", ""); n != "HeraldService" {
-			t.Errorf("service %q, want HeraldService", n)
+		if n := svc.SelectAttrValue("name", ""); n != service {
+			t.Errorf("service %q, want %s", n, service)
 		}
 		for _, p := range childrenNS(svc, nsWSDL, "port") {
 			ports[p.SelectAttrValue("binding", "")]++
 		}
 	}
-	for _, b := range []string{"NotificationService", "EventSource", "SubscriptionManager"} {
+	for _, b := range offered {
 		for _, v := range []string{"Soap11Binding", "Soap12Binding"} {
 			if ports["tns:"+b+v] != 1 {
 				t.Errorf("binding %s%s has %d ports, want 1", b, v, ports["tns:"+b+v])
 			}
 		}
 	}
-	if ports["tns:SubscriptionEndSinkSoap11Binding"]+ports["tns:SubscriptionEndSinkSoap12Binding"] != 0 {
-		t.Error("SubscriptionEndSink must not be offered by a port")
+	for _, pt := range portTypes {
+		if !slices.Contains(offered, pt) && ports["tns:"+pt+"Soap11Binding"]+ports["tns:"+pt+"Soap12Binding"] != 0 {
+			t.Errorf("%s must not be offered by a port", pt)
+		}
+	}
+	var declared []string
+	for _, pt := range childrenNS(root, nsWSDL, "portType") {
+		declared = append(declared, pt.SelectAttrValue("name", ""))
+	}
+	if !slices.Equal(declared, portTypes) {
+		t.Errorf("port types %q, want %q", declared, portTypes)
 	}
 }
 
 // TestIdentifierHeader checks that the SubscriptionManager requests carry
-// wse:Identifier as a SOAP header in both bindings and their Body as the
-// other part.
+// the subscription's identifier as a SOAP header in both bindings and their
+// Body as the other part: wse:Identifier in herald.wsdl (2004/08),
+// h:SubscriptionId in eventing-2011.wsdl.
 func TestIdentifierHeader(t *testing.T) {
-	doc, err := parsed()
+	t.Run(File, func(t *testing.T) {
+		testIdentifierHeader(t, parsed, "Identifier", xml.Name{Space: nsWSE, Local: "Identifier"})
+	})
+	t.Run(File2011, func(t *testing.T) {
+		testIdentifierHeader(t, parsed2011, "SubscriptionId", xml.Name{Space: nsH, Local: "SubscriptionId"})
+	})
+}
+
+func testIdentifierHeader(t *testing.T, parse func() (*etree.Document, error), part string, element xml.Name) {
+	doc, err := parse()
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, m := range childrenNS(doc.Root(), nsWSDL, "message") {
+		for _, p := range childrenNS(m, nsWSDL, "part") {
+			if p.SelectAttrValue("name", "") != part {
+				continue
+			}
+			if ns, local := resolveQName(p, p.SelectAttrValue("element", "")); (xml.Name{Space: ns, Local: local}) != element {
+				t.Errorf("message %s part %s: element {%s}%s, want %v", m.SelectAttrValue("name", ""), part, ns, local, element)
+			}
+		}
+	}
+	n := 0
 	for _, b := range childrenNS(doc.Root(), nsWSDL, "binding") {
 		if _, pt := resolveQName(b, b.SelectAttrValue("type", "")); pt != "SubscriptionManager" {
 			continue
@@ -208,10 +259,11 @@ func TestIdentifierHeader(t *testing.T) {
 				}
 			}
 			where := b.SelectAttrValue("name", "") + "/" + op.SelectAttrValue("name", "")
-			if header == nil || header.SelectAttrValue("part", "") != "Identifier" || header.SelectAttrValue("use", "") != "literal" {
-				t.Errorf("%s: no literal soap header for part Identifier", where)
+			if header == nil || header.SelectAttrValue("part", "") != part || header.SelectAttrValue("use", "") != "literal" {
+				t.Errorf("%s: no literal soap header for part %s", where, part)
 				continue
 			}
+			n++
 			_, msg := resolveQName(header, header.SelectAttrValue("message", ""))
 			if want := op.SelectAttrValue("name", "") + "Request"; msg != want {
 				t.Errorf("%s: header message %s, want %s", where, msg, want)
@@ -220,6 +272,9 @@ func TestIdentifierHeader(t *testing.T) {
 				t.Errorf("%s: soap body does not select parts=\"body\"", where)
 			}
 		}
+	}
+	if n != 6 {
+		t.Errorf("%d SubscriptionManager operations carry the header, want 6 (3 operations, 2 bindings)", n)
 	}
 }
 
@@ -272,12 +327,21 @@ func TestDocument(t *testing.T) {
 	}
 
 	// The rewritten document describes the same operations.
-	ops, err := parseOperations(doc.Root())
+	ops, err := parseOperations(doc.Root(), File)
 	if err != nil {
 		t.Fatalf("operations of the served document: %v", err)
 	}
-	if !slices.Equal(ops, Operations()) {
-		t.Errorf("served document's operations differ:\n%+v\nwant\n%+v", ops, Operations())
+	if want := withoutTypes(Operations()); !slices.Equal(ops, want) {
+		t.Errorf("served document's operations differ:\n%+v\nwant\n%+v", ops, want)
+	}
+
+	// Its documentation links the 2011 WSDL with the served origin.
+	docs := doc.Root().SelectElement("documentation")
+	if docs == nil || !strings.Contains(docs.Text(), base+"/eventing?wsdl="+Query2011) {
+		t.Errorf("wsdl:documentation does not link %s/eventing?wsdl=%s", base, Query2011)
+	}
+	if bytes.Contains(out, []byte("localhost:8080")) {
+		t.Error("Document left a localhost:8080 URL")
 	}
 
 	// Comments and the rest of the text survive, and the embedded copy is
@@ -290,10 +354,15 @@ func TestDocument(t *testing.T) {
 	}
 }
 
-// TestRelativeLocations checks that the schemaLocations of the WSDL as
+// TestRelativeLocations checks that the schemaLocations of the WSDLs as
 // written resolve from the wsdl directory to the files of package xsd.
 func TestRelativeLocations(t *testing.T) {
-	doc, err := parsed()
+	t.Run(File, func(t *testing.T) { testRelativeLocations(t, parsed, 4) })
+	t.Run(File2011, func(t *testing.T) { testRelativeLocations(t, parsed2011, 2) })
+}
+
+func testRelativeLocations(t *testing.T, parse func() (*etree.Document, error), imports int) {
+	doc, err := parse()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,34 +380,47 @@ func TestRelativeLocations(t *testing.T) {
 			t.Errorf("schemaLocation %q does not resolve from the wsdl directory: %v", loc, err)
 		}
 	}
-	if n != 4 {
-		t.Errorf("found %d schema imports, want 4", n)
+	if n != imports {
+		t.Errorf("found %d schema imports, want %d", n, imports)
 	}
 }
 
-// TestGeneratedUpToDate regenerates types.gen.go the way go:generate does
-// and compares it with the committed file.
+// TestGeneratedUpToDate regenerates types.gen.go, operations.gen.go and
+// wsdlclient/client.gen.go the way go:generate does and compares them with
+// the committed files: it fails when herald.wsdl, eventing-2011.wsdl, the
+// schemas in xsd/ or the generator changed without "make generate".
 func TestGeneratedUpToDate(t *testing.T) {
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go command not on PATH")
 	}
-	out := filepath.Join(t.TempDir(), "types.gen.go")
-	cmd := exec.CommandContext(t.Context(), goCmd, "run", "./internal/gen", "-wsdl", "herald.wsdl", "-o", out)
+	dir := t.TempDir()
+	files := map[string]string{ // committed file -> flag
+		"types.gen.go":             "-o",
+		"operations.gen.go":        "-ops",
+		"wsdlclient/client.gen.go": "-client",
+	}
+	args := []string{"run", "./internal/gen", "-wsdl", File, "-table", File2011}
+	for committed, flag := range files {
+		args = append(args, flag, filepath.Join(dir, filepath.FromSlash(committed)))
+	}
+	cmd := exec.CommandContext(t.Context(), goCmd, args...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("regenerate: %v\n%s", err, b)
 	}
-	fresh, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	committed, err := os.ReadFile("types.gen.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(fresh, committed) {
-		t.Fatalf("wsdl/types.gen.go is out of date with herald.wsdl and the schemas in xsd/: run make generate (go generate ./wsdl)\n%s",
-			firstDiff(committed, fresh))
+	for committed := range files {
+		fresh, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(committed)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, err := os.ReadFile(filepath.FromSlash(committed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(fresh, old) {
+			t.Errorf("wsdl/%s is out of date with the WSDLs and the schemas in xsd/: run make generate (go generate ./wsdl)\n%s",
+				committed, firstDiff(old, fresh))
+		}
 	}
 }
 

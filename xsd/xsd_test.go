@@ -21,7 +21,7 @@ const publishedSHA256 = "ffee3414104a5d7560f79f6aff59137a051822b4e70073b33213693
 
 var schemaFiles = []string{
 	"addressing.xsd", "eventing.xsd", "herald.xsd", "management.xsd",
-	"message-published.xsd", "message.xsd", "xml.xsd",
+	"message-published.xsd", "message.xsd", "ws-addr-1.0.xsd", "ws-evt-2011.xsd", "xml.xsd",
 }
 
 func TestFiles(t *testing.T) {
@@ -70,8 +70,14 @@ func TestSchemaDeclarations(t *testing.T) {
 		{"eventing.xsd", "http://schemas.xmlsoap.org/ws/2004/08/eventing", []string{
 			"NotifyTo", "Subscribe", "Identifier", "SubscribeResponse", "SupportedDialect", "SupportedDeliveryMode",
 			"Renew", "RenewResponse", "GetStatus", "GetStatusResponse", "Unsubscribe", "SubscriptionEnd"}},
-		{"herald.xsd", "http://herald-eventing.github.io/ns/2026/herald", []string{"Secret", "Email", "Webhook", "PullSubscription", "SupportedProcessor", "cancelSubscription", "cancelSubscriptionResponse", "describeSubscription", "describeSubscriptionResponse", "getDeadLetters", "getDeadLettersResponse", "replay", "replayResponse", "Pull", "PullResponse"}},
+		{"herald.xsd", "http://herald-eventing.github.io/ns/2026/herald", []string{"Secret", "Email", "Webhook", "PullSubscription", "Processor", "SubscriptionId", "SupportedProcessor", "cancelSubscription", "cancelSubscriptionResponse", "describeSubscription", "describeSubscriptionResponse", "getDeadLetters", "getDeadLettersResponse", "replay", "replayResponse", "Pull", "PullResponse"}},
 		{"message.xsd", MessageNamespace, []string{"message"}},
+		{"ws-addr-1.0.xsd", "http://www.w3.org/2005/08/addressing", []string{
+			"EndpointReference", "ReferenceParameters", "Metadata", "MessageID", "RelatesTo", "ReplyTo", "From", "FaultTo",
+			"To", "Action", "RetryAfter", "ProblemHeaderQName", "ProblemIRI", "ProblemAction"}},
+		{"ws-evt-2011.xsd", "http://www.w3.org/2011/03/ws-evt", []string{
+			"NotifyTo", "Subscribe", "SubscribeResponse", "SupportedDialect", "SupportedDeliveryFormat", "Renew", "RenewResponse",
+			"GetStatus", "GetStatusResponse", "Unsubscribe", "UnsubscribeResponse", "SubscriptionEnd", "RetryAfter", "Notify"}},
 	}
 	for _, tt := range tests {
 		data, err := fs.ReadFile(Files, tt.file)
@@ -245,8 +251,30 @@ func TestDocument(t *testing.T) {
 		t.Error("served eventing.xsd lost its comments")
 	}
 
+	// The 2011 schema's imports resolve to served schemas too.
+	got2011, ok := Document("ws-evt-2011.xsd", base)
+	if !ok {
+		t.Fatal("ws-evt-2011.xsd unknown")
+	}
+	doc2011 := etree.NewDocument()
+	if err := doc2011.ReadFromBytes(got2011); err != nil {
+		t.Fatalf("served ws-evt-2011.xsd is not well-formed: %v", err)
+	}
+	locs = nil
+	for _, imp := range doc2011.Root().SelectElements("import") {
+		locs = append(locs, imp.SelectAttrValue("schemaLocation", ""))
+	}
+	if want := []string{base + "/xsd/xml.xsd", base + "/xsd/ws-addr-1.0.xsd"}; !slices.Equal(locs, want) {
+		t.Errorf("ws-evt-2011.xsd schemaLocations = %q, want %q", locs, want)
+	}
+	for _, l := range locs {
+		if _, ok := Document(l[strings.LastIndex(l, "/")+1:], base); !ok {
+			t.Errorf("imported %s is not served", l)
+		}
+	}
+
 	// Schemas without references are served byte for byte.
-	for _, name := range []string{"message-published.xsd", "message.xsd", "management.xsd", "addressing.xsd"} {
+	for _, name := range []string{"message-published.xsd", "message.xsd", "management.xsd", "addressing.xsd", "ws-addr-1.0.xsd"} {
 		got, ok := Document(name, base)
 		if !ok {
 			t.Fatalf("%s unknown", name)
@@ -270,5 +298,77 @@ func TestDocument(t *testing.T) {
 	orig, _ := fs.ReadFile(Files, "eventing.xsd")
 	if !bytes.Contains(orig, []byte(`schemaLocation="addressing.xsd"`)) {
 		t.Error("embedded eventing.xsd was modified")
+	}
+}
+
+// TestWSEventing2011 validates WS-Eventing 2011 messages (WS-Addressing 1.0
+// EPRs, Herald's extensions) against ws-evt-2011.xsd and herald.xsd, and
+// checks that the copy differs from the REC's schema only in its
+// schemaLocations.
+func TestWSEventing2011(t *testing.T) {
+	eng, err := validator.Compile(validator.File("ws-evt-2011.xsd"), validator.File("herald.xsd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const decl = `xmlns:wse="http://www.w3.org/2011/03/ws-evt" xmlns:wsa="http://www.w3.org/2005/08/addressing" xmlns:h="http://herald-eventing.github.io/ns/2026/herald"`
+	valid := []string{
+		`<wse:Subscribe ` + decl + `>
+		  <wse:EndTo><wsa:Address>http://sink.example/end</wsa:Address></wse:EndTo>
+		  <wse:Delivery><wse:NotifyTo><wsa:Address>http://sink.example/</wsa:Address>
+		    <wsa:ReferenceParameters><x:Ref xmlns:x="urn:x">1</x:Ref></wsa:ReferenceParameters></wse:NotifyTo>
+		    <h:Processor>webhook</h:Processor></wse:Delivery>
+		  <wse:Format Name="http://www.w3.org/2011/03/ws-evt/DeliveryFormats/Wrap"/>
+		  <wse:Expires BestEffort="true">PT1H</wse:Expires>
+		  <wse:Filter>/x:Event</wse:Filter>
+		  <h:Secret>s3cret</h:Secret>
+		</wse:Subscribe>`,
+		`<wse:SubscribeResponse ` + decl + `>
+		  <wse:SubscriptionManager><wsa:Address>http://127.0.0.1:8080/subscriptions</wsa:Address>
+		    <wsa:ReferenceParameters><h:SubscriptionId>uuid:1</h:SubscriptionId></wsa:ReferenceParameters></wse:SubscriptionManager>
+		  <wse:GrantedExpires>2026-01-01T00:00:00Z</wse:GrantedExpires>
+		</wse:SubscribeResponse>`,
+		`<wse:Renew ` + decl + `><wse:Expires>2026-01-01T00:00:00Z</wse:Expires></wse:Renew>`,
+		`<wse:RenewResponse ` + decl + `><wse:GrantedExpires>PT1H</wse:GrantedExpires></wse:RenewResponse>`,
+		`<wse:GetStatus ` + decl + `/>`,
+		`<wse:GetStatusResponse ` + decl + `><wse:GrantedExpires>PT10M</wse:GrantedExpires></wse:GetStatusResponse>`,
+		`<wse:Unsubscribe ` + decl + `/>`,
+		`<wse:UnsubscribeResponse ` + decl + `/>`,
+		`<wse:SubscriptionEnd ` + decl + `><wse:Status>http://www.w3.org/2011/03/ws-evt/SourceShuttingDown</wse:Status>
+		  <wse:Reason xml:lang="en">shutting down</wse:Reason></wse:SubscriptionEnd>`,
+		`<wse:Notify ` + decl + ` actionURI="urn:event"><x:Event xmlns:x="urn:x"/></wse:Notify>`,
+	}
+	for _, doc := range valid {
+		if err := eng.Validate(strings.NewReader(doc)); err != nil {
+			t.Errorf("invalid: %v\n%s", err, doc)
+		}
+	}
+	invalid := []string{
+		`<wse:Subscribe ` + decl + `><wse:Expires>PT1H</wse:Expires></wse:Subscribe>`, // no Delivery
+		`<wse:SubscribeResponse ` + decl + `><wse:SubscriptionManager><wsa:Address>http://h/</wsa:Address></wse:SubscriptionManager></wse:SubscribeResponse>`,
+		`<wse:Subscribe ` + decl + `><wse:Delivery/><wse:Expires>-PT1H</wse:Expires></wse:Subscribe>`,
+		`<wse:Subscribe ` + decl + `><wse:Delivery><h:Processor><x/></h:Processor></wse:Delivery></wse:Subscribe>`,
+	}
+	for _, doc := range invalid {
+		if err := eng.Validate(strings.NewReader(doc)); err == nil {
+			t.Errorf("accepted:\n%s", doc)
+		}
+	}
+
+	// The copy is the REC's schema but for the two schemaLocations.
+	// testdata/2011-eventing.xsd is ../shared/spec/vectors/2011-eventing.xsd.
+	vector, err := os.ReadFile(filepath.Join("testdata", "2011-eventing.xsd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, err := os.ReadFile("ws-evt-2011.xsd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := strings.NewReplacer(
+		`schemaLocation="http://www.w3.org/2001/xml.xsd"`, `schemaLocation="xml.xsd"`,
+		`schemaLocation="http://www.w3.org/2006/03/addressing/ws-addr.xsd"`, `schemaLocation="ws-addr-1.0.xsd"`,
+	).Replace(string(vector))
+	if !strings.HasSuffix(string(ours), want) {
+		t.Error("ws-evt-2011.xsd differs from the 2011 vector in more than its schemaLocations (and the HERALD NOTE before it)")
 	}
 }

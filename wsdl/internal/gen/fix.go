@@ -22,8 +22,9 @@ type runOutput struct {
 // chunk is one top-level declaration of the generated code, with its doc
 // comment.
 type chunk struct {
-	text  string
-	types []string // type names it declares
+	text   string
+	types  []string // type names it declares
+	client bool     // part of a generated SOAP client (see isClient)
 }
 
 // edit replaces src[start:end] with text.
@@ -116,48 +117,28 @@ func (o *runOutput) fix(renames map[string]string) ([]chunk, map[string]string, 
 
 	// Renames, in every position where a type name can appear.
 	if len(renames) > 0 {
-		visit := func(id *ast.Ident) {
+		typeIdents(f, skip, func(id *ast.Ident) {
 			if n, ok := renames[id.Name]; ok {
 				edits = append(edits, edit{off(id.Pos()), off(id.End()), n})
 			}
-		}
-		for _, d := range f.Decls {
-			switch d := d.(type) {
-			case *ast.GenDecl:
-				for _, s := range d.Specs {
-					switch s := s.(type) {
-					case *ast.TypeSpec:
-						visit(s.Name)
-						if !skip[s.Type] {
-							walkType(s.Type, visit)
+		})
+	}
+
+	// gowsdl maps xs:dateTime, xs:date and xs:time to types of its soap
+	// package, which would link the SOAP client into every user of the
+	// types: they become lexical-form string types of the package.
+	for _, d := range f.Decls {
+		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.TYPE {
+			ast.Inspect(g, func(n ast.Node) bool {
+				if sel, ok := n.(*ast.SelectorExpr); ok {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "soap" {
+						if repl, ok := soapDateTypes[sel.Sel.Name]; ok {
+							edits = append(edits, edit{off(sel.Pos()), off(sel.End()), repl})
 						}
-					case *ast.ValueSpec:
-						walkType(s.Type, visit)
 					}
 				}
-			case *ast.FuncDecl:
-				if d.Recv != nil {
-					walkFields(d.Recv, visit)
-				}
-				walkType(d.Type, visit)
-				if d.Body != nil {
-					ast.Inspect(d.Body, func(n ast.Node) bool {
-						switch n := n.(type) {
-						case *ast.CallExpr:
-							if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "new" && len(n.Args) == 1 {
-								walkType(n.Args[0], visit)
-							}
-						case *ast.CompositeLit:
-							walkType(n.Type, visit)
-						case *ast.ValueSpec:
-							walkType(n.Type, visit)
-						case *ast.TypeAssertExpr:
-							walkType(n.Type, visit)
-						}
-						return true
-					})
-				}
-			}
+				return true
+			})
 		}
 	}
 
@@ -284,6 +265,60 @@ func applyEdits(src []byte, edits []edit) ([]byte, error) {
 	return out, nil
 }
 
+// soapDateTypes maps the types of gowsdl's soap package that its type
+// generator uses to the lexical-form types declared instead (see
+// soapDateDecls in merge.go).
+var soapDateTypes = map[string]string{
+	"XSDDateTime": "DateTime",
+	"XSDDate":     "Date",
+	"XSDTime":     "Time",
+}
+
+// typeIdents calls visit for every identifier of f in a position where it
+// can name a type of the package: type declarations (their names included;
+// the types in skip excepted), function signatures, and new(T), composite
+// literals, var declarations and type assertions in function bodies.
+func typeIdents(f *ast.File, skip map[ast.Expr]bool, visit func(*ast.Ident)) {
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.TypeSpec:
+					visit(s.Name)
+					if !skip[s.Type] {
+						walkType(s.Type, visit)
+					}
+				case *ast.ValueSpec:
+					walkType(s.Type, visit)
+				}
+			}
+		case *ast.FuncDecl:
+			if d.Recv != nil {
+				walkFields(d.Recv, visit)
+			}
+			walkType(d.Type, visit)
+			if d.Body != nil {
+				ast.Inspect(d.Body, func(n ast.Node) bool {
+					switch n := n.(type) {
+					case *ast.CallExpr:
+						if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "new" && len(n.Args) == 1 {
+							walkType(n.Args[0], visit)
+						}
+					case *ast.CompositeLit:
+						walkType(n.Type, visit)
+					case *ast.ValueSpec:
+						walkType(n.Type, visit)
+					case *ast.TypeAssertExpr:
+						walkType(n.Type, visit)
+					}
+					return true
+				})
+			}
+		}
+	}
+}
+
 // walkType calls visit for every identifier of expr that names a type of
 // the package (qualified identifiers are skipped).
 func walkType(expr ast.Expr, visit func(*ast.Ident)) {
@@ -323,6 +358,35 @@ func walkFields(fl *ast.FieldList, visit func(*ast.Ident)) {
 	for _, f := range fl.List {
 		walkType(f.Type, visit)
 	}
+}
+
+// isClient reports whether a declaration belongs to gowsdl's SOAP client of a
+// port type: a function or method, the port type's interface, or the struct
+// holding a *soap.Client.
+func isClient(d ast.Decl) bool {
+	g, ok := d.(*ast.GenDecl)
+	if !ok {
+		return true
+	}
+	if g.Tok != token.TYPE {
+		return false
+	}
+	client := false
+	for _, s := range g.Specs {
+		ts := s.(*ast.TypeSpec)
+		if _, ok := ts.Type.(*ast.InterfaceType); ok {
+			client = true
+		}
+		ast.Inspect(ts.Type, func(n ast.Node) bool {
+			if sel, ok := n.(*ast.SelectorExpr); ok {
+				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "soap" && sel.Sel.Name == "Client" {
+					client = true
+				}
+			}
+			return true
+		})
+	}
+	return client
 }
 
 // splitDecls returns the top-level declarations of src, except imports, and
@@ -368,7 +432,7 @@ func splitDecls(src []byte) ([]chunk, map[string]string, error) {
 			}
 		}
 		text := string(src[fset.Position(start).Offset:fset.Position(d.End()).Offset])
-		chunks = append(chunks, chunk{text: text, types: types})
+		chunks = append(chunks, chunk{text: text, types: types, client: isClient(d)})
 	}
 	return chunks, imports, nil
 }
