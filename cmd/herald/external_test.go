@@ -115,11 +115,32 @@ func TestExternalProcessor(t *testing.T) {
 	if out, err := cfg.Output(); err != nil || !regexp.MustCompile(`(?m)^pager-prefix = "CONFIGURED" +# env PAGER_PREFIX$`).Match(out) {
 		t.Fatalf("herald config with PAGER_PREFIX: %v\n%s", err, out)
 	}
+	// The same processor through WS-Eventing, unchanged: in 2004/08 by
+	// its delivery mode, in 2011 by h:Processor, its element in
+	// wse:Delivery (each on a URL of its own, so none is merged).
+	for _, ws := range []struct{ name, ns, delivery string }{
+		{"2004/08", "http://schemas.xmlsoap.org/ws/2004/08/eventing",
+			`<wse:Delivery Mode="http://herald-eventing.github.io/ns/2026/herald/delivery/pager"><p:Pager xmlns:p="urn:example:pager"><p:URL>` + pager.URL + `/wse2004</p:URL></p:Pager></wse:Delivery>`},
+		{"2011", "http://www.w3.org/2011/03/ws-evt",
+			`<wse:Delivery><h:Processor xmlns:h="http://herald-eventing.github.io/ns/2026/herald">pager</h:Processor><p:Pager xmlns:p="urn:example:pager"><p:URL>` + pager.URL + `/wse2011</p:URL></p:Pager></wse:Delivery><wse:Expires>PT1H</wse:Expires>`},
+	} {
+		env := `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><wse:Subscribe xmlns:wse="` + ws.ns + `">` +
+			ws.delivery + `<wse:Filter Dialect="http://herald-eventing.github.io/ns/2026/herald/dialects/topic">myTopic</wse:Filter></wse:Subscribe></s:Body></s:Envelope>`
+		resp, err := http.Post(server+"/eventing", "application/soap+xml", strings.NewReader(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "SubscribeResponse") {
+			t.Fatalf("WS-Eventing %s Subscribe with the pager: %d %s", ws.name, resp.StatusCode, body)
+		}
+	}
 	seedMsg, _ := os.ReadFile(filepath.Join(repo, "testdata", "event-message.xml"))
 	if resp, err := http.Post(server+"/messages", "text/xml", bytes.NewReader(seedMsg)); err != nil || resp.StatusCode != 202 {
 		t.Fatalf("publish: %v", err)
 	}
-	for range 2 { // one page per subscription
+	for range 4 { // one page per subscription
 		select {
 		case page := <-pages:
 			if page != "ALERT myTopic: message text" {

@@ -82,8 +82,11 @@ type route struct {
 	handler HandlerFunc
 }
 
-// NewServer builds the dispatch table from the WSDL's operations. It fails
-// if an operation has no handler or a handler no operation.
+// NewServer builds the dispatch table from the operations of both WSDLs
+// (wsdl.AllOperations, generated from them by make generate): action and
+// Body QName to operation. An operation of both WS-Eventing versions has
+// one handler, which answers in the request's version. It fails if an
+// operation has no handler or a handler no operation.
 func NewServer(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -94,21 +97,27 @@ func NewServer(o Options) (*Server, error) {
 	s := &Server{svc: o.Service, logger: o.Logger, maxBody: o.MaxBody, limits: o.Limits.WithDefaults(),
 		byAction: map[string]*route{}, byBody: map[xml.Name]*route{}, auth: o.Auth, limiter: o.Limiter}
 	handlers := s.handlers()
-	for _, op := range wsdl.Operations() {
+	used := map[string]bool{}
+	for _, op := range wsdl.AllOperations() {
 		if op.OneWay {
-			continue // operations Herald sends (SubscriptionEnd), not serves
+			continue // operations Herald sends (SubscriptionEnd, notifications), not serves
 		}
 		h, ok := handlers[op.Name]
 		if !ok {
-			return nil, fmt.Errorf("soap: WSDL operation %s has no handler", op.Name)
+			return nil, fmt.Errorf("soap: WSDL operation %s (%s) has no handler", op.Name, op.WSDL)
 		}
-		delete(handlers, op.Name)
+		used[op.Name] = true
 		r := &route{op: op, handler: h}
+		if s.byAction[op.Action] != nil || s.byBody[op.Input] != nil {
+			return nil, fmt.Errorf("soap: WSDL operation %s (%s): its action or body element is another operation's", op.Name, op.WSDL)
+		}
 		s.byAction[op.Action] = r
 		s.byBody[op.Input] = r
 	}
 	for name := range handlers {
-		return nil, fmt.Errorf("soap: handler %s has no WSDL operation", name)
+		if !used[name] {
+			return nil, fmt.Errorf("soap: handler %s has no WSDL operation", name)
+		}
 	}
 	return s, nil
 }
@@ -146,9 +155,17 @@ func Base(r *http.Request) string {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		if _, ok := r.URL.Query()["wsdl"]; ok {
+		if v, ok := r.URL.Query()["wsdl"]; ok {
+			doc, ok := wsdl.DocumentFor(v[0], Base(r))
+			if !ok {
+				httperror.Plain(w, http.StatusNotFound, fmt.Sprintf("no WSDL %q: GET ?wsdl for WS-Eventing 2004/08 and the Cloud42 operations, ?wsdl=%s for WS-Eventing 2011", v[0], wsdl.Query2011))
+				return
+			}
+			if v[0] == "" {
+				w.Header().Set("Link", "<"+Base(r)+r.URL.Path+"?wsdl="+wsdl.Query2011+`>; rel="alternate"; title="WS-Eventing 2011"`)
+			}
 			w.Header().Set("Content-Type", "text/xml; charset=utf-8")
-			w.Write(wsdl.Document(Base(r)))
+			w.Write(doc)
 			return
 		}
 		http.Error(w, "this is a SOAP endpoint: POST a SOAP envelope, or GET ?wsdl for the WSDL", http.StatusMethodNotAllowed)
