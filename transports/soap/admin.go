@@ -3,6 +3,7 @@ package soap
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/wsdl"
 )
 
 // heraldElement returns an element in Herald's namespace (prefix h).
@@ -20,40 +22,35 @@ func heraldElement(local string) *etree.Element {
 	return el
 }
 
-// heraldField reads a child of the payload in Herald's namespace.
-func heraldField(payload *etree.Element, local string) (*etree.Element, string) {
-	c := addressing.Child(payload, eventing.HeraldNS, local)
-	return c, addressing.Text(c)
-}
-
-func subscriptionID(payload *etree.Element, op string) (string, error) {
-	c, id := heraldField(payload, "subscriptionId")
-	if c == nil || id == "" {
-		return "", eventing.InvalidMessage(op + " has no subscriptionId")
+// subscriptionID returns a decoded subscriptionId, which every operator
+// operation requires.
+func subscriptionID(id, op string) (string, error) {
+	if id = strings.TrimSpace(id); id == "" {
+		return "", eventing.InvalidMessage(op + " has no subscriptionId, or it is empty")
 	}
 	return id, nil
 }
 
-func heraldReturn(local, value string) *Response {
-	el := heraldElement(local)
-	el.CreateElement("h:return").SetText(value)
-	return &Response{Body: []*etree.Element{el}}
-}
-
 func (s *Server) cancelSubscription(ctx context.Context, r *Request) (*Response, error) {
-	id, err := subscriptionID(r.Payload, "cancelSubscription")
+	in := r.Input.(*wsdl.CancelSubscription)
+	id, err := subscriptionID(in.SubscriptionId, "cancelSubscription")
 	if err != nil {
 		return nil, err
 	}
-	_, reason := heraldField(r.Payload, "reason")
-	if err := s.svc.Cancel(ctx, id, reason); err != nil {
+	if err := s.svc.Cancel(ctx, id, strings.TrimSpace(in.Reason)); err != nil {
 		return nil, err
 	}
-	return heraldReturn("cancelSubscriptionResponse", "true"), nil
+	return &Response{Value: &wsdl.CancelSubscriptionResponse{Return_: true}}, nil
 }
 
+// The responses of describeSubscription, getDeadLetters and Pull are
+// built as XML: they carry the event's <message> verbatim, and h:filter's
+// dialect attribute, which the generated types cannot hold (simple
+// content with attributes; see wsdl/generate.go). Their requests are
+// decoded through the generated types like every operator operation's.
+
 func (s *Server) describeSubscription(ctx context.Context, r *Request) (*Response, error) {
-	id, err := subscriptionID(r.Payload, "describeSubscription")
+	id, err := subscriptionID(r.Input.(*wsdl.DescribeSubscription).SubscriptionId, "describeSubscription")
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +109,7 @@ func (s *Server) describeSubscription(ctx context.Context, r *Request) (*Respons
 }
 
 func (s *Server) getDeadLetters(ctx context.Context, r *Request) (*Response, error) {
-	id, err := subscriptionID(r.Payload, "getDeadLetters")
+	id, err := subscriptionID(r.Input.(*wsdl.GetDeadLetters).SubscriptionId, "getDeadLetters")
 	if err != nil {
 		return nil, err
 	}
@@ -134,12 +131,13 @@ func (s *Server) getDeadLetters(ctx context.Context, r *Request) (*Response, err
 }
 
 func (s *Server) replay(ctx context.Context, r *Request) (*Response, error) {
-	id, err := subscriptionID(r.Payload, "replay")
+	in := r.Input.(*wsdl.Replay)
+	id, err := subscriptionID(in.SubscriptionId, "replay")
 	if err != nil {
 		return nil, err
 	}
 	var since time.Time
-	if c, v := heraldField(r.Payload, "since"); c != nil {
+	if v := strings.TrimSpace(string(in.Since)); v != "" {
 		e, err := eventing.ParseExpiration(v, s.svc.Clock().Now())
 		if err != nil || e.IsDuration {
 			return nil, eventing.InvalidMessage(fmt.Sprintf("replay: since %q is not an xs:dateTime", v))
@@ -150,30 +148,31 @@ func (s *Server) replay(ctx context.Context, r *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return heraldReturn("replayResponse", strconv.Itoa(n)), nil
+	return &Response{Value: &wsdl.ReplayResponse{Return_: int32(min(n, math.MaxInt32))}}, nil
 }
 
 func (s *Server) pull(ctx context.Context, r *Request) (*Response, error) {
-	id, err := subscriptionID(r.Payload, "Pull")
+	in := r.Input.(*wsdl.Pull)
+	id, err := subscriptionID(in.SubscriptionId, "Pull")
 	if err != nil {
 		return nil, err
 	}
-	_, cs := heraldField(r.Payload, "cursor")
-	cursor, err := eventing.ParseCursor(cs)
+	cursor, err := eventing.ParseCursor(strings.TrimSpace(in.Cursor))
 	if err != nil {
 		return nil, err
 	}
 	max := 0
-	if c, v := heraldField(r.Payload, "max"); c != nil {
-		if max, err = strconv.Atoi(v); err != nil || max < 1 {
-			return nil, eventing.InvalidMessage(fmt.Sprintf("Pull: max %q is not a positive integer", v))
+	if c := addressing.Child(r.Payload, eventing.HeraldNS, "max"); c != nil {
+		if max = int(in.Max); max < 1 {
+			return nil, eventing.InvalidMessage(fmt.Sprintf("Pull: max %q is not a positive integer", addressing.Text(c)))
 		}
 	}
 	var wait time.Duration
-	if c, v := heraldField(r.Payload, "wait"); c != nil {
+	if in.Wait != nil {
+		v := strings.TrimSpace(string(*in.Wait))
 		e, err := eventing.ParseExpiration(v, s.svc.Clock().Now())
 		if err != nil || !e.IsDuration || e.Duration < 0 {
-			return nil, eventing.InvalidMessage(fmt.Sprintf("Pull: wait %q is not a non-negative xs:duration", strings.TrimSpace(v)))
+			return nil, eventing.InvalidMessage(fmt.Sprintf("Pull: wait %q is not a non-negative xs:duration", v))
 		}
 		wait = e.Duration
 	}

@@ -2,7 +2,6 @@ package soap
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -10,63 +9,32 @@ import (
 
 	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/wsdl"
 )
 
 // ManagerPath is the path of the subscription manager.
 const ManagerPath = "/subscriptions"
 
-// managementElement returns a management namespace element (prefix ns,
-// like the seed's responses).
-func managementElement(local string) *etree.Element {
-	el := etree.NewElement("ns:" + local)
-	el.CreateAttr("xmlns:ns", eventing.ManagementNS)
-	return el
-}
-
-func returnResponse(local, value string) *Response {
-	el := managementElement(local)
-	el.CreateElement("ns:return").SetText(value)
-	return &Response{Body: []*etree.Element{el}}
-}
-
-// field returns the trimmed text of the payload's child named local in the
-// management namespace (any prefix), and whether it is there.
-func field(payload *etree.Element, local string) (*etree.Element, string) {
-	c := addressing.Child(payload, eventing.ManagementNS, local)
-	if c == nil {
-		// Tolerate unqualified children, as Axis2 did.
-		c = addressing.Child(payload, "", local)
-	}
-	return c, addressing.Text(c)
-}
-
-func requireField(payload *etree.Element, op, local string) (string, error) {
-	c, v := field(payload, local)
-	if c == nil {
-		return "", eventing.InvalidMessage(fmt.Sprintf("%s has no %s", op, local))
-	}
-	if v == "" {
-		return "", eventing.InvalidMessage(fmt.Sprintf("%s: %s is empty", op, local))
-	}
-	return v, nil
-}
-
 // manageSubscribe serves the Cloud42 subscribe(subscriptionProcessor,
 // topic, subscriptionMessage): a subscription with a topic filter, made by
 // the same operation as wse:Subscribe. When the processor's message is a
-// wse:Subscribe, its EndTo, Expires and h:Secret count too.
+// wse:Subscribe (either version), its EndTo, Expires, Delivery and
+// h:Secret count too. The fixed fields come decoded (wsdl.Subscribe); the
+// subscriptionMessage, an xs:any, is read as XML.
 func (s *Server) manageSubscribe(ctx context.Context, r *Request) (*Response, error) {
-	processor, err := requireField(r.Payload, "subscribe", "subscriptionProcessor")
-	if err != nil {
-		return nil, err
-	}
-	topic, err := requireField(r.Payload, "subscribe", "topic")
-	if err != nil {
-		return nil, err
-	}
-	holder, _ := field(r.Payload, "subscriptionMessage")
-	if holder == nil {
+	in := r.Input.(*wsdl.Subscribe)
+	processor, topic := strings.TrimSpace(in.SubscriptionProcessor), strings.TrimSpace(in.Topic)
+	switch {
+	case processor == "":
+		return nil, eventing.InvalidMessage("subscribe has no subscriptionProcessor, or it is empty")
+	case topic == "":
+		return nil, eventing.InvalidMessage("subscribe has no topic, or it is empty")
+	case in.SubscriptionMessage == nil:
 		return nil, eventing.InvalidMessage("subscribe has no subscriptionMessage")
+	}
+	holder := addressing.Child(r.Payload, eventing.ManagementNS, "subscriptionMessage")
+	if holder == nil {
+		holder = addressing.Child(r.Payload, "", "subscriptionMessage") // Axis2's unqualified children
 	}
 	req := &eventing.SubscribeRequest{}
 	for _, c := range holder.ChildElements() {
@@ -105,24 +73,24 @@ func (s *Server) manageSubscribe(ctx context.Context, r *Request) (*Response, er
 	if err != nil {
 		return nil, err
 	}
-	return returnResponse("subscribeResponse", g.Subscription.ID), nil
+	return &Response{Value: &wsdl.SubscribeResponse{Return_: g.Subscription.ID}}, nil
 }
 
 func (s *Server) manageUnsubscribe(ctx context.Context, r *Request) (*Response, error) {
-	id, err := requireField(r.Payload, "unsubscribe", "subscriptionId")
-	if err != nil {
-		return nil, err
+	id := strings.TrimSpace(r.Input.(*wsdl.Unsubscribe).SubscriptionId)
+	if id == "" {
+		return nil, eventing.InvalidMessage("unsubscribe has no subscriptionId, or it is empty")
 	}
 	if err := s.svc.Unsubscribe(ctx, id); err != nil {
 		return nil, err
 	}
-	return returnResponse("unsubscribeResponse", "true"), nil
+	return &Response{Value: &wsdl.UnsubscribeResponse{Return_: true}}, nil
 }
 
 func (s *Server) setEndpointAddress(ctx context.Context, r *Request) (*Response, error) {
-	path, err := requireField(r.Payload, "setEndpointAddress", "address")
-	if err != nil {
-		return nil, err
+	path := strings.TrimSpace(r.Input.(*wsdl.SetEndpointAddress).Address)
+	if path == "" {
+		return nil, eventing.InvalidMessage("setEndpointAddress has no address, or it is empty")
 	}
 	// A full URL is accepted for its path: the host is Herald's own.
 	if i := strings.Index(path, "://"); i >= 0 {
@@ -136,11 +104,11 @@ func (s *Server) setEndpointAddress(ctx context.Context, r *Request) (*Response,
 	if err := s.svc.SetMessagePath(ctx, path); err != nil {
 		return nil, err
 	}
-	return returnResponse("setEndpointAddressResponse", r.Base+s.svc.MessagePath()), nil
+	return &Response{Value: &wsdl.SetEndpointAddressResponse{Return_: r.Base + s.svc.MessagePath()}}, nil
 }
 
 func (s *Server) getEndpointAddress(_ context.Context, r *Request) (*Response, error) {
-	return returnResponse("getEndpointAddressResponse", r.Base+s.svc.MessagePath()), nil
+	return &Response{Value: &wsdl.GetEndpointAddressResponse{Return_: r.Base + s.svc.MessagePath()}}, nil
 }
 
 // wseElement returns a WS-Eventing 2004/08 element declaring its namespace.

@@ -32,6 +32,10 @@ type Request struct {
 	// Payload is the Body's first element (nil for an empty Body).
 	Payload   *etree.Element
 	Operation wsdl.Operation
+	// Input is the payload decoded into the operation's generated request
+	// type (a pointer, such as *wsdl.Subscribe) for the operations of a
+	// fixed shape; nil for the WS-Eventing ones, which read Payload.
+	Input any
 	// Base is Herald's address as the client reached it (scheme://host).
 	Base string
 	HTTP *http.Request
@@ -40,6 +44,10 @@ type Request struct {
 // A Response is what a handler answers: the Body's children (none for an
 // empty Body) and extra header blocks.
 type Response struct {
+	// Value is the answer as the operation's generated response type (a
+	// pointer, such as *wsdl.SubscribeResponse), encoded before Body;
+	// nil when the handler builds the Body itself.
+	Value   any
 	Body    []*etree.Element
 	Headers []*etree.Element
 }
@@ -223,7 +231,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var resp *Response
 	if err == nil {
 		req.Operation = rt.op
+		if fixedShape(rt.op) {
+			req.Input, err = decode(req.Payload, rt.op)
+		}
+	}
+	if err == nil {
 		resp, err = rt.handler(ctx, req)
+	}
+	if err == nil {
+		err = bodyOf(resp, rt.op)
 	}
 	if err != nil {
 		action := ""
