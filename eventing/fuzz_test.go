@@ -54,6 +54,7 @@ func FuzzParseSubscribe(f *testing.F) {
 		f.Add([]byte(strings.ReplaceAll(string(b), addressing.NS200408, addressing.NS10)))
 	}
 	const open = `<wse:Subscribe xmlns:wse="` + eventing.NS + `" xmlns:wsa="` + addressing.NS10 + `" xmlns:h="` + eventing.HeraldNS + `">`
+	const open11 = `<wse:Subscribe xmlns:wse="` + eventing.NS2011 + `" xmlns:wsa="` + addressing.NS10 + `" xmlns:h="` + eventing.HeraldNS + `">`
 	for _, s := range []string{
 		open + `<wse:Delivery Mode="` + eventing.NS + `/DeliveryModes/Push"><wse:NotifyTo><wsa:Address>http://sink.example/</wsa:Address></wse:NotifyTo></wse:Delivery>` +
 			`<wse:Expires>PT1H</wse:Expires><wse:Filter xmlns:m="` + eventing.MessageNS + `">/m:message[m:topic='storms']</wse:Filter><h:Secret>s3cret</h:Secret></wse:Subscribe>`,
@@ -62,6 +63,13 @@ func FuzzParseSubscribe(f *testing.F) {
 		open + `<wse:Delivery/><wse:Delivery/></wse:Subscribe>`,
 		open + `<wse:Delivery/><wse:Filter>/m:x</wse:Filter><wse:Expires>-PT1S</wse:Expires></wse:Subscribe>`,
 		open + `<wse:EndTo><x/></wse:EndTo></wse:Subscribe>`,
+		// 2011: Format, BestEffort, PT0S, h:Processor, no Dialect.
+		open11 + `<wse:Delivery><wse:NotifyTo><wsa:Address>http://sink.example/</wsa:Address></wse:NotifyTo></wse:Delivery>` +
+			`<wse:Format Name="` + eventing.FormatWrap + `"/><wse:Expires BestEffort="true">PT0S</wse:Expires>` +
+			`<wse:Filter xmlns:m="` + eventing.MessageNS + `">/m:message[m:topic='storms']</wse:Filter></wse:Subscribe>`,
+		open11 + `<wse:Delivery><h:Processor>pull</h:Processor></wse:Delivery><wse:Expires>2026-03-02T00:00:00Z</wse:Expires>` +
+			`<wse:EndTo><wsa:Address>http://end.example/</wsa:Address></wse:EndTo></wse:Subscribe>`,
+		open11 + `<wse:Delivery Mode="x"/><wse:Format/><wse:Expires BestEffort="maybe">P1D1Y</wse:Expires></wse:Subscribe>`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -85,6 +93,16 @@ func FuzzParseSubscribe(f *testing.F) {
 		}
 		if req.Message != el {
 			t.Fatal("the request's Message is not the Subscribe element")
+		}
+		// What is stored (without the secret) gives the processor the same
+		// delivery after a restart.
+		d, err := eventing.ParseDelivery(eventing.StripSecret(el))
+		if err != nil {
+			t.Fatalf("the stored Subscribe does not parse again: %v", err)
+		}
+		if d.Version != req.Version || d.Processor != req.Delivery.Processor || d.Format != req.Delivery.Format ||
+			d.Mode != req.Delivery.Mode || (d.NotifyTo == nil) != (req.Delivery.NotifyTo == nil) || len(d.Extensions) != len(req.Delivery.Extensions) {
+			t.Fatalf("the stored Subscribe parses into %+v; the request had %+v", d, req.Delivery)
 		}
 		if req.Filter != nil {
 			if _, err := eventing.CompileFilter(req.Filter); err != nil {
