@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -261,13 +262,8 @@ func (s *Service) lock(id string) func() {
 func (s *Service) processor(name string) (Processor, error) {
 	d, err := LookupDriver(strings.TrimSpace(name))
 	if err != nil {
-		return nil, UnknownProcessor(strings.TrimSpace(name), slices.Sorted(func(yield func(string) bool) {
-			for n := range s.processors {
-				if !yield(n) {
-					return
-				}
-			}
-		}))
+		// The names one can subscribe with here: as the modes and formats.
+		return nil, UnknownProcessor(strings.TrimSpace(name), s.AvailableProcessors())
 	}
 	op, ok := s.processors[d.Name]
 	if !ok {
@@ -485,6 +481,11 @@ func (s *Service) checkEndTo(ctx context.Context, req *SubscribeRequest) error {
 	}
 	if addressing.IsAnonymous(a) || a == addressing.V10.None() {
 		return nil
+	}
+	// SubscriptionEnd goes out as a SOAP request over HTTP: whatever the
+	// target guard says, another scheme is unusable.
+	if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return UnusableEPR("wse:EndTo", fmt.Sprintf("the address %q is not an absolute http(s) URL: Herald sends SubscriptionEnd over HTTP", a))
 	}
 	return CheckTarget(ctx, s.opts.Targets, "EndTo", a)
 }

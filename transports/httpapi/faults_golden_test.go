@@ -262,7 +262,6 @@ var faultRows = []faultRow{
 		v04: sender(wse04n("InvalidMessage"), "not an absolute http(s) URL"),
 		v11: sender(wse11n("UnusableEPR"), "not an absolute http(s) URL")},
 	{name: "EndTo-not-http", body: subscribeWith(`<wse:EndTo><wsa:Address>ftp://sink.example/end</wsa:Address></wse:EndTo>`),
-		bug: "BUG: an EndTo that is not http(s) (ftp://) is accepted (HTTP 200) when the Service has no target guard (eventing.Options.Targets nil): checkEndTo in eventing/service.go leaves the scheme to the guard, which herald serve always installs; the README's fault table says InvalidMessage (2004/08) / UnusableEPR (2011)",
 		v04: sender(wse04n("InvalidMessage"), "EndTo"),
 		v11: sender(wse11n("UnusableEPR"), "EndTo")},
 	{name: "NotifyTo-refused-by-guard", guarded: true, body: func(*faultFixture, eventing.Version) string {
