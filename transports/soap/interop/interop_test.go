@@ -641,6 +641,30 @@ func TestZeep(t *testing.T) {
 	}
 }
 
+// TestZeep2011 is TestZeep in WS-Eventing 2011: testdata/zeep_client_2011.py
+// reads GET /eventing?wsdl=2011 and runs drive's whole flow with wse2011's
+// expectations, with zeep's WS-Addressing 1.0 headers, on the SOAP 1.2 and
+// SOAP 1.1 ports: anonymously, and against a Herald with authorization on
+// with HTTP Basic and with a WS-Security UsernameToken.
+func TestZeep2011(t *testing.T) {
+	script := zeepTool(t, "zeep_client_2011.py")
+	h, ha := startHerald(t), startAuthHerald(t)
+	s := newSink(t)
+	for _, v := range []string{"1.2", "1.1"} {
+		t.Run("SOAP"+v, func(t *testing.T) {
+			drive(t, h, s, run{name: "zeep 2011 SOAP " + v, wse: wse2011, soap: v, argv: []string{python, script}, wire: true})
+		})
+	}
+	for _, c := range []struct{ name, cred string }{{"Basic", "basic"}, {"UsernameToken", "wsse"}} {
+		for _, v := range []string{"1.2", "1.1"} {
+			t.Run(c.name+"/SOAP"+v, func(t *testing.T) {
+				drive(t, ha, s, run{name: "zeep 2011 " + c.name + " SOAP " + v, wse: wse2011, soap: v, argv: []string{python, script},
+					cred: c.cred, anonymous: "fault", challenge: true, wire: true})
+			})
+		}
+	}
+}
+
 // zeepTool checks for Debian's python3 with zeep (requireTool) and returns
 // the absolute path of the client script testdata/{name}.
 func zeepTool(t *testing.T, name string) string {
