@@ -697,8 +697,8 @@ func zeepTool(t *testing.T, name string) string {
 // Both sets run the whole flow rather than the authenticated one and a
 // short anonymous smoke: the client is built once, and a run takes one to
 // three seconds, so the four runs with Basic add about five to ten seconds:
-// the package takes about 30 s with -race (up to about 70 s on a loaded
-// two-core machine).
+// with the 2011 tests the package takes about 45 s with -race on two
+// cores.
 func TestJAXWS(t *testing.T) {
 	tools, classpath := jaxwsTools(t)
 	h, ha := startHerald(t), startAuthHerald(t)
@@ -724,6 +724,38 @@ func TestJAXWS(t *testing.T) {
 		name := "Basic/" + map[string]string{"w3c": "WSA10", "member": "WSA200408"}[tt.addressing] + "/SOAP" + tt.soap
 		t.Run(name, func(t *testing.T) {
 			drive(t, ha, s, run{name: "jaxws " + name, soap: tt.soap, argv: java, extra: []string{"--addressing", tt.addressing},
+				cred: "basic", anonymous: "transport", challenge: true})
+		})
+	}
+}
+
+// TestJAXWS2011 is TestJAXWS in WS-Eventing 2011: wsimport -extension
+// against GET /eventing?wsdl=2011 (the ws-evt 2011 schema, WS-Addressing
+// 1.0 EPRs as javax.xml.ws.wsaddressing.W3CEndpointReference, the
+// reference parameter h:SubscriptionId as the header parameter wsimport
+// makes of the WSDL's soap:header part), and testdata/jaxws2011's client
+// with AddressingFeature (2011 is WS-Addressing 1.0 only), on the SOAP 1.2
+// and SOAP 1.1 ports: anonymously, and with HTTP Basic against a Herald
+// with authorization on. The whole flow of drive, with wse2011's
+// expectations. Its own wsimport and javac (the two WSDLs' Herald
+// extension classes would collide in one tree) add about five seconds.
+func TestJAXWS2011(t *testing.T) {
+	tools, classpath := jaxwsTools(t)
+	h, ha := startHerald(t), startAuthHerald(t)
+	s := newSink(t)
+	classes := buildJAXWS(t, tools, classpath, ha.wsdlFor(wse2011), filepath.Join("testdata", "jaxws2011", "HeraldInterop2011.java"))
+
+	java := append(append([]string{tools["java"]}, jvmFlags...), "-cp", classes+string(os.PathListSeparator)+classpath, "HeraldInterop2011")
+	for _, v := range []string{"1.2", "1.1"} {
+		name := "WSA10/SOAP" + v
+		t.Run(name, func(t *testing.T) {
+			drive(t, h, s, run{name: "jaxws 2011 " + name, wse: wse2011, soap: v, argv: java})
+		})
+	}
+	for _, v := range []string{"1.2", "1.1"} {
+		name := "Basic/WSA10/SOAP" + v
+		t.Run(name, func(t *testing.T) {
+			drive(t, ha, s, run{name: "jaxws 2011 " + name, wse: wse2011, soap: v, argv: java,
 				cred: "basic", anonymous: "transport", challenge: true})
 		})
 	}
