@@ -2,6 +2,7 @@ package eventing
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -185,22 +186,42 @@ type Dispatcher struct {
 	inSignal chan struct{}
 	matching atomic.Uint64 // seq of the event being matched (or last matched)
 	matched  atomic.Uint64 // every event up to it has been matched
-	expiryMu sync.Mutex
-	earliest time.Time // the earliest lease end among the subscriptions (zero: none)
-	// expiryNotes counts noteExpiry calls, so that Expired does not
-	// overwrite a lease end noted while it scanned.
-	expiryNotes uint64
+	// expiries orders the lease ends, earliest first (see Expired).
+	expiryMu    sync.Mutex
+	expiries    expiryHeap
+	expiryStale int // entries of expiries known to be stale
 	headMu      sync.Mutex
 	headCh      chan struct{} // closed when new events are matched
 	queue       workQueue
-	dirtyMu     sync.Mutex
-	dirty       map[*subState]struct{}
-	ctx         context.Context
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
-	started     atomic.Bool
-	workers     sync.WaitGroup
-	closeOnce   sync.Once
+
+	// State persistence (dispatcher_state.go). flushMu makes flushes
+	// one at a time, so that a later snapshot is never overwritten by an
+	// earlier one. The maps below are guarded by dirtyMu.
+	flushMu sync.Mutex
+	dirtyMu sync.Mutex
+	// dirty: the state changed since the last flush.
+	dirty map[*subState]struct{}
+	// logDirty: the delivery log changed since the last full flush.
+	logDirty map[*subState]struct{}
+	// own: the subscriptions whose stored state is their position (a
+	// pending state, or a pull subscription), with that position. Every
+	// other one is at savedThrough or past it.
+	own map[*subState]uint64
+	// savedThrough is the matched-through position last stored.
+	savedThrough atomic.Uint64
+
+	// timers holds the subscriptions parked on a timer (guarded by
+	// timerMu), so that Shutdown stops them.
+	timerMu sync.Mutex
+	timers  map[*subState]struct{}
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	starting  atomic.Bool // Start was called
+	started   atomic.Bool // Start finished
+	workers   sync.WaitGroup
+	closeOnce sync.Once
 	// deliveries run under deliverCtx, which outlives ctx until the
 	// shutdown deadline.
 	deliverCtx    context.Context
@@ -232,6 +253,9 @@ type subState struct {
 	checked   bool     // the queue's head is known to match the filter
 	timer     Timer
 	removed   bool
+	// expiryAt is the lease end queued in the expiry heap for s (zero:
+	// none); guarded by the Dispatcher's expiryMu.
+	expiryAt time.Time
 
 	retry        retryState // of the oldest queued event
 	replayRetry  retryState // of the replayed dead letter being delivered
@@ -262,6 +286,9 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 		inSignal: make(chan struct{}, 1),
 		headCh:   make(chan struct{}),
 		dirty:    map[*subState]struct{}{},
+		logDirty: map[*subState]struct{}{},
+		own:      map[*subState]uint64{},
+		timers:   map[*subState]struct{}{},
 	}
 	d.queue.init()
 	head := st.Head()
@@ -293,33 +320,54 @@ func (d *Dispatcher) committed(evs []*Event) {
 
 // Start loads delivery state for the subscriptions already added and starts
 // the matcher, the workers and the flusher. ctx bounds nothing but the
-// initial load; Shutdown stops them.
+// initial load; Shutdown stops them. A dispatcher starts once: a second
+// call returns an error.
 func (d *Dispatcher) Start(ctx context.Context) error {
-	states, err := d.states.DeliveryStates(ctx)
+	if !d.starting.CompareAndSwap(false, true) {
+		return errors.New("eventing: dispatcher already started")
+	}
+	through, states, err := d.states.DeliveryStates(ctx)
 	if err != nil {
+		d.starting.Store(false)
 		return err
 	}
 	replaying, err := d.dead.Replaying(ctx)
 	if err != nil {
+		d.starting.Store(false)
 		return err
 	}
-	// A subscription whose cursor is at the head has nothing to read: it
-	// goes live at once. Only those behind read the log, so a start with
-	// many idle subscriptions costs no transaction per subscription. This
-	// happens before the matcher runs: events committed meanwhile wait for
-	// it, and reach the live subscriptions.
+	// Every subscription without a pending state is at the stored
+	// matched-through position or past it: the matcher matches again
+	// the events after that position (those a crash left unflushed),
+	// and those subscriptions go live at once, so that a start with many
+	// idle subscriptions reads the log once, not once per subscription.
+	// Only the subscriptions with work pending, or behind that position,
+	// read the log on their own. A file without the position (written
+	// before it existed) starts matching at the head, as before.
 	head := d.matching.Load()
-	var behind []*subState
+	from := through
+	if from == 0 || from > head {
+		from = head
+	}
+	d.savedThrough.Store(through)
+	var behind, owned []*subState
 	d.mu.RLock()
 	for id, s := range d.subs {
 		s.mu.Lock()
 		for _, dl := range replaying[id] {
 			s.replay = append(s.replay, dl.Event())
 		}
+		own := s.pull
 		if st, ok := states[id]; ok {
-			s.restore(st)
+			own = s.restore(st, through) || own
+		} else if !s.pull {
+			s.enqueued = max(s.enqueued, through)
+			s.saved = s.enqueued
 		}
-		if !s.pull && s.enqueued >= head && len(s.replay) == 0 && s.retry.next.IsZero() {
+		if own {
+			owned = append(owned, s)
+		}
+		if !s.pull && s.enqueued >= from && len(s.replay) == 0 && s.retry.next.IsZero() {
 			s.live = true
 		} else {
 			behind = append(behind, s)
@@ -327,6 +375,28 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	d.mu.RUnlock()
+	d.dirtyMu.Lock()
+	for _, s := range owned {
+		d.own[s] = s.saved
+		// Written again at the first flush: as pending while it is, or
+		// as caught up, which frees the position for retention.
+		d.dirty[s] = struct{}{}
+	}
+	for _, s := range behind {
+		d.dirty[s] = struct{}{}
+	}
+	d.dirtyMu.Unlock()
+	if from < head {
+		d.matching.Store(from)
+		d.matched.Store(from)
+		d.inMu.Lock()
+		d.overflow, d.incoming = true, nil
+		d.inMu.Unlock()
+		select {
+		case d.inSignal <- struct{}{}:
+		default:
+		}
+	}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.deliverCtx, d.deliverCancel = context.WithCancel(context.Background())
 	d.started.Store(true)
@@ -360,9 +430,25 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 	d.subs[sub.ID] = s
 	d.owners[sub.Owner]++
 	d.index(s, sub)
+	started := d.started.Load()
+	// A new subscription whose start the matcher has not passed goes
+	// live at once (the matcher takes d.mu to collect an event's
+	// targets after it set matching); one it passed reads the log.
+	if started && !s.pull && sub.Start >= d.matching.Load() {
+		s.live = true
+	}
 	d.mu.Unlock()
-	d.noteExpiry(sub.Expires)
-	if d.started.Load() {
+	d.noteExpiry(s, sub.Expires)
+	if !started {
+		return // Start restores it
+	}
+	// Its stored state is the pending one CreateSubscription wrote at
+	// Start; the next flush writes it again once it caught up.
+	d.dirtyMu.Lock()
+	d.own[s] = sub.Start
+	d.dirty[s] = struct{}{}
+	d.dirtyMu.Unlock()
+	if !s.live {
 		d.kick(s)
 	}
 }
@@ -408,7 +494,7 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 	s.evaluates = s.evaluates || wasEvaluating
 	s.mu.Unlock()
 	d.mu.Unlock()
-	d.noteExpiry(sub.Expires)
+	d.noteExpiry(s, sub.Expires)
 	d.kick(s)
 }
 
@@ -435,7 +521,7 @@ func (d *Dispatcher) Update(sub *Subscription) {
 	s.mu.Lock()
 	s.sub = sub
 	s.mu.Unlock()
-	d.noteExpiry(sub.Expires)
+	d.noteExpiry(s, sub.Expires)
 	d.kick(s)
 }
 
@@ -463,7 +549,15 @@ func (d *Dispatcher) Remove(id string) {
 	s.mu.Unlock()
 	d.dirtyMu.Lock()
 	delete(d.dirty, s)
+	delete(d.logDirty, s)
+	delete(d.own, s)
 	d.dirtyMu.Unlock()
+	d.timerMu.Lock()
+	delete(d.timers, s)
+	d.timerMu.Unlock()
+	d.expiryMu.Lock()
+	d.dropExpiry(s)
+	d.expiryMu.Unlock()
 }
 
 // Running reports whether the dispatcher has started and not shut down.
@@ -558,6 +652,7 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 		}
 		d.cancel()
 		d.deliverCancel()
+		d.stopTimers()
 		d.wg.Wait()
 		if ferr := d.Flush(context.Background(), true); ferr != nil && err == nil {
 			err = ferr

@@ -42,7 +42,7 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 	if len(s.log) > d.opts.LogSize {
 		s.log = append(s.log[:0:0], s.log[len(s.log)-d.opts.LogSize:]...)
 	}
-	d.markDirty(s)
+	d.markLog(s)
 	if s.removed {
 		s.scheduled = false
 		s.mu.Unlock()

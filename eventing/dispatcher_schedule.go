@@ -49,10 +49,8 @@ func (d *Dispatcher) matchLoop() {
 					d.inMu.Lock()
 					d.overflow = true
 					d.inMu.Unlock()
-					select {
-					case <-d.ctx.Done():
+					if !d.sleep(100 * time.Millisecond) {
 						return
-					case <-time.After(100 * time.Millisecond):
 					}
 					continue
 				}
@@ -107,6 +105,11 @@ func (d *Dispatcher) match(ev *Event) {
 			s.live = false
 			s.mu.Unlock()
 			continue
+		}
+		if len(s.queue) == 0 {
+			// From now on s has work pending: the next flush writes its
+			// position before the matched-through position passes it.
+			d.markDirty(s)
 		}
 		s.queue = append(s.queue, ev)
 		s.enqueued = ev.Seq
@@ -276,12 +279,51 @@ func (d *Dispatcher) wait(s *subState, at time.Time) {
 	if s.timer != nil {
 		s.timer.Stop()
 	}
+	d.timerMu.Lock()
+	d.timers[s] = struct{}{}
+	d.timerMu.Unlock()
 	s.timer = d.clock.AfterFunc(max(delay, 0), func() {
+		d.timerMu.Lock()
+		delete(d.timers, s)
+		d.timerMu.Unlock()
 		if d.ctx.Err() != nil {
 			return
 		}
 		d.queue.push(s)
 	})
+}
+
+// stopTimers stops the timers of the parked subscriptions (at Shutdown).
+func (d *Dispatcher) stopTimers() {
+	d.timerMu.Lock()
+	parked := make([]*subState, 0, len(d.timers))
+	for s := range d.timers {
+		parked = append(parked, s)
+	}
+	clear(d.timers)
+	d.timerMu.Unlock()
+	for _, s := range parked {
+		s.mu.Lock()
+		if s.timer != nil {
+			s.timer.Stop()
+		}
+		s.mu.Unlock()
+	}
+}
+
+// sleep waits dur; false when the dispatcher shuts down first. It is the
+// periodic loops' pause (flush, retention, a failed read of the log), on
+// wall time: eventingtest.Clock lists every pending timer, and tests of
+// retry schedules count on it listing only theirs.
+func (d *Dispatcher) sleep(dur time.Duration) bool {
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-d.ctx.Done():
+		return false
+	}
 }
 
 // head returns the event to deliver next: a replayed dead letter first,
@@ -325,6 +367,7 @@ func (d *Dispatcher) scan(s *subState) error {
 	// skipped while s was not live (see the package documentation).
 	if len(evs) < d.opts.ScanBatch && s.enqueued >= d.matching.Load() {
 		s.live = true
+		d.markDirty(s) // no longer reading: its stored state says so next
 	}
 	return nil
 }

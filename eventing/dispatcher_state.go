@@ -3,18 +3,40 @@ package eventing
 import (
 	"context"
 	"log/slog"
-	"time"
 )
 
 // State persistence: cursors and retry state written behind delivery, and
 // retention of the log below every cursor.
+//
+// Writes are proportional to change. One matched-through position, stored
+// with every flush, is the position of every subscription with nothing
+// pending; only a subscription that received, is retrying or is reading an
+// event writes a state of its own, marked Pending while its cursor is its
+// position. A flush writes the matched-through position plus the states of
+// the subscriptions marked dirty since the last one, never one record per
+// subscription, and retention looks only at the subscriptions whose stored
+// state is their own position (own).
+//
+// Why the matched-through position M of a flush is safe: M is read before
+// the flush takes the dirty set; the matcher queues an event to every live
+// subscription it matches (marking one whose queue was empty dirty) before
+// it moves matched past it. So every subscription that an event up to M
+// reached is in the set, or was written as pending by an earlier flush and
+// stays so until a flush finds its queue empty, that is, every such event
+// delivered or dead-lettered. A subscription that is not live (reading the
+// log) is pending, and a new one is stored with a pending state by
+// CreateSubscription, in the same transaction as its record.
 
-// restore applies a stored delivery state; the replayed dead letters must
-// already be queued, so that a replay's retry state finds its head.
-func (s *subState) restore(st *DeliveryState) {
-	if st.Cursor > s.enqueued {
-		s.enqueued = st.Cursor
+// restore applies a stored delivery state given the stored matched-through
+// position, and reports whether the state's cursor is the subscription's
+// own position (pending). The replayed dead letters must already be
+// queued, so that a replay's retry state finds its head.
+func (s *subState) restore(st *DeliveryState, through uint64) (own bool) {
+	pos := st.Position(through)
+	if s.pull {
+		pos = st.Cursor
 	}
+	s.enqueued = max(s.enqueued, pos)
 	s.saved = s.enqueued
 	s.pullCursor = s.enqueued
 	s.retry = retryState{attempts: st.Attempts, next: st.NextAttempt}
@@ -24,20 +46,39 @@ func (s *subState) restore(st *DeliveryState) {
 	s.failures = st.Failures
 	s.failingSince = st.FailingSince
 	s.log = append([]Attempt(nil), st.Log...)
+	return st.pending()
 }
 
-// OldestCursor returns the lowest saved delivery position among the
+// pending reports whether s's cursor is its own position rather than the
+// matched-through one: it is a pull subscription, reads the log, or has
+// matched events not yet delivered; s.mu must be held.
+func (s *subState) pending() bool {
+	return s.pull || !s.live || len(s.queue) > 0
+}
+
+// lowWater returns the lowest stored delivery position: the stored
+// matched-through position, or the own position of a subscription below
+// it. It visits only the subscriptions with a position of their own.
+func (d *Dispatcher) lowWater() uint64 {
+	low := d.savedThrough.Load()
+	d.dirtyMu.Lock()
+	for _, c := range d.own {
+		low = min(low, c)
+	}
+	d.dirtyMu.Unlock()
+	return low
+}
+
+// OldestCursor returns the lowest stored delivery position among the
 // subscriptions (the matcher's position when there are none).
 func (d *Dispatcher) OldestCursor() uint64 {
-	low := d.matched.Load()
 	d.mu.RLock()
-	defer d.mu.RUnlock()
-	for _, s := range d.subs {
-		s.mu.Lock()
-		low = min(low, s.saved)
-		s.mu.Unlock()
+	none := len(d.subs) == 0
+	d.mu.RUnlock()
+	if none {
+		return d.matched.Load()
 	}
-	return low
+	return d.lowWater()
 }
 
 // AckPull records that the client of pull subscription id has everything
@@ -70,15 +111,24 @@ func (s *subState) cursor(matched uint64) uint64 {
 	return s.enqueued
 }
 
+// markDirty notes that s's state changed, for the next flush.
 func (d *Dispatcher) markDirty(s *subState) {
 	d.dirtyMu.Lock()
 	d.dirty[s] = struct{}{}
 	d.dirtyMu.Unlock()
 }
 
+// markLog notes that s's state and its delivery log changed.
+func (d *Dispatcher) markLog(s *subState) {
+	d.dirtyMu.Lock()
+	d.dirty[s] = struct{}{}
+	d.logDirty[s] = struct{}{}
+	d.dirtyMu.Unlock()
+}
+
 func (s *subState) state(matched uint64) *DeliveryState {
 	st := &DeliveryState{
-		Cursor: s.cursor(matched), Attempts: s.retry.attempts, NextAttempt: s.retry.next,
+		Cursor: s.cursor(matched), Pending: s.pending(), Attempts: s.retry.attempts, NextAttempt: s.retry.next,
 		Failures: s.failures, FailingSince: s.failingSince,
 		Log: append([]Attempt{}, s.log...),
 	}
@@ -90,82 +140,99 @@ func (s *subState) state(matched uint64) *DeliveryState {
 
 func (d *Dispatcher) flushLoop() {
 	defer d.wg.Done()
-	tick := time.NewTicker(d.opts.FlushInterval)
-	defer tick.Stop()
 	n := 0
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-tick.C:
-		}
+	for d.sleep(d.opts.FlushInterval) {
 		n++
-		// Every 25th flush also saves the cursors that moved only
-		// because the matcher passed events that did not match.
-		if err := d.Flush(context.Background(), n%25 == 0); err != nil {
+		// Every 25th flush also saves the delivery logs that changed.
+		if err := d.Flush(d.ctx, n%25 == 0); err != nil && d.ctx.Err() == nil {
 			d.logger.Error("cannot save delivery state", slog.Any("err", err))
 		}
 	}
 }
 
-// Flush writes the delivery state of subscriptions that changed; with all,
-// also of those whose cursor moved only because the matcher passed events
-// that did not match them.
+// Flush writes the matched-through position and the delivery state of the
+// subscriptions that changed since the last flush; with all, also the
+// delivery logs that changed since the last full flush. It costs O(the
+// subscriptions that changed), whatever their number. Flushes run one at
+// a time, in order.
 func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
+	d.flushMu.Lock()
+	defer d.flushMu.Unlock()
+	// Read before the dirty set is taken: see the comment at the top.
+	matched := d.matched.Load()
 	d.dirtyMu.Lock()
 	dirty := d.dirty
 	d.dirty = map[*subState]struct{}{}
+	var logs map[*subState]struct{}
+	if all {
+		logs = d.logDirty
+		d.logDirty = map[*subState]struct{}{}
+	}
 	d.dirtyMu.Unlock()
-	matched := d.matched.Load()
-	states := map[string]*DeliveryState{}
-	type position struct{ cursor, log uint64 }
-	saved := map[*subState]position{}
-	consider := func(s *subState, force bool) {
+	if len(dirty) == 0 && len(logs) == 0 && (!all || matched <= d.savedThrough.Load()) {
+		// Nothing changed but the matcher's position: it is written
+		// with the next change, or by the next full flush.
+		return nil
+	}
+	type written struct {
+		cursor, log uint64
+		pending     bool
+		withLog     bool
+	}
+	states := make(map[string]*DeliveryState, len(dirty)+len(logs))
+	saved := make(map[*subState]written, len(dirty)+len(logs))
+	consider := func(s *subState, withLog bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.removed {
 			return
 		}
-		if !force && s.cursor(matched) == s.saved && (!all || s.logVersion == s.logSaved) {
-			return // nothing to write: most subscriptions, most of the time
-		}
 		st := s.state(matched)
-		if !all {
+		if !withLog {
 			// The frequent flushes save positions and retry state; the
-			// delivery log, the bulk of a state, goes with every full one.
+			// delivery log, the bulk of a state, goes with the full ones.
 			st.Log = nil
 		}
 		states[s.id] = st
-		saved[s] = position{st.Cursor, s.logVersion}
+		saved[s] = written{cursor: st.Cursor, log: s.logVersion, pending: st.Pending, withLog: withLog}
 	}
 	for s := range dirty {
-		consider(s, true)
+		_, withLog := logs[s]
+		consider(s, withLog)
 	}
-	if all {
-		d.mu.RLock()
-		for _, s := range d.subs {
-			if _, done := dirty[s]; !done {
-				consider(s, false)
-			}
+	for s := range logs {
+		if _, done := dirty[s]; !done {
+			consider(s, true)
 		}
-		d.mu.RUnlock()
 	}
-	if len(states) == 0 {
-		return nil
-	}
-	if err := d.states.SaveDeliveryStates(ctx, states); err != nil {
+	if err := d.states.SaveDeliveryStates(ctx, matched, states); err != nil {
 		d.dirtyMu.Lock()
-		for s := range saved {
+		for s := range dirty {
 			d.dirty[s] = struct{}{}
+		}
+		for s := range logs {
+			d.logDirty[s] = struct{}{}
 		}
 		d.dirtyMu.Unlock()
 		return err
 	}
-	for s, p := range saved {
+	if matched > d.savedThrough.Load() {
+		d.savedThrough.Store(matched)
+	}
+	for s, w := range saved {
 		s.mu.Lock()
-		s.saved = p.cursor
-		if all {
-			s.logSaved = p.log
+		if !s.removed {
+			s.saved = w.cursor
+			if w.withLog {
+				s.logSaved = w.log
+			}
+			d.dirtyMu.Lock()
+			if w.pending {
+				d.own[s] = w.cursor
+			} else {
+				delete(d.own, s)
+			}
+			d.dirtyMu.Unlock()
 		}
 		s.mu.Unlock()
 	}
@@ -174,29 +241,18 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 
 func (d *Dispatcher) retentionLoop() {
 	defer d.wg.Done()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return
-		case <-time.After(d.opts.RetentionInterval):
-		}
+	for d.sleep(d.opts.RetentionInterval) {
 		if _, err := d.Trim(d.ctx); err != nil && d.ctx.Err() == nil {
 			d.logger.Error("cannot trim the event log", slog.Any("err", err))
 		}
 	}
 }
 
-// Trim deletes the events every subscription's saved cursor has passed that
-// are older than the retention, and returns how many.
+// Trim deletes the events every stored position has passed that are older
+// than the retention, and returns how many. It looks only at the
+// subscriptions with a position of their own, not at every subscription.
 func (d *Dispatcher) Trim(ctx context.Context) (int, error) {
-	low := d.matched.Load()
-	d.mu.RLock()
-	for _, s := range d.subs {
-		s.mu.Lock()
-		low = min(low, s.saved)
-		s.mu.Unlock()
-	}
-	d.mu.RUnlock()
+	low := d.lowWater()
 	n, err := d.log.Trim(ctx, low, d.clock.Now().Add(-d.opts.Retention))
 	if n > 0 {
 		d.logger.Info("event log trimmed", slog.Int("events", n), slog.Uint64("through", low))

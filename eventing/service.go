@@ -830,13 +830,18 @@ func (s *Service) SetMessagePath(ctx context.Context, path string) error {
 	return nil
 }
 
+// sweepLoop reclaims expired subscriptions every SweepInterval. A sweep
+// costs O(the leases that ended): the dispatcher keeps lease ends in a
+// heap.
 func (s *Service) sweepLoop() {
 	defer s.wg.Done()
+	t := time.NewTicker(s.opts.SweepInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-time.After(s.opts.SweepInterval):
+		case <-t.C:
 		}
 		s.Sweep(s.ctx)
 	}
@@ -856,11 +861,13 @@ func (s *Service) Sweep(ctx context.Context) int {
 			s.dispatcher.Remove(sub.ID)
 		case err != nil:
 			s.logger.Error("cannot reclaim an expired subscription", slog.String("subscription_id", sub.ID), slog.Any("err", err))
+			s.dispatcher.RecheckExpiry(sub.ID)
 		case !cur.Expired(now):
 			s.dispatcher.Update(cur)
 		default:
 			if _, err := s.store.DeleteSubscription(ctx, sub.ID); err != nil && !errors.Is(err, ErrNotFound) {
 				s.logger.Error("cannot reclaim an expired subscription", slog.String("subscription_id", sub.ID), slog.Any("err", err))
+				s.dispatcher.RecheckExpiry(sub.ID)
 				break
 			}
 			s.dispatcher.Remove(sub.ID)

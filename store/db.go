@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -238,12 +239,46 @@ func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) 
 		if tx.Bucket(bucketSubscriptions).Get([]byte(s.ID)) != nil {
 			return fmt.Errorf("store: subscription %s exists", s.ID)
 		}
-		return putSub(tx, s)
+		if err := putSub(tx, s); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDeliveryState).Put([]byte(s.ID), pendingAtStart(s))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create subscription: %w", err)
 	}
 	return existing, nil
+}
+
+// CreateSubscriptions stores many new subscriptions in one transaction (an
+// import, a benchmark's setup); unlike CreateSubscription it does not look
+// for an existing subscription with the same key, and fails if an id exists.
+func (db *DB) CreateSubscriptions(ctx context.Context, subs []*eventing.Subscription) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSubscriptions)
+		for _, s := range subs {
+			if b.Get([]byte(s.ID)) != nil {
+				return fmt.Errorf("store: subscription %s exists", s.ID)
+			}
+			if err := putSub(tx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: create subscriptions: %w", err)
+	}
+	return nil
+}
+
+// pendingAtStart is the delivery state a new subscription is stored with:
+// pending at its Start, so that the matched-through position, which a
+// flush may raise past Start before the dispatcher knows the subscription,
+// does not cover events it has not been given (eventing.StateStore).
+func pendingAtStart(s *eventing.Subscription) []byte {
+	v, _ := json.Marshal(&eventing.DeliveryState{Cursor: s.Start, Pending: true})
+	return v
 }
 
 // Subscription implements eventing.SubscriptionStore.
@@ -359,9 +394,11 @@ func (db *DB) SubscriptionsByTopic(ctx context.Context, topic string) ([]string,
 // --- delivery state ---
 
 // DeliveryStates implements eventing.StateStore.
-func (db *DB) DeliveryStates(ctx context.Context) (map[string]*eventing.DeliveryState, error) {
+func (db *DB) DeliveryStates(ctx context.Context) (uint64, map[string]*eventing.DeliveryState, error) {
 	out := map[string]*eventing.DeliveryState{}
+	var through uint64
 	err := db.view(ctx, func(tx *bolt.Tx) error {
+		through = matchedThrough(tx)
 		return tx.Bucket(bucketDeliveryState).ForEach(func(k, v []byte) error {
 			var st eventing.DeliveryState
 			if err := json.Unmarshal(v, &st); err != nil {
@@ -371,11 +408,18 @@ func (db *DB) DeliveryStates(ctx context.Context) (map[string]*eventing.Delivery
 			return nil
 		})
 	})
-	return out, err
+	return through, out, err
 }
 
-// SaveDeliveryStates implements eventing.StateStore.
-func (db *DB) SaveDeliveryStates(ctx context.Context, states map[string]*eventing.DeliveryState) error {
+func matchedThrough(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bucketMeta).Get(keyMatchedThrough); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// SaveDeliveryStates implements eventing.StateStore, in one transaction.
+func (db *DB) SaveDeliveryStates(ctx context.Context, through uint64, states map[string]*eventing.DeliveryState) error {
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		subs, b := tx.Bucket(bucketSubscriptions), tx.Bucket(bucketDeliveryState)
 		for id, st := range states {
@@ -397,6 +441,9 @@ func (db *DB) SaveDeliveryStates(ctx context.Context, states map[string]*eventin
 			if err := b.Put([]byte(id), v); err != nil {
 				return err
 			}
+		}
+		if through > matchedThrough(tx) {
+			return tx.Bucket(bucketMeta).Put(keyMatchedThrough, u64(through))
 		}
 		return nil
 	})

@@ -110,7 +110,7 @@ func TestReopen_KeepsEverything(t *testing.T) {
 	if err := db.SetSetting(ctx, "message_path", "/in"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 1, Failures: 2}, "uuid:gone": {Cursor: 9}}); err != nil {
+	if err := db.SaveDeliveryStates(ctx, 7, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 1, Failures: 2}, "uuid:gone": {Cursor: 9}}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -126,7 +126,10 @@ func TestReopen_KeepsEverything(t *testing.T) {
 	if v, _ := db.Setting(ctx, "message_path"); v != "/in" {
 		t.Fatalf("setting after reopen = %q", v)
 	}
-	states, _ := db.DeliveryStates(ctx)
+	through, states, _ := db.DeliveryStates(ctx)
+	if through != 7 {
+		t.Fatalf("matched through after reopen = %d; want 7", through)
+	}
 	if states["uuid:1"] == nil || states["uuid:1"].Cursor != 1 || states["uuid:gone"] != nil {
 		t.Fatalf("states after reopen = %v; want only uuid:1 at cursor 1", states)
 	}
@@ -362,5 +365,35 @@ func TestUpdateSubscription_MovesTheTopicIndex(t *testing.T) {
 	}
 	if ids, _ := db.SubscriptionsByTopic(ctx, "new"); len(ids) != 1 {
 		t.Fatalf("new topic lists %v", ids)
+	}
+}
+
+// A new subscription is stored with a pending delivery state at its start,
+// so that a matched-through position saved before the dispatcher knew it
+// does not cover its first events.
+func TestCreateSubscription_StoresAPendingStateAtStart(t *testing.T) {
+	db := open(t, t.TempDir())
+	ctx := t.Context()
+	sub := &eventing.Subscription{ID: "uuid:1", Processor: "soap", Message: "<x/>", Start: 5, Created: time.Now().UTC()}
+	if _, err := db.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveDeliveryStates(ctx, 9, nil); err != nil {
+		t.Fatal(err)
+	}
+	through, states, err := db.DeliveryStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := states["uuid:1"]
+	if through != 9 || st == nil || !st.Pending || st.Position(through) != 5 {
+		t.Fatalf("through %d, state %+v; want 9 and pending at 5", through, st)
+	}
+	// The position never moves back.
+	if err := db.SaveDeliveryStates(ctx, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if through, _, _ := db.DeliveryStates(ctx); through != 9 {
+		t.Fatalf("through after saving 3 = %d; want 9", through)
 	}
 }

@@ -8,7 +8,8 @@ const FileName = "herald.db"
 
 // Buckets. Every bucket Herald uses is declared here and created by Open.
 var (
-	// bucketMeta holds keySchemaVersion, keyLastSeq and keyIndexedThrough.
+	// bucketMeta holds keySchemaVersion, keyLastSeq, keyIndexedThrough and
+	// keyMatchedThrough.
 	bucketMeta = []byte("meta")
 	// bucketSubscriptions maps a subscription id to its JSON record.
 	bucketSubscriptions = []byte("subscriptions")
@@ -49,4 +50,8 @@ var (
 	// keyIndexedThrough is the last sequence number the topic index
 	// covers; events after it are found by scanning the log.
 	keyIndexedThrough = []byte("indexed_through")
+	// keyMatchedThrough is the dispatcher's matched-through position: the
+	// delivery position of every subscription without a pending state
+	// (eventing.StateStore).
+	keyMatchedThrough = []byte("matched_through")
 )
