@@ -72,12 +72,19 @@ type DB struct {
 
 var _ eventing.Store = (*DB)(nil)
 
+// An appendReq is one request to the writer: an event to append (msg), or
+// a write of other data (fn) that shares the commit, and so the fsync, of
+// the appends and writes waiting with it.
 type appendReq struct {
 	msg      *eventing.Message
 	received time.Time
 	ev       *eventing.Event
-	err      error
-	done     chan struct{}
+	// fn, when set, is the write; it may run more than once (when another
+	// write of the same commit fails, the commit is tried again without
+	// it), so it must set its results afresh each time.
+	fn   func(tx *bolt.Tx) error
+	err  error
+	done chan struct{}
 }
 
 // Open opens (creating if needed) the database in directory dir.
@@ -206,6 +213,11 @@ func putSub(tx *bolt.Tx, s *eventing.Subscription) error {
 	if err != nil {
 		return err
 	}
+	return putSubRecord(tx, s, v)
+}
+
+// putSubRecord stores s, whose encoded record is v, with its indexes.
+func putSubRecord(tx *bolt.Tx, s *eventing.Subscription, v []byte) error {
 	if err := tx.Bucket(bucketSubscriptions).Put([]byte(s.ID), v); err != nil {
 		return err
 	}
@@ -220,10 +232,19 @@ func putSub(tx *bolt.Tx, s *eventing.Subscription) error {
 	return nil
 }
 
-// CreateSubscription implements eventing.SubscriptionStore.
+// CreateSubscription implements eventing.SubscriptionStore. It commits with
+// the appends and writes waiting at the same time (one fsync for all), and
+// returns once the subscription is durable.
 func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) (*eventing.Subscription, error) {
+	// Encoded here, not in the writer, whose time every commit waits for.
+	rec, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("store: create subscription: %w", err)
+	}
+	state := pendingAtStart(s)
 	var existing *eventing.Subscription
-	err := db.update(ctx, func(tx *bolt.Tx) error {
+	err = db.write(ctx, func(tx *bolt.Tx) error {
+		existing = nil
 		if s.Key != "" {
 			if id := tx.Bucket(bucketSubscriptionsByKey).Get([]byte(s.Key)); id != nil {
 				e, err := getSub(tx, string(id))
@@ -239,10 +260,10 @@ func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) 
 		if tx.Bucket(bucketSubscriptions).Get([]byte(s.ID)) != nil {
 			return fmt.Errorf("store: subscription %s exists", s.ID)
 		}
-		if err := putSub(tx, s); err != nil {
+		if err := putSubRecord(tx, s, rec); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketDeliveryState).Put([]byte(s.ID), pendingAtStart(s))
+		return tx.Bucket(bucketDeliveryState).Put([]byte(s.ID), state)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create subscription: %w", err)

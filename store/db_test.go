@@ -397,3 +397,47 @@ func TestCreateSubscription_StoresAPendingStateAtStart(t *testing.T) {
 		t.Fatalf("through after saving 3 = %d; want 9", through)
 	}
 }
+
+// Subscriptions created concurrently with appends share their commits; one
+// that fails (an id that exists) fails alone, and the others and the
+// events are stored.
+func TestCreateSubscription_GroupCommitWithAppends(t *testing.T) {
+	db := open(t, t.TempDir())
+	ctx := t.Context()
+	if _, err := db.CreateSubscription(ctx, &eventing.Subscription{ID: "uuid:dup", Processor: "soap", Message: "<x/>"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 64
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("uuid:%d", i)
+			if i == n/2 {
+				id = "uuid:dup"
+			}
+			_, errs[i] = db.CreateSubscription(ctx, &eventing.Subscription{ID: id, Processor: "soap", Message: "<x/>", Filter: eventing.TopicFilter("t")})
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := db.Append(ctx, &eventing.Message{Topic: "t"}, time.Now()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (err != nil) != (i == n/2) {
+			t.Errorf("subscription %d: %v", i, err)
+		}
+	}
+	count := 0
+	if err := db.Subscriptions(ctx, func(*eventing.Subscription) error { count++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if count != n || db.Head() != n {
+		t.Fatalf("%d subscriptions and head %d; want %d and %d", count, db.Head(), n, n)
+	}
+}
