@@ -165,6 +165,8 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	s.dispatcher = NewDispatcher(o.Store, o.Clock, o.Logger, o.Dispatcher)
 	s.dispatcher.hooks.failed = s.deliveryFailed
 	s.dispatcher.hooks.filterFailed = s.filterFailed
+	// Endpoints are parsed on first delivery (lazyendpoint.go).
+	pullProcs, cache := map[string]bool{}, newEndpointCache(endpointCacheSize)
 	err = o.Store.Subscriptions(ctx, func(sub *Subscription) error {
 		f, err := CompileFilter(sub.Filter)
 		if err == nil {
@@ -176,7 +178,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 			s.refused = append(s.refused, refusedFilter{sub, err})
 			return nil
 		}
-		s.dispatcher.Add(sub, f, s.restore(ctx, sub))
+		s.dispatcher.Add(sub, f, s.storedEndpoint(ctx, sub, pullProcs, cache))
 		return nil
 	})
 	if err != nil {
