@@ -201,19 +201,15 @@ func getSub(tx *bolt.Tx, id string) (*eventing.Subscription, error) {
 	if v == nil {
 		return nil, fmt.Errorf("store: subscription %s: %w", id, eventing.ErrNotFound)
 	}
-	var s eventing.Subscription
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, err := decodeSub(v, nil)
+	if err != nil {
 		return nil, fmt.Errorf("store: subscription %s: %w", id, err)
 	}
-	return &s, nil
+	return s, nil
 }
 
 func putSub(tx *bolt.Tx, s *eventing.Subscription) error {
-	v, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	return putSubRecord(tx, s, v)
+	return putSubRecord(tx, s, encodeSub(s))
 }
 
 // putSubRecord stores s, whose encoded record is v, with its indexes.
@@ -237,13 +233,9 @@ func putSubRecord(tx *bolt.Tx, s *eventing.Subscription, v []byte) error {
 // returns once the subscription is durable.
 func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) (*eventing.Subscription, error) {
 	// Encoded here, not in the writer, whose time every commit waits for.
-	rec, err := json.Marshal(s)
-	if err != nil {
-		return nil, fmt.Errorf("store: create subscription: %w", err)
-	}
-	state := pendingAtStart(s)
+	rec, state := encodeSub(s), pendingAtStart(s)
 	var existing *eventing.Subscription
-	err = db.write(ctx, func(tx *bolt.Tx) error {
+	err := db.write(ctx, func(tx *bolt.Tx) error {
 		existing = nil
 		if s.Key != "" {
 			if id := tx.Bucket(bucketSubscriptionsByKey).Get([]byte(s.Key)); id != nil {
@@ -387,12 +379,13 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 // Subscriptions implements eventing.SubscriptionStore.
 func (db *DB) Subscriptions(ctx context.Context, fn func(*eventing.Subscription) error) error {
 	return db.view(ctx, func(tx *bolt.Tx) error {
+		in := interner{}
 		return tx.Bucket(bucketSubscriptions).ForEach(func(k, v []byte) error {
-			var s eventing.Subscription
-			if err := json.Unmarshal(v, &s); err != nil {
+			s, err := decodeSub(v, in)
+			if err != nil {
 				return fmt.Errorf("store: subscription %s: %w", k, err)
 			}
-			return fn(&s)
+			return fn(s)
 		})
 	})
 }

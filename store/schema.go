@@ -11,7 +11,8 @@ var (
 	// bucketMeta holds keySchemaVersion, keyLastSeq, keyIndexedThrough and
 	// keyMatchedThrough.
 	bucketMeta = []byte("meta")
-	// bucketSubscriptions maps a subscription id to its JSON record.
+	// bucketSubscriptions maps a subscription id to its record (the
+	// binary form of subcodec.go; JSON in files written before it).
 	bucketSubscriptions = []byte("subscriptions")
 	// bucketSubscriptionsByTopic maps topic 0x00 id to nothing: the
 	// subscriptions with a topic filter, by topic.
