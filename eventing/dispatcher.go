@@ -173,9 +173,13 @@ type Dispatcher struct {
 	opts   DispatcherOptions
 	hooks  dispatcherHooks
 
-	mu      sync.RWMutex
-	subs    map[string]*subState
-	byTopic map[string]map[*subState]struct{}
+	mu   sync.RWMutex
+	subs map[string]*subState
+	// byTopic lists the subscriptions with a topic filter by topic (a
+	// slice, not a set: most topics have one subscription, and a
+	// million small maps cost hundreds of bytes each); subState.topicPos
+	// is each one's place in its list.
+	byTopic map[string][]*subState
 	others  map[*subState]struct{} // push subscriptions without a topic filter
 	owners  map[string]int         // subscriptions per owner (for quotas)
 
@@ -234,7 +238,10 @@ type subState struct {
 	id    string
 	owner string // the subscription's owner (immutable)
 	topic string // topic of a topic filter, "" otherwise
-	pull  bool
+	// topicPos is s's place in Dispatcher.byTopic[topic] (guarded by the
+	// Dispatcher's mu).
+	topicPos int
+	pull     bool
 	// evaluates marks a filter evaluated per event (XPath): the matcher
 	// queues every candidate (all events, or those of the pinned topic)
 	// and the subscription's worker evaluates them, so that no filter
@@ -280,7 +287,7 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 	d := &Dispatcher{
 		log: st, states: st, dead: st, clock: clock, logger: logger, opts: opts,
 		subs:     map[string]*subState{},
-		byTopic:  map[string]map[*subState]struct{}{},
+		byTopic:  map[string][]*subState{},
 		others:   map[*subState]struct{}{},
 		owners:   map[string]int{},
 		inSignal: make(chan struct{}, 1),
@@ -461,12 +468,8 @@ func (d *Dispatcher) index(s *subState, sub *Subscription) {
 	case s.pull:
 	case FilterTopic(s.filter) != "":
 		s.topic = FilterTopic(s.filter)
-		set := d.byTopic[s.topic]
-		if set == nil {
-			set = map[*subState]struct{}{}
-			d.byTopic[s.topic] = set
-		}
-		set[s] = struct{}{}
+		s.topicPos = len(d.byTopic[s.topic])
+		d.byTopic[s.topic] = append(d.byTopic[s.topic], s)
 	default:
 		d.others[s] = struct{}{}
 	}
@@ -500,10 +503,15 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 
 // unindex removes s from the indexes; d.mu must be held.
 func (d *Dispatcher) unindex(s *subState) {
-	if set := d.byTopic[s.topic]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
+	if list := d.byTopic[s.topic]; s.topic != "" && s.topicPos < len(list) && list[s.topicPos] == s {
+		last := len(list) - 1
+		list[s.topicPos] = list[last]
+		list[s.topicPos].topicPos = s.topicPos
+		list[last] = nil
+		if last == 0 {
 			delete(d.byTopic, s.topic)
+		} else {
+			d.byTopic[s.topic] = list[:last]
 		}
 	}
 	delete(d.others, s)

@@ -69,3 +69,26 @@ func TestExpired_FindsTheEndedLeasesOnly(t *testing.T) {
 		t.Fatalf("expired again: %d", len(again))
 	}
 }
+
+// Removing subscriptions from the middle of a topic's list keeps the
+// others in it.
+func TestTopicIndex_UnsubscribeKeepsTheOthers(t *testing.T) {
+	e := newEnv(t, "", eventing.Options{})
+	sinks := make([]*sink, 4)
+	subs := make([]*eventing.Subscription, 4)
+	for i := range sinks {
+		sinks[i] = newSink(t, e.clock)
+		subs[i] = e.subscribe(t, sinks[i].URL, eventing.TopicFilter("t"), nil)
+	}
+	for _, i := range []int{1, 0} {
+		if err := e.svc.Unsubscribe(t.Context(), subs[i].ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.publish(t, "t", "after")
+	for _, i := range []int{2, 3} {
+		if d := sinks[i].next(t); d.text != "after" {
+			t.Fatalf("subscription %d got %q", i, d.text)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package eventing
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 )
 
@@ -20,11 +21,14 @@ import (
 // endpointCacheSize bounds the parsed endpoints kept for lazy endpoints.
 const endpointCacheSize = 16384
 
-// A lazyEndpoint parses a stored subscription's endpoint on first use.
+// A lazyEndpoint parses a stored subscription's endpoint on first use. The
+// dispatcher's copy of the subscription does not keep its Message (the
+// bulk of a record): the endpoint reads the record back to parse it.
 type lazyEndpoint struct {
-	svc   *Service
-	sub   *Subscription
-	cache *endpointCache
+	svc       *Service
+	id        string
+	processor string
+	cache     *endpointCache
 
 	mu   sync.Mutex
 	ep   Endpoint
@@ -36,7 +40,7 @@ func (l *lazyEndpoint) get() Endpoint {
 	ep := l.ep
 	fresh := ep == nil
 	if fresh {
-		ep = l.svc.restore(context.Background(), l.sub)
+		ep = l.svc.restoreByID(context.Background(), l.id, l.processor)
 		l.ep = ep
 	}
 	l.used = true
@@ -120,5 +124,19 @@ func (s *Service) storedEndpoint(ctx context.Context, sub *Subscription, pullPro
 		}
 		return ep
 	}
-	return &lazyEndpoint{svc: s, sub: sub, cache: cache}
+	// The record's Message is read back when the endpoint is parsed.
+	sub.Message = ""
+	return &lazyEndpoint{svc: s, id: sub.ID, processor: sub.Processor, cache: cache}
+}
+
+// restoreByID reads subscription id back from the store and rebuilds its
+// endpoint (restore); a record that cannot be read gives an endpoint whose
+// deliveries fail with the reason, and are retried.
+func (s *Service) restoreByID(ctx context.Context, id, processor string) Endpoint {
+	sub, err := s.store.Subscription(ctx, id)
+	if err != nil {
+		s.logger.Error("stored subscription cannot be read", slog.String("subscription_id", id), slog.String("processor", processor), slog.Any("err", err))
+		return brokenEndpoint{err}
+	}
+	return s.restore(ctx, sub)
 }

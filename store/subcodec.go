@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"time"
-	"unsafe"
 
 	"github.com/herald-eventing/herald/eventing"
 )
@@ -95,9 +94,9 @@ func (in interner) get(b []byte) string {
 }
 
 // decodeSub decodes a record (binary or legacy JSON). The record's bytes
-// belong to bbolt and are copied; the strings of one record share one
-// allocation, and in, when not nil, shares the repeated ones between
-// records.
+// belong to bbolt: every string is copied on its own, so that a caller may
+// drop one (the dispatcher drops Message, the bulk), and in, when not nil,
+// shares the repeated ones between records.
 func decodeSub(v []byte, in interner) (*eventing.Subscription, error) {
 	if len(v) > 0 && v[0] == '{' {
 		var s eventing.Subscription
@@ -109,8 +108,7 @@ func decodeSub(v []byte, in interner) (*eventing.Subscription, error) {
 	if len(v) == 0 || v[0] != subRecordV1 {
 		return nil, errCorruptSub
 	}
-	buf := append([]byte(nil), v[1:]...)
-	d := subDecoder{b: buf}
+	d := subDecoder{b: v[1:]}
 	s := &eventing.Subscription{}
 	s.ID = d.str()
 	s.Processor = d.shared(in)
@@ -142,7 +140,7 @@ func decodeSub(v []byte, in interner) (*eventing.Subscription, error) {
 	return s, nil
 }
 
-// subDecoder reads the fields of a record from b, a copy it owns.
+// subDecoder reads the fields of a record from b (bbolt's bytes).
 type subDecoder struct {
 	b   []byte
 	bad bool
@@ -180,14 +178,9 @@ func (d *subDecoder) raw() []byte {
 	return v
 }
 
-// str returns the next string, sharing the record's copy (never changed
-// after decoding).
+// str returns a copy of the next string.
 func (d *subDecoder) str() string {
-	v := d.raw()
-	if len(v) == 0 {
-		return ""
-	}
-	return unsafe.String(&v[0], len(v))
+	return string(d.raw())
 }
 
 func (d *subDecoder) shared(in interner) string {

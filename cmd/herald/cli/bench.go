@@ -37,6 +37,7 @@ type benchConfig struct {
 	quick    bool
 	only     string
 	profile  string
+	memprof  string
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,6 +48,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&cfg.quick, "quick", false, "short runs and 10,000 subscriptions (a smoke test of the harness)")
 	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, auth, metrics, fanout, latency (with the scale figures at --subscriptions), subscribe, e2e, xpath)")
 	fs.StringVar(&cfg.profile, "cpuprofile", "", "write a CPU profile of the whole run (Herald, the baselines and the load generators) to this file")
+	fs.StringVar(&cfg.memprof, "memprofile", "", "write a heap profile of the instance with --subscriptions, once started, to this file")
 	if err := fs.parseNone(args); err != nil {
 		return err
 	}
@@ -516,6 +518,9 @@ func (b *bench) publishLatency(ctx context.Context) error {
 		if i == 1 {
 			fig.startToDelivery = took
 			fig.rssAfter, fig.file = heapRSS(), fileSize(in.path)
+			if err := b.writeHeapProfile(); err != nil {
+				return err
+			}
 		} else {
 			defer in.stop()
 		}

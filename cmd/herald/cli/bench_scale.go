@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +69,19 @@ func heapRSS() int64 {
 	runtime.GC()
 	debug.FreeOSMemory()
 	return rss("VmRSS")
+}
+
+// writeHeapProfile writes the heap profile --memprofile asks for.
+func (b *bench) writeHeapProfile() error {
+	if b.cfg.memprof == "" {
+		return nil
+	}
+	f, err := os.Create(b.cfg.memprof)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.WriteHeapProfile(f)
 }
 
 // cpuTime returns the CPU time this process has used (user + system).
