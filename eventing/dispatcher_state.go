@@ -138,6 +138,13 @@ func (s *subState) state(matched uint64) *DeliveryState {
 	return st
 }
 
+// empty reports whether st says nothing the matched-through position does
+// not: no work pending, no retry, no failures, no delivery log.
+func (st *DeliveryState) empty() bool {
+	return !st.Pending && st.Attempts == 0 && st.NextAttempt.IsZero() && st.ReplaySeq == 0 &&
+		st.Failures == 0 && len(st.Log) == 0
+}
+
 func (d *Dispatcher) flushLoop() {
 	defer d.wg.Done()
 	n := 0
@@ -188,6 +195,14 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 			return
 		}
 		st := s.state(matched)
+		if st.empty() {
+			// Caught up, no failures, no delivery log: the matched-
+			// through position is its position, so it needs no state
+			// stored at all (the pending one it was created with goes).
+			states[s.id] = nil
+			saved[s] = written{cursor: st.Cursor, log: s.logVersion, withLog: true}
+			return
+		}
 		if !withLog {
 			// The frequent flushes save positions and retry state; the
 			// delivery log, the bulk of a state, goes with the full ones.

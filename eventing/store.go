@@ -134,7 +134,7 @@ type StateStore interface {
 	DeliveryStates(ctx context.Context) (through uint64, states map[string]*DeliveryState, err error)
 	// SaveDeliveryStates stores the given states, skipping subscriptions
 	// that no longer exist (a state with a nil Log keeps the log stored
-	// before), and then raises the matched-through position to through
+	// before; a nil state deletes the stored one), and then raises the matched-through position to through
 	// (it never moves back). Every event up to through that matched a
 	// subscription without a Pending state has been delivered to it, so a
 	// backend that cannot write them in one transaction (bbolt does) must

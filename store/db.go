@@ -440,6 +440,12 @@ func (db *DB) SaveDeliveryStates(ctx context.Context, through uint64, states map
 			if subs.Get([]byte(id)) == nil {
 				continue
 			}
+			if st == nil {
+				if err := b.Delete([]byte(id)); err != nil {
+					return err
+				}
+				continue
+			}
 			if st.Log == nil {
 				var old eventing.DeliveryState
 				if v := b.Get([]byte(id)); v != nil && json.Unmarshal(v, &old) == nil {

@@ -396,6 +396,13 @@ func TestCreateSubscription_StoresAPendingStateAtStart(t *testing.T) {
 	if through, _, _ := db.DeliveryStates(ctx); through != 9 {
 		t.Fatalf("through after saving 3 = %d; want 9", through)
 	}
+	// A nil state deletes the stored one: the position covers it.
+	if err := db.SaveDeliveryStates(ctx, 9, map[string]*eventing.DeliveryState{"uuid:1": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if _, states, _ := db.DeliveryStates(ctx); states["uuid:1"] != nil {
+		t.Fatalf("state after saving nil: %+v", states["uuid:1"])
+	}
 }
 
 // Subscriptions created concurrently with appends share their commits; one
