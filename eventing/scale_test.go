@@ -32,6 +32,9 @@ var (
 	memOnce  sync.Once
 	memMu    sync.Mutex
 	memSinks = map[string]chan string{}
+	// memBlocked names the sinks whose deliveries hold until their
+	// context ends.
+	memBlocked = map[string]bool{}
 )
 
 type memEndpoint struct{ name string }
@@ -39,13 +42,13 @@ type memEndpoint struct{ name string }
 func (m memEndpoint) Key() string { return m.name }
 
 func (m memEndpoint) Deliver(ctx context.Context, n *eventing.Notification) error {
-	if m.name == "block" {
+	memMu.Lock()
+	ch, blocked := memSinks[m.name], memBlocked[m.name]
+	memMu.Unlock()
+	if m.name == "block" || blocked {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	memMu.Lock()
-	ch := memSinks[m.name]
-	memMu.Unlock()
 	if ch != nil {
 		ch <- n.Event.Text
 	}
@@ -92,13 +95,29 @@ type countingStore struct {
 	eventing.Store
 	mu     sync.Mutex
 	writes []int // states per SaveDeliveryStates call
+	fail   bool  // refuse every write from now on (a crash: nothing more is saved)
 }
+
+// errRefused is a countingStore's refusal.
+var errRefused = errors.New("refused")
 
 func (c *countingStore) SaveDeliveryStates(ctx context.Context, through uint64, states map[string]*eventing.DeliveryState) error {
 	c.mu.Lock()
-	c.writes = append(c.writes, len(states))
+	fail := c.fail
+	if !fail {
+		c.writes = append(c.writes, len(states))
+	}
 	c.mu.Unlock()
+	if fail {
+		return errRefused
+	}
 	return c.Store.SaveDeliveryStates(ctx, through, states)
+}
+
+func (c *countingStore) crash() {
+	c.mu.Lock()
+	c.fail = true
+	c.mu.Unlock()
 }
 
 func (c *countingStore) take() []int {
@@ -247,6 +266,75 @@ func TestRestart_100000SubscriptionsDeliverToTheLastAndShutdownIsBounded(t *test
 		}
 		if text := <-got; text != "after" {
 			t.Fatalf("the last subscription (%s) got %q after the restart; want after", g.Subscription.ID, text)
+		}
+	})
+}
+
+// After a crash (no state written after the last flush), a restart
+// delivers what the stored positions had not covered: events after the
+// matched-through position reach the idle subscriptions again (at least
+// once), and a subscription with work pending resumes from its own cursor.
+func TestRestart_AfterACrashResumesFromTheStoredPositions(t *testing.T) {
+	registerMem()
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		a, b := memSink(t, "a"), memSink(t, "b")
+		memMu.Lock()
+		memBlocked["b"] = true
+		memMu.Unlock()
+		defer func() {
+			memMu.Lock()
+			delete(memBlocked, "b")
+			memMu.Unlock()
+		}()
+		svc, db, cs := openScale(t, dir)
+		for _, name := range []string{"a", "b"} {
+			el, _ := parseElement(`<mem name="` + name + `"/>`)
+			if _, err := svc.Subscribe(t.Context(), &eventing.SubscribeRequest{Processor: memProcessor, Message: el, Filter: eventing.TopicFilter(name)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		publish := func(svc *eventing.Service, topic, text string) {
+			t.Helper()
+			if _, err := svc.Publish(t.Context(), &eventing.Message{Topic: topic, Text: text}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		publish(svc, "a", "a1")
+		if got := <-a; got != "a1" {
+			t.Fatalf("a got %q", got)
+		}
+		publish(svc, "b", "b1") // b's delivery hangs: b has work pending
+		synctest.Wait()
+		if err := svc.Dispatcher().Flush(t.Context(), true); err != nil {
+			t.Fatal(err)
+		}
+		// Nothing is saved from here on: the crash.
+		cs.crash()
+		publish(svc, "a", "a2")
+		if got := <-a; got != "a2" {
+			t.Fatalf("a got %q", got)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		svc.Shutdown(ctx)
+		db.Close()
+
+		memMu.Lock()
+		delete(memBlocked, "b")
+		memMu.Unlock()
+		svc, db, _ = openScale(t, dir)
+		defer db.Close()
+		defer svc.Shutdown(context.Background())
+		if got := <-b; got != "b1" {
+			t.Fatalf("after the restart b got %q; want b1 (its own cursor)", got)
+		}
+		if got := <-a; got != "a2" {
+			t.Fatalf("after the restart a got %q; want a2 again (after the matched-through position)", got)
+		}
+		publish(svc, "a", "a3")
+		if got := <-a; got != "a3" {
+			t.Fatalf("a got %q; want a3", got)
 		}
 	})
 }
