@@ -148,6 +148,11 @@ type dispatcherHooks struct {
 	// filterFailed is called (from a worker) when a subscription's filter
 	// exceeded its evaluation budget.
 	filterFailed func(s *Subscription, err error)
+	// reload, when set, parses a subscription's endpoint again from its
+	// stored record: the dispatcher then keeps subscriptions without
+	// their Message and their endpoints behind a bounded cache
+	// (lazyendpoint.go).
+	reload func(id, processor string) Endpoint
 }
 
 // A Dispatcher delivers logged events to subscriptions. See the package
@@ -172,6 +177,8 @@ type Dispatcher struct {
 	logger *slog.Logger
 	opts   DispatcherOptions
 	hooks  dispatcherHooks
+	// endpoints bounds the parsed endpoints kept for lazy endpoints.
+	endpoints *endpointCache
 
 	mu   sync.RWMutex
 	subs map[string]*subState
@@ -286,16 +293,17 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 	}
 	d := &Dispatcher{
 		log: st, states: st, dead: st, clock: clock, logger: logger, opts: opts,
-		subs:     map[string]*subState{},
-		byTopic:  map[string][]*subState{},
-		others:   map[*subState]struct{}{},
-		owners:   map[string]int{},
-		inSignal: make(chan struct{}, 1),
-		headCh:   make(chan struct{}),
-		dirty:    map[*subState]struct{}{},
-		logDirty: map[*subState]struct{}{},
-		own:      map[*subState]uint64{},
-		timers:   map[*subState]struct{}{},
+		subs:      map[string]*subState{},
+		byTopic:   map[string][]*subState{},
+		others:    map[*subState]struct{}{},
+		owners:    map[string]int{},
+		inSignal:  make(chan struct{}, 1),
+		headCh:    make(chan struct{}),
+		dirty:     map[*subState]struct{}{},
+		logDirty:  map[*subState]struct{}{},
+		own:       map[*subState]uint64{},
+		timers:    map[*subState]struct{}{},
+		endpoints: newEndpointCache(endpointCacheSize),
 	}
 	d.queue.init()
 	head := st.Head()
@@ -430,6 +438,7 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 		d.Replace(sub, f, ep)
 		return
 	}
+	sub, ep = d.compact(sub, ep)
 	s := &subState{id: sub.ID, owner: sub.Owner, sub: sub, filter: f, endpoint: ep, enqueued: sub.Start, saved: sub.Start, pullCursor: sub.Start}
 	if _, ok := ep.(PullEndpoint); ok {
 		s.pull = true
@@ -486,6 +495,7 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 		d.mu.Unlock()
 		return
 	}
+	sub, ep = d.compact(sub, ep)
 	s.mu.Lock()
 	d.unindex(s)
 	wasEvaluating := s.evaluates && len(s.queue) > 0
@@ -526,6 +536,7 @@ func (d *Dispatcher) Update(sub *Subscription) {
 	if s == nil {
 		return
 	}
+	sub = d.compactRecord(sub)
 	s.mu.Lock()
 	s.sub = sub
 	s.mu.Unlock()

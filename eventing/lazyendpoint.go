@@ -21,11 +21,13 @@ import (
 // endpointCacheSize bounds the parsed endpoints kept for lazy endpoints.
 const endpointCacheSize = 16384
 
-// A lazyEndpoint parses a stored subscription's endpoint on first use. The
-// dispatcher's copy of the subscription does not keep its Message (the
-// bulk of a record): the endpoint reads the record back to parse it.
+// A lazyEndpoint parses a subscription's endpoint on first use, and again
+// after the cache dropped it. The dispatcher's copy of the subscription
+// does not keep its Message (the bulk of a record): load reads the record
+// back to parse it. Subscriptions made while Herald runs get one too, with
+// the endpoint their Subscribe parsed already in place.
 type lazyEndpoint struct {
-	svc       *Service
+	load      func(id, processor string) Endpoint
 	id        string
 	processor string
 	cache     *endpointCache
@@ -40,7 +42,7 @@ func (l *lazyEndpoint) get() Endpoint {
 	ep := l.ep
 	fresh := ep == nil
 	if fresh {
-		ep = l.svc.restoreByID(context.Background(), l.id, l.processor)
+		ep = l.load(l.id, l.processor)
 		l.ep = ep
 	}
 	l.used = true
@@ -126,7 +128,43 @@ func (s *Service) storedEndpoint(ctx context.Context, sub *Subscription, pullPro
 	}
 	// The record's Message is read back when the endpoint is parsed.
 	sub.Message = ""
-	return &lazyEndpoint{svc: s, id: sub.ID, processor: sub.Processor, cache: cache}
+	return &lazyEndpoint{load: s.reload, id: sub.ID, processor: sub.Processor, cache: cache}
+}
+
+// reload is the lazy endpoints' load: the stored record, parsed again.
+func (s *Service) reload(id, processor string) Endpoint {
+	return s.restoreByID(context.Background(), id, processor)
+}
+
+// compact returns what the dispatcher keeps of a subscription made while
+// it runs: a copy without the Message, and ep behind a lazy endpoint in
+// the cache, so that a million subscriptions do not keep a million parsed
+// endpoints. Pull endpoints, endpoints already lazy, and a dispatcher
+// without a reload hook keep them as they are.
+func (d *Dispatcher) compact(sub *Subscription, ep Endpoint) (*Subscription, Endpoint) {
+	if d.hooks.reload == nil || d.endpoints == nil {
+		return sub, ep
+	}
+	switch ep.(type) {
+	case PullEndpoint, *lazyEndpoint, brokenEndpoint:
+		return sub, ep
+	}
+	cp := *sub
+	cp.Message = ""
+	l := &lazyEndpoint{load: d.hooks.reload, id: sub.ID, processor: sub.Processor, cache: d.endpoints, ep: ep, used: true}
+	d.endpoints.add(l)
+	return &cp, l
+}
+
+// compactRecord returns the copy of sub the dispatcher keeps (without
+// its Message when endpoints are lazy).
+func (d *Dispatcher) compactRecord(sub *Subscription) *Subscription {
+	if d.hooks.reload == nil || sub.Message == "" {
+		return sub
+	}
+	cp := *sub
+	cp.Message = ""
+	return &cp
 }
 
 // restoreByID reads subscription id back from the store and rebuilds its

@@ -166,7 +166,8 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	s.dispatcher.hooks.failed = s.deliveryFailed
 	s.dispatcher.hooks.filterFailed = s.filterFailed
 	// Endpoints are parsed on first delivery (lazyendpoint.go).
-	pullProcs, cache := map[string]bool{}, newEndpointCache(endpointCacheSize)
+	s.dispatcher.hooks.reload = s.reload
+	pullProcs, cache := map[string]bool{}, s.dispatcher.endpoints
 	err = o.Store.Subscriptions(ctx, func(sub *Subscription) error {
 		f, err := CompileFilter(sub.Filter)
 		if err == nil {
