@@ -486,8 +486,8 @@ func (d *Dispatcher) index(s *subState, sub *Subscription) {
 
 // Replace gives a subscription a new record, filter and endpoint (a
 // repeated WS-Eventing Subscribe for its endpoint) in place: its position,
-// retry state and delivery in flight carry on, and events from now on are
-// matched with the new filter.
+// attempt counts and delivery in flight carry on, a retry it waits for is
+// tried at once, and events from now on are matched with the new filter.
 func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 	d.mu.Lock()
 	s := d.subs[sub.ID]
@@ -505,10 +505,13 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 	// Candidates queued for the old filter were never checked: they are
 	// checked with the new one, whatever it is.
 	s.evaluates = s.evaluates || wasEvaluating
+	// A subscriber that subscribed again (its endpoint fixed, say) is
+	// tried at once: the attempts carry on, the wait does not.
+	s.retry.next, s.replayRetry.next = time.Time{}, time.Time{}
 	s.mu.Unlock()
 	d.mu.Unlock()
 	d.noteExpiry(s, sub.Expires)
-	d.kick(s)
+	d.wake(s)
 }
 
 // unindex removes s from the indexes; d.mu must be held.

@@ -3,7 +3,8 @@ package eventing
 // Replay: dead letters an operator sends back for delivery.
 
 // Replay queues dead letters of subscription id for delivery ahead of its
-// new events (those already queued are skipped).
+// new events (those already queued are skipped), and wakes a subscription
+// parked until its next retry: the replayed letters are due now.
 func (d *Dispatcher) Replay(id string, dls []*DeadLetter) {
 	s := d.state(id)
 	if s == nil {
@@ -20,5 +21,5 @@ func (d *Dispatcher) Replay(id string, dls []*DeadLetter) {
 		}
 	}
 	s.mu.Unlock()
-	d.kick(s)
+	d.wake(s)
 }

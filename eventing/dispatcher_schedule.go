@@ -290,6 +290,24 @@ func (d *Dispatcher) wait(s *subState, at time.Time) {
 	})
 }
 
+// wake schedules s now: at once if it is parked on a timer (a retry that
+// is not due yet; the step decides again what is due), else as kick does.
+func (d *Dispatcher) wake(s *subState) {
+	s.mu.Lock()
+	parked := s.timer != nil && !s.removed && s.timer.Stop()
+	s.mu.Unlock()
+	if parked {
+		// Stopped before it fired: s is still scheduled, and in no
+		// queue; put it in one.
+		d.timerMu.Lock()
+		delete(d.timers, s)
+		d.timerMu.Unlock()
+		d.queue.push(s)
+		return
+	}
+	d.kick(s)
+}
+
 // stopTimers stops the timers of the parked subscriptions (at Shutdown).
 func (d *Dispatcher) stopTimers() {
 	d.timerMu.Lock()

@@ -92,3 +92,28 @@ func TestTopicIndex_UnsubscribeKeepsTheOthers(t *testing.T) {
 		}
 	}
 }
+
+// A subscription waiting for its next retry is woken when its subscriber
+// subscribes again (its endpoint fixed): the next attempt is made at once,
+// not at the retry's time.
+func TestReplace_WakesASubscriptionWaitingForARetry(t *testing.T) {
+	e := newEnv(t, "", eventing.Options{})
+	s := newSink(t, e.clock)
+	s.status = func(n int) (int, http.Header) {
+		if n == 0 {
+			return 500, nil
+		}
+		return 202, nil
+	}
+	e.subscribe(t, s.URL, eventing.TopicFilter("t"), nil)
+	t0 := e.clock.Now()
+	e.publish(t, "t", "one")
+	if d := s.next(t); d.attempt != 1 {
+		t.Fatalf("attempt %d; want 1", d.attempt)
+	}
+	waitTimer(t, e.clock, t0.Add(5*time.Second))
+	e.subscribe(t, s.URL, eventing.TopicFilter("t"), nil) // the same endpoint and filter: a replace
+	if d := s.next(t); d.attempt != 2 || !d.at.Equal(t0) {
+		t.Fatalf("attempt %d at %v; want attempt 2 at once (%v)", d.attempt, d.at, t0)
+	}
+}
