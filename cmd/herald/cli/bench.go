@@ -552,7 +552,7 @@ func (b *bench) publishLatency(ctx context.Context) error {
 	b.row("publish latency p99, 1 subscription", ms(p(0, 99)), "", "", "")
 	b.row(fmt.Sprintf("publish latency p50, %d subscriptions", b.cfg.subs), ms(p(1, 50)), ms(p(0, 50)), fmt.Sprintf("%.2f×", float64(p(1, 50))/float64(p(0, 50))), "")
 	b.row(fmt.Sprintf("publish latency p99, %d subscriptions", b.cfg.subs), ms(p(1, 99)), ms(p(0, 99)), fmt.Sprintf("%.2f×", float64(p(1, 99))/float64(p(0, 99))), "≤ 1.2× of 1 subscription")
-	idleFor := 10 * time.Second
+	idleFor := 5 * time.Second
 	if b.cfg.quick {
 		idleFor = 2 * time.Second
 	}

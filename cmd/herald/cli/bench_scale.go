@@ -158,10 +158,7 @@ const cloud42Subscribe = `<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/s
 // from 16 concurrent clients.
 func (b *bench) subscribeRate(ctx context.Context) error {
 	const clients = 16
-	d := max(b.cfg.duration, 5*time.Second)
-	if b.cfg.quick {
-		d = time.Second
-	}
+	d := b.cfg.duration
 	b.progress("subscribe rate: %d clients for %s", clients, d)
 	in, err := b.start(ctx, "subscribe", false)
 	if err != nil {
