@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 	"github.com/google/uuid"
@@ -98,38 +99,21 @@ type Endpoint struct {
 	secret string
 	key    string
 	action string
+	wrapped bool
 	// head and tail are the envelope around the MessageID and the body,
-	// built once: wsa:To, wsa:Action and the reference parameters do not
-	// change between notifications.
+	// built once (template): wsa:To, wsa:Action and the reference
+	// parameters do not change between notifications.
+	once            sync.Once
 	head, mid, tail []byte
 }
 
 var _ eventing.Endpoint = (*Endpoint)(nil)
 
 func newEndpoint(client *http.Client, epr *addressing.EndpointReference, secret string, wrapped bool) *Endpoint {
-	e := &Endpoint{client: client, epr: epr, secret: secret, action: eventing.NotifyAction}
+	e := &Endpoint{client: client, epr: epr, secret: secret, action: eventing.NotifyAction, wrapped: wrapped}
 	if wrapped {
 		e.action = eventing.ActionNotifyWrapped
 	}
-	v := epr.Version
-	env := New(V12, v)
-	env.Header.CreateElement("wsa:Action").SetText(e.action)
-	epr.AddressHeaders(env.Header, v, "wsa")
-	// Markers no subscriber can put into its own address or parameters.
-	idMark, bodyMark := "@@id-"+uuid.NewString()+"@@", "@@body-"+uuid.NewString()+"@@"
-	env.Header.CreateElement("wsa:MessageID").SetText(idMark)
-	if wrapped {
-		n := env.Body.CreateElement("wse:Notify")
-		n.CreateAttr("xmlns:wse", eventing.NS2011)
-		n.CreateAttr("actionURI", eventing.NotifyAction)
-		n.SetText(bodyMark)
-	} else {
-		env.Body.SetText(bodyMark)
-	}
-	doc, _ := env.Doc.WriteToBytes()
-	i := strings.Index(string(doc), idMark)
-	j := strings.Index(string(doc), bodyMark)
-	e.head, e.mid, e.tail = doc[:i], doc[i+len(idMark):j], doc[j+len(bodyMark):]
 	var key strings.Builder
 	key.WriteString(epr.Address)
 	for _, p := range append(append([]*etree.Element{}, epr.ReferenceProperties...), epr.ReferenceParameters...) {
@@ -145,11 +129,39 @@ func newEndpoint(client *http.Client, epr *addressing.EndpointReference, secret 
 	return e
 }
 
+// template builds, on the first notification, the envelope around the
+// MessageID and the body: a subscription that is made and never
+// notified (or whose endpoint is only validated) costs no envelope.
+func (e *Endpoint) template() {
+	e.once.Do(func() {
+		v := e.epr.Version
+		env := New(V12, v)
+		env.Header.CreateElement("wsa:Action").SetText(e.action)
+		e.epr.AddressHeaders(env.Header, v, "wsa")
+		// Markers no subscriber can put into its own address or parameters.
+		idMark, bodyMark := "@@id-"+uuid.NewString()+"@@", "@@body-"+uuid.NewString()+"@@"
+		env.Header.CreateElement("wsa:MessageID").SetText(idMark)
+		if e.wrapped {
+			n := env.Body.CreateElement("wse:Notify")
+			n.CreateAttr("xmlns:wse", eventing.NS2011)
+			n.CreateAttr("actionURI", eventing.NotifyAction)
+			n.SetText(bodyMark)
+		} else {
+			env.Body.SetText(bodyMark)
+		}
+		doc, _ := env.Doc.WriteToBytes()
+		i := strings.Index(string(doc), idMark)
+		j := strings.Index(string(doc), bodyMark)
+		e.head, e.mid, e.tail = doc[:i], doc[i+len(idMark):j], doc[j+len(bodyMark):]
+	})
+}
+
 // Key identifies the endpoint by address and reference parameters.
 func (e *Endpoint) Key() string { return e.key }
 
 // Envelope returns the notification envelope for n.
 func (e *Endpoint) Envelope(n *eventing.Notification) []byte {
+	e.template()
 	body := n.Event.XML()
 	b := make([]byte, 0, len(e.head)+len(n.MessageID)+len(e.mid)+len(body)+len(e.tail))
 	b = append(b, e.head...)
