@@ -15,8 +15,8 @@ import (
 
 // Dead letters are JSON records in the dead_letters bucket under the key
 // <escaped subscription id>.<sequence number, 20 digits>, so that one
-// subscription's are one wildcard (id.*) and a subscription's deletion
-// purges them in one request. The record carries the subscription id.
+// subscription's are one wildcard (id.*). The record carries the
+// subscription id.
 
 type deadLetterRecord struct {
 	ID string `json:"subscription_id"`
@@ -54,13 +54,13 @@ type revDeadLetter struct {
 func (s *Store) deadLetters(ctx context.Context, pattern string) ([]revDeadLetter, map[*eventing.DeadLetter]string, error) {
 	var out []revDeadLetter
 	ids := map[*eventing.DeadLetter]string{}
-	err := eachEntry(ctx, s.dead, pattern, func(e natsjs.KeyValueEntry) error {
+	err := s.dead.list(ctx, s, pattern, func(e entry) error {
 		var rec deadLetterRecord
-		if err := json.Unmarshal(e.Value(), &rec); err != nil {
-			return fmt.Errorf("jetstream: dead letter %q: %w", e.Key(), err)
+		if err := json.Unmarshal(e.value, &rec); err != nil {
+			return fmt.Errorf("jetstream: dead letter %q: %w", e.key, err)
 		}
 		dl := rec.DeadLetter
-		out = append(out, revDeadLetter{&dl, e.Key(), e.Revision()})
+		out = append(out, revDeadLetter{&dl, e.key, e.rev})
 		ids[&dl] = rec.ID
 		return nil
 	})
@@ -165,8 +165,22 @@ func (s *Store) DeleteDeadLetter(ctx context.Context, id string, seq uint64) err
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	if err := s.dead.purge(ctx, deadLetterKey(id, seq)); err != nil {
+	if err := s.dead.purge(ctx, deadLetterKey(id, seq), 0); err != nil {
 		return fmt.Errorf("jetstream: delete dead letter %s/%d: %w", id, seq, err)
 	}
 	return nil
+}
+
+// deleteDeadLetters removes every dead letter of a deleted subscription
+// (DeleteSubscription).
+func (s *Store) deleteDeadLetters(ctx context.Context, id string) error {
+	dls, _, err := s.deadLetters(ctx, token(id)+".*")
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, d := range dls {
+		errs = append(errs, s.dead.purge(ctx, d.key, 0))
+	}
+	return errors.Join(errs...)
 }

@@ -333,6 +333,7 @@ func (s *Store) leaderNext(ctx context.Context, seq uint64, filter string) (*eve
 type storedMsg struct {
 	Subject string    `json:"subject"`
 	Seq     uint64    `json:"seq"`
+	Header  []byte    `json:"hdrs"`
 	Data    []byte    `json:"data"`
 	Time    time.Time `json:"time"`
 }

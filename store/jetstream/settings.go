@@ -43,10 +43,10 @@ func (s *Store) Keys(ctx context.Context) ([]*access.Key, error) {
 		return nil, err
 	}
 	var out []*access.Key
-	err := eachEntry(ctx, s.keys, ">", func(e natsjs.KeyValueEntry) error {
+	err := s.keys.list(ctx, s, ">", func(e entry) error {
 		var k access.Key
-		if err := json.Unmarshal(e.Value(), &k); err != nil {
-			return fmt.Errorf("jetstream: key %q: %w", e.Key(), err)
+		if err := json.Unmarshal(e.value, &k); err != nil {
+			return fmt.Errorf("jetstream: key %q: %w", e.key, err)
 		}
 		out = append(out, &k)
 		return nil
@@ -84,7 +84,7 @@ func (s *Store) DeleteKey(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("jetstream: delete key %s: %w", name, err)
 	}
-	if err := s.keys.kv.Delete(ctx, token(name), natsjs.LastRevision(e.Revision())); err != nil {
+	if err := s.keys.purge(ctx, token(name), e.Revision()); err != nil {
 		return fmt.Errorf("jetstream: delete key %s: %w", name, err)
 	}
 	return nil

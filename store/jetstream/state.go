@@ -43,14 +43,14 @@ func (s *Store) DeliveryStates(ctx context.Context) (map[string]*eventing.Delive
 	}
 	out := map[string]*eventing.DeliveryState{}
 	revs := map[string]uint64{}
-	err := eachEntry(ctx, s.states, ">", func(e natsjs.KeyValueEntry) error {
+	err := s.states.list(ctx, s, ">", func(e entry) error {
 		var rec stateRecord
-		if err := json.Unmarshal(e.Value(), &rec); err != nil {
-			return fmt.Errorf("jetstream: delivery state %q: %w", e.Key(), err)
+		if err := json.Unmarshal(e.value, &rec); err != nil {
+			return fmt.Errorf("jetstream: delivery state %q: %w", e.key, err)
 		}
 		st := rec.DeliveryState
 		out[rec.ID] = &st
-		revs[rec.ID] = e.Revision()
+		revs[rec.ID] = e.rev
 		return nil
 	})
 	if err != nil {
@@ -148,7 +148,7 @@ func (s *Store) saveState(ctx context.Context, id string, st *eventing.DeliveryS
 
 // deleteState removes a deleted subscription's state (DeleteSubscription).
 func (s *Store) deleteState(ctx context.Context, id string) error {
-	err := s.states.purge(ctx, token(id))
+	err := s.states.purge(ctx, token(id), 0)
 	s.revMu.Lock()
 	delete(s.revs, id)
 	s.revMu.Unlock()

@@ -1,6 +1,7 @@
 package jetstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -204,7 +205,9 @@ func open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 	if v := s.events.CachedInfo().Config.Metadata["herald_schema_version"]; v != SchemaVersion {
 		return nil, fmt.Errorf("%w %q in stream %s (this Herald reads %q)", ErrSchemaVersion, v, s.streamName, SchemaVersion)
 	}
-	for _, b := range []struct {
+	// The buckets are independent streams: create them at once (on a
+	// cluster each creation is a round of the meta group).
+	buckets := []struct {
 		p    **bucket
 		name string
 		desc string
@@ -215,10 +218,17 @@ func open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 		{&s.dead, "dead_letters", "dead letters by subscription id and sequence number"},
 		{&s.settings, "settings", "settings by name"},
 		{&s.keys, "keys", "API keys by name (their SHA-256, never the key)"},
-	} {
-		if *b.p, err = ensureBucket(ctx, js, o.Prefix+"_"+b.name, b.desc, o.Replicas); err != nil {
-			return nil, err
-		}
+	}
+	errs := make([]error, len(buckets))
+	var wg sync.WaitGroup
+	for i, b := range buckets {
+		wg.Go(func() {
+			*b.p, errs[i] = ensureBucket(ctx, js, o.Prefix+"_"+b.name, b.desc, o.Replicas)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	info, err := s.events.Info(ctx)
 	if err != nil {
@@ -275,6 +285,8 @@ func ensureBucket(ctx context.Context, js natsjs.JetStream, name, desc string, r
 		Duplicates:        2 * time.Minute,
 		Discard:           natsjs.DiscardNew,
 		AllowDirect:       false,
+		// Purge markers expire (markerTTL).
+		AllowMsgTTL: true,
 	})
 	if err != nil {
 		return nil, err
@@ -286,10 +298,108 @@ func ensureBucket(ctx context.Context, js natsjs.JetStream, name, desc string, r
 	return &bucket{kv: kv, stream: st, subjPrefix: "$KV." + name + "."}, nil
 }
 
-// purge removes every revision of the keys matching key (which may end in
-// ".>") without leaving delete markers behind.
-func (b *bucket) purge(ctx context.Context, key string) error {
-	return b.stream.Purge(ctx, natsjs.WithPurgeSubject(b.subjPrefix+key))
+// markerTTL is how long a deleted key's purge marker stays. Deletions
+// leave a marker, not nothing, so that every change of a bucket is a
+// message with a sequence number, which list's check against the leader
+// relies on; the marker then expires.
+const markerTTL = time.Hour
+
+// purge removes every revision of key, leaving a marker that expires after
+// markerTTL; with rev > 0 only if rev is still the key's revision
+// (natsjs.ErrKeyRevisionMismatch otherwise).
+func (b *bucket) purge(ctx context.Context, key string, rev uint64) error {
+	opts := []natsjs.KVDeleteOpt{natsjs.PurgeTTL(markerTTL)}
+	if rev > 0 {
+		opts = append(opts, natsjs.LastRevision(rev))
+	}
+	return b.kv.Purge(ctx, key, opts...)
+}
+
+// An entry is a key's current value in a bucket.
+type entry struct {
+	key   string
+	value []byte
+	rev   uint64
+}
+
+// list calls fn for the current value of every key of b matching pattern
+// (a KV key pattern), in the order they were last written.
+//
+// It reads through a KV watcher, an ephemeral consumer that the servers
+// place on any replica of the bucket's stream, not necessarily the leader:
+// its view may lack the newest writes. So the leader's last sequence
+// number is taken first, and what the watcher's replica had not got
+// (everything after the newest revision it delivered) is then read from
+// the leader, one message get at a time, usually none.
+func (b *bucket) list(ctx context.Context, s *Store, pattern string, fn func(entry) error) error {
+	info, err := b.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("jetstream: list %s: %w", b.kv.Bucket(), err)
+	}
+	last := info.State.LastSeq
+	var (
+		entries []entry
+		index   = map[string]int{}
+		newest  uint64
+	)
+	set := func(e entry, deleted bool) {
+		if i, ok := index[e.key]; ok {
+			entries[i].value = nil // superseded: dropped below
+			delete(index, e.key)
+		}
+		if !deleted {
+			index[e.key] = len(entries)
+			entries = append(entries, e)
+		}
+	}
+	w, err := b.kv.Watch(ctx, pattern, natsjs.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("jetstream: list %s: %w", b.kv.Bucket(), err)
+	}
+	func() {
+		defer w.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					err = fmt.Errorf("jetstream: list %s: watcher stopped", b.kv.Bucket())
+					return
+				}
+				if e == nil {
+					return // the initial values are done
+				}
+				newest = max(newest, e.Revision())
+				set(entry{e.Key(), e.Value(), e.Revision()}, false)
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	for seq := newest + 1; seq <= last; {
+		m, err := s.leaderGet(ctx, b.stream.CachedInfo().Config.Name, seq, b.subjPrefix+pattern)
+		if err != nil {
+			return fmt.Errorf("jetstream: list %s: %w", b.kv.Bucket(), err)
+		}
+		if m == nil || m.Seq > last {
+			break
+		}
+		deleted := bytes.Contains(m.Header, []byte("KV-Operation"))
+		set(entry{strings.TrimPrefix(m.Subject, b.subjPrefix), m.Data, m.Seq}, deleted)
+		seq = m.Seq + 1
+	}
+	for i, e := range entries {
+		if j, ok := index[e.key]; !ok || j != i {
+			continue
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close stops the watcher and closes the connection. Appends waiting for

@@ -78,7 +78,7 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *eventing.Subscripti
 	if existing != nil || err != nil {
 		// Lost the key to another subscription, or failed: this one
 		// must not stay.
-		if perr := s.subs.purge(ctx, k); perr != nil {
+		if perr := s.subs.purge(ctx, k, 0); perr != nil {
 			s.logger.Warn("cannot remove a subscription not created", slog.String("subscription_id", sub.ID), slog.Any("err", perr))
 		}
 	}
@@ -172,8 +172,9 @@ func (s *Store) UpdateSubscription(ctx context.Context, id string, fn func(*even
 // DeleteSubscription implements eventing.SubscriptionStore. The record
 // goes first, so the subscription is gone once that step succeeded; the
 // key entry, delivery state and dead letters follow. If one of those
-// fails the subscription is still deleted: the error says what was left
-// behind, and Sweep removes it.
+// fails the subscription is still deleted and the error says what was
+// left behind (orphaned state and dead letters are never read as a
+// subscription's; removing them is left to a sweeper, not written yet).
 func (s *Store) DeleteSubscription(ctx context.Context, id string) (*eventing.Subscription, error) {
 	k := token(id)
 	var sub *eventing.Subscription
@@ -186,7 +187,7 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) (*eventing.Su
 		if sub, rev, err = s.getSub(ctx, id); err != nil {
 			return nil, err
 		}
-		err = s.subs.kv.Delete(ctx, k, natsjs.LastRevision(rev))
+		err = s.subs.purge(ctx, k, rev)
 		if err == nil {
 			break
 		}
@@ -196,14 +197,12 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) (*eventing.Su
 		// Changed or deleted meanwhile: look again.
 	}
 	var errs []error
-	// Nobody writes this id again: drop the delete marker too.
-	errs = append(errs, s.subs.purge(ctx, k))
 	if sub.Key != "" {
 		kk := keyHash(sub.Key)
 		e, err := s.subKeys.kv.Get(ctx, kk)
 		switch {
 		case err == nil && string(e.Value()) == id:
-			err = s.subKeys.kv.Delete(ctx, kk, natsjs.LastRevision(e.Revision()))
+			err = s.subKeys.purge(ctx, kk, e.Revision())
 			if errors.Is(err, natsjs.ErrKeyRevisionMismatch) {
 				err = nil // taken over meanwhile
 			}
@@ -212,51 +211,25 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) (*eventing.Su
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, s.deleteState(ctx, id), s.dead.purge(ctx, k+".>"))
+	errs = append(errs, s.deleteState(ctx, id), s.deleteDeadLetters(ctx, id))
 	if err := errors.Join(errs...); err != nil {
 		return sub, fmt.Errorf("jetstream: subscription %s deleted, but not all of its records: %w", id, err)
 	}
 	return sub, nil
 }
 
-// Subscriptions implements eventing.SubscriptionStore by watching the
-// bucket: one consumer delivers every current record, in the order they
-// were last written.
+// Subscriptions implements eventing.SubscriptionStore by listing the
+// bucket (bucket.list: one consumer delivers every current record, the
+// leader what that consumer's replica had not got yet).
 func (s *Store) Subscriptions(ctx context.Context, fn func(*eventing.Subscription) error) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	return eachEntry(ctx, s.subs, ">", func(e natsjs.KeyValueEntry) error {
-		sub, err := decodeSub(e.Key(), e.Value())
+	return s.subs.list(ctx, s, ">", func(e entry) error {
+		sub, err := decodeSub(e.key, e.value)
 		if err != nil {
 			return err
 		}
 		return fn(sub)
 	})
-}
-
-// eachEntry calls fn for the current value of every key of b matching
-// pattern, through a KV watcher that stops after the initial values.
-func eachEntry(ctx context.Context, b *bucket, pattern string, fn func(natsjs.KeyValueEntry) error) error {
-	w, err := b.kv.Watch(ctx, pattern, natsjs.IgnoreDeletes())
-	if err != nil {
-		return fmt.Errorf("jetstream: list %s: %w", b.kv.Bucket(), err)
-	}
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-w.Updates():
-			if !ok {
-				return fmt.Errorf("jetstream: list %s: watcher stopped", b.kv.Bucket())
-			}
-			if e == nil {
-				return nil // the initial values are done
-			}
-			if err := fn(e); err != nil {
-				return err
-			}
-		}
-	}
 }
