@@ -114,9 +114,7 @@ func (d *Dispatcher) Page(q SubscriptionQuery, now time.Time) (*SubscriptionPage
 	if topic != "" {
 		for t, set := range d.byTopic {
 			if topic.Match(t) {
-				for s := range set {
-					all = append(all, s)
-				}
+				all = append(all, set...)
 			}
 		}
 		for _, s := range d.subs {

@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -165,6 +166,9 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	s.dispatcher = NewDispatcher(o.Store, o.Clock, o.Logger, o.Dispatcher)
 	s.dispatcher.hooks.failed = s.deliveryFailed
 	s.dispatcher.hooks.filterFailed = s.filterFailed
+	// Endpoints are parsed on first delivery (lazyendpoint.go).
+	s.dispatcher.hooks.reload = s.reload
+	pullProcs, cache := map[string]bool{}, s.dispatcher.endpoints
 	err = o.Store.Subscriptions(ctx, func(sub *Subscription) error {
 		f, err := CompileFilter(sub.Filter)
 		if err == nil {
@@ -176,7 +180,7 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 			s.refused = append(s.refused, refusedFilter{sub, err})
 			return nil
 		}
-		s.dispatcher.Add(sub, f, s.restore(ctx, sub))
+		s.dispatcher.Add(sub, f, s.storedEndpoint(ctx, sub, pullProcs, cache))
 		return nil
 	})
 	if err != nil {
@@ -261,13 +265,8 @@ func (s *Service) lock(id string) func() {
 func (s *Service) processor(name string) (Processor, error) {
 	d, err := LookupDriver(strings.TrimSpace(name))
 	if err != nil {
-		return nil, UnknownProcessor(strings.TrimSpace(name), slices.Sorted(func(yield func(string) bool) {
-			for n := range s.processors {
-				if !yield(n) {
-					return
-				}
-			}
-		}))
+		// The names one can subscribe with here: as the modes and formats.
+		return nil, UnknownProcessor(strings.TrimSpace(name), s.AvailableProcessors())
 	}
 	op, ok := s.processors[d.Name]
 	if !ok {
@@ -485,6 +484,11 @@ func (s *Service) checkEndTo(ctx context.Context, req *SubscribeRequest) error {
 	}
 	if addressing.IsAnonymous(a) || a == addressing.V10.None() {
 		return nil
+	}
+	// SubscriptionEnd goes out as a SOAP request over HTTP: whatever the
+	// target guard says, another scheme is unusable.
+	if u, err := url.Parse(a); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return UnusableEPR("wse:EndTo", fmt.Sprintf("the address %q is not an absolute http(s) URL: Herald sends SubscriptionEnd over HTTP", a))
 	}
 	return CheckTarget(ctx, s.opts.Targets, "EndTo", a)
 }
@@ -982,13 +986,18 @@ func (s *Service) SetMessagePath(ctx context.Context, path string) error {
 	return nil
 }
 
+// sweepLoop reclaims expired subscriptions every SweepInterval. A sweep
+// costs O(the leases that ended): the dispatcher keeps lease ends in a
+// heap.
 func (s *Service) sweepLoop() {
 	defer s.wg.Done()
+	t := time.NewTicker(s.opts.SweepInterval)
+	defer t.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
-		case <-time.After(s.opts.SweepInterval):
+		case <-t.C:
 		}
 		s.Sweep(s.ctx)
 	}
@@ -1008,11 +1017,13 @@ func (s *Service) Sweep(ctx context.Context) int {
 			s.dispatcher.Remove(sub.ID)
 		case err != nil:
 			s.logger.Error("cannot reclaim an expired subscription", slog.String("subscription_id", sub.ID), slog.Any("err", err))
+			s.dispatcher.RecheckExpiry(sub.ID)
 		case !cur.Expired(now):
 			s.dispatcher.Update(cur)
 		default:
 			if _, err := s.store.DeleteSubscription(ctx, sub.ID); err != nil && !errors.Is(err, ErrNotFound) {
 				s.logger.Error("cannot reclaim an expired subscription", slog.String("subscription_id", sub.ID), slog.Any("err", err))
+				s.dispatcher.RecheckExpiry(sub.ID)
 				break
 			}
 			s.dispatcher.Remove(sub.ID)
@@ -1048,7 +1059,14 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var wg sync.WaitGroup
-		for _, sub := range s.dispatcher.Subscriptions() {
+		subs := s.dispatcher.Subscriptions()
+		for i, sub := range subs {
+			if ctx.Err() != nil {
+				// Bounded: those not ended in time stay, and are
+				// delivered to after the next start.
+				s.logger.Error("shutdown: time up ending subscriptions", slog.Int("not_ended", len(subs)-i))
+				break
+			}
 			if _, derr := s.store.DeleteSubscription(ctx, sub.ID); derr != nil {
 				if !errors.Is(derr, ErrNotFound) {
 					s.logger.Error("cannot end a subscription on shutdown", slog.String("subscription_id", sub.ID), slog.Any("err", derr))

@@ -23,9 +23,10 @@ type Store interface {
 // SubscriptionStore persists subscriptions. Each method is one atomic
 // transaction.
 type SubscriptionStore interface {
-	// CreateSubscription stores s. If s.Key is not empty and a
-	// subscription with the same key exists, it stores nothing and
-	// returns that subscription; otherwise it returns nil.
+	// CreateSubscription stores s, with a pending DeliveryState at
+	// s.Start (see StateStore). If s.Key is not empty and a subscription
+	// with the same key exists, it stores nothing and returns that
+	// subscription; otherwise it returns nil.
 	CreateSubscription(ctx context.Context, s *Subscription) (existing *Subscription, err error)
 	// Subscription returns the subscription id, or an error wrapping
 	// ErrNotFound.
@@ -65,11 +66,18 @@ type EventLog interface {
 }
 
 // DeliveryState is what the Dispatcher keeps per subscription across
-// restarts.
+// restarts. Only a subscription that received, or is retrying, an event
+// writes one: an idle subscription's position is the store's matched-through
+// position (see StateStore).
 type DeliveryState struct {
 	// Cursor: every event up to and including it that matches the
 	// subscription has been delivered (or dead-lettered).
 	Cursor uint64 `json:"cursor"`
+	// Pending marks a subscription with work pending at Cursor (events
+	// queued or retrying, a log still to read, a pull client's position):
+	// its Cursor is its position. Without Pending, the position is the
+	// larger of Cursor and the matched-through position.
+	Pending bool `json:"pending,omitempty"`
 	// Attempts made for the event after the cursor, and when the next
 	// one is due (zero: now).
 	Attempts    int       `json:"attempts,omitempty"`
@@ -87,6 +95,23 @@ type DeliveryState struct {
 	Log []Attempt `json:"log"`
 }
 
+// Position returns the subscription's delivery position given the store's
+// matched-through position: Cursor when work is pending, else the larger
+// of the two.
+func (st *DeliveryState) Position(through uint64) uint64 {
+	if st.pending() {
+		return st.Cursor
+	}
+	return max(st.Cursor, through)
+}
+
+// pending reports whether the state's cursor is its own position. A state
+// written before Pending existed, with a retry under way, counts as
+// pending too.
+func (st *DeliveryState) pending() bool {
+	return st.Pending || st.Attempts > 0 || !st.NextAttempt.IsZero()
+}
+
 // An Attempt is one delivery attempt in a subscription's delivery log.
 type Attempt struct {
 	Time    time.Time     `json:"time"`
@@ -97,14 +122,25 @@ type Attempt struct {
 	Error   string        `json:"error,omitempty"`
 }
 
-// StateStore persists delivery state.
+// StateStore persists delivery state. Its writes are proportional to what
+// changed: one matched-through position covers every subscription with
+// nothing pending, so a flush writes that position plus the states of the
+// subscriptions that received or are retrying an event, never one record
+// per subscription.
 type StateStore interface {
-	// DeliveryStates returns the stored state of every subscription.
-	DeliveryStates(ctx context.Context) (map[string]*DeliveryState, error)
-	// SaveDeliveryStates stores the given states in one transaction,
-	// skipping subscriptions that no longer exist; a state with a nil Log
-	// keeps the log stored before.
-	SaveDeliveryStates(ctx context.Context, states map[string]*DeliveryState) error
+	// DeliveryStates returns the stored matched-through position (0 when
+	// none was saved) and the stored state of every subscription that has
+	// one.
+	DeliveryStates(ctx context.Context) (through uint64, states map[string]*DeliveryState, err error)
+	// SaveDeliveryStates stores the given states, skipping subscriptions
+	// that no longer exist (a state with a nil Log keeps the log stored
+	// before; a nil state deletes the stored one), and then raises the matched-through position to through
+	// (it never moves back). Every event up to through that matched a
+	// subscription without a Pending state has been delivered to it, so a
+	// backend that cannot write them in one transaction (bbolt does) must
+	// make the states durable before the position. It may be called again
+	// with the same arguments after an error.
+	SaveDeliveryStates(ctx context.Context, through uint64, states map[string]*DeliveryState) error
 }
 
 // A DeadLetter is an event whose delivery schedule was exhausted.

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,12 +72,19 @@ type DB struct {
 
 var _ eventing.Store = (*DB)(nil)
 
+// An appendReq is one request to the writer: an event to append (msg), or
+// a write of other data (fn) that shares the commit, and so the fsync, of
+// the appends and writes waiting with it.
 type appendReq struct {
 	msg      *eventing.Message
 	received time.Time
 	ev       *eventing.Event
-	err      error
-	done     chan struct{}
+	// fn, when set, is the write; it may run more than once (when another
+	// write of the same commit fails, the commit is tried again without
+	// it), so it must set its results afresh each time.
+	fn   func(tx *bolt.Tx) error
+	err  error
+	done chan struct{}
 }
 
 // Open opens (creating if needed) the database in directory dir.
@@ -193,18 +201,19 @@ func getSub(tx *bolt.Tx, id string) (*eventing.Subscription, error) {
 	if v == nil {
 		return nil, fmt.Errorf("store: subscription %s: %w", id, eventing.ErrNotFound)
 	}
-	var s eventing.Subscription
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, err := decodeSub(v, nil)
+	if err != nil {
 		return nil, fmt.Errorf("store: subscription %s: %w", id, err)
 	}
-	return &s, nil
+	return s, nil
 }
 
 func putSub(tx *bolt.Tx, s *eventing.Subscription) error {
-	v, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
+	return putSubRecord(tx, s, encodeSub(s))
+}
+
+// putSubRecord stores s, whose encoded record is v, with its indexes.
+func putSubRecord(tx *bolt.Tx, s *eventing.Subscription, v []byte) error {
 	if err := tx.Bucket(bucketSubscriptions).Put([]byte(s.ID), v); err != nil {
 		return err
 	}
@@ -219,10 +228,15 @@ func putSub(tx *bolt.Tx, s *eventing.Subscription) error {
 	return nil
 }
 
-// CreateSubscription implements eventing.SubscriptionStore.
+// CreateSubscription implements eventing.SubscriptionStore. It commits with
+// the appends and writes waiting at the same time (one fsync for all), and
+// returns once the subscription is durable.
 func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) (*eventing.Subscription, error) {
+	// Encoded here, not in the writer, whose time every commit waits for.
+	rec, state := encodeSub(s), pendingAtStart(s)
 	var existing *eventing.Subscription
-	err := db.update(ctx, func(tx *bolt.Tx) error {
+	err := db.write(ctx, func(tx *bolt.Tx) error {
+		existing = nil
 		if s.Key != "" {
 			if id := tx.Bucket(bucketSubscriptionsByKey).Get([]byte(s.Key)); id != nil {
 				e, err := getSub(tx, string(id))
@@ -238,12 +252,46 @@ func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) 
 		if tx.Bucket(bucketSubscriptions).Get([]byte(s.ID)) != nil {
 			return fmt.Errorf("store: subscription %s exists", s.ID)
 		}
-		return putSub(tx, s)
+		if err := putSubRecord(tx, s, rec); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketDeliveryState).Put([]byte(s.ID), state)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create subscription: %w", err)
 	}
 	return existing, nil
+}
+
+// CreateSubscriptions stores many new subscriptions in one transaction (an
+// import, a benchmark's setup); unlike CreateSubscription it does not look
+// for an existing subscription with the same key, and fails if an id exists.
+func (db *DB) CreateSubscriptions(ctx context.Context, subs []*eventing.Subscription) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketSubscriptions)
+		for _, s := range subs {
+			if b.Get([]byte(s.ID)) != nil {
+				return fmt.Errorf("store: subscription %s exists", s.ID)
+			}
+			if err := putSub(tx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: create subscriptions: %w", err)
+	}
+	return nil
+}
+
+// pendingAtStart is the delivery state a new subscription is stored with:
+// pending at its Start, so that the matched-through position, which a
+// flush may raise past Start before the dispatcher knows the subscription,
+// does not cover events it has not been given (eventing.StateStore).
+func pendingAtStart(s *eventing.Subscription) []byte {
+	v, _ := json.Marshal(&eventing.DeliveryState{Cursor: s.Start, Pending: true})
+	return v
 }
 
 // Subscription implements eventing.SubscriptionStore.
@@ -331,12 +379,13 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) error {
 // Subscriptions implements eventing.SubscriptionStore.
 func (db *DB) Subscriptions(ctx context.Context, fn func(*eventing.Subscription) error) error {
 	return db.view(ctx, func(tx *bolt.Tx) error {
+		in := interner{}
 		return tx.Bucket(bucketSubscriptions).ForEach(func(k, v []byte) error {
-			var s eventing.Subscription
-			if err := json.Unmarshal(v, &s); err != nil {
+			s, err := decodeSub(v, in)
+			if err != nil {
 				return fmt.Errorf("store: subscription %s: %w", k, err)
 			}
-			return fn(&s)
+			return fn(s)
 		})
 	})
 }
@@ -359,9 +408,11 @@ func (db *DB) SubscriptionsByTopic(ctx context.Context, topic string) ([]string,
 // --- delivery state ---
 
 // DeliveryStates implements eventing.StateStore.
-func (db *DB) DeliveryStates(ctx context.Context) (map[string]*eventing.DeliveryState, error) {
+func (db *DB) DeliveryStates(ctx context.Context) (uint64, map[string]*eventing.DeliveryState, error) {
 	out := map[string]*eventing.DeliveryState{}
+	var through uint64
 	err := db.view(ctx, func(tx *bolt.Tx) error {
+		through = matchedThrough(tx)
 		return tx.Bucket(bucketDeliveryState).ForEach(func(k, v []byte) error {
 			var st eventing.DeliveryState
 			if err := json.Unmarshal(v, &st); err != nil {
@@ -371,15 +422,28 @@ func (db *DB) DeliveryStates(ctx context.Context) (map[string]*eventing.Delivery
 			return nil
 		})
 	})
-	return out, err
+	return through, out, err
 }
 
-// SaveDeliveryStates implements eventing.StateStore.
-func (db *DB) SaveDeliveryStates(ctx context.Context, states map[string]*eventing.DeliveryState) error {
+func matchedThrough(tx *bolt.Tx) uint64 {
+	if v := tx.Bucket(bucketMeta).Get(keyMatchedThrough); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// SaveDeliveryStates implements eventing.StateStore, in one transaction.
+func (db *DB) SaveDeliveryStates(ctx context.Context, through uint64, states map[string]*eventing.DeliveryState) error {
 	return db.update(ctx, func(tx *bolt.Tx) error {
 		subs, b := tx.Bucket(bucketSubscriptions), tx.Bucket(bucketDeliveryState)
 		for id, st := range states {
 			if subs.Get([]byte(id)) == nil {
+				continue
+			}
+			if st == nil {
+				if err := b.Delete([]byte(id)); err != nil {
+					return err
+				}
 				continue
 			}
 			if st.Log == nil {
@@ -397,6 +461,9 @@ func (db *DB) SaveDeliveryStates(ctx context.Context, states map[string]*eventin
 			if err := b.Put([]byte(id), v); err != nil {
 				return err
 			}
+		}
+		if through > matchedThrough(tx) {
+			return tx.Bucket(bucketMeta).Put(keyMatchedThrough, u64(through))
 		}
 		return nil
 	})

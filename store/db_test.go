@@ -110,7 +110,7 @@ func TestReopen_KeepsEverything(t *testing.T) {
 	if err := db.SetSetting(ctx, "message_path", "/in"); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 1, Failures: 2}, "uuid:gone": {Cursor: 9}}); err != nil {
+	if err := db.SaveDeliveryStates(ctx, 7, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 1, Failures: 2}, "uuid:gone": {Cursor: 9}}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
@@ -126,7 +126,10 @@ func TestReopen_KeepsEverything(t *testing.T) {
 	if v, _ := db.Setting(ctx, "message_path"); v != "/in" {
 		t.Fatalf("setting after reopen = %q", v)
 	}
-	states, _ := db.DeliveryStates(ctx)
+	through, states, _ := db.DeliveryStates(ctx)
+	if through != 7 {
+		t.Fatalf("matched through after reopen = %d; want 7", through)
+	}
 	if states["uuid:1"] == nil || states["uuid:1"].Cursor != 1 || states["uuid:gone"] != nil {
 		t.Fatalf("states after reopen = %v; want only uuid:1 at cursor 1", states)
 	}
@@ -362,5 +365,86 @@ func TestUpdateSubscription_MovesTheTopicIndex(t *testing.T) {
 	}
 	if ids, _ := db.SubscriptionsByTopic(ctx, "new"); len(ids) != 1 {
 		t.Fatalf("new topic lists %v", ids)
+	}
+}
+
+// A new subscription is stored with a pending delivery state at its start,
+// so that a matched-through position saved before the dispatcher knew it
+// does not cover its first events.
+func TestCreateSubscription_StoresAPendingStateAtStart(t *testing.T) {
+	db := open(t, t.TempDir())
+	ctx := t.Context()
+	sub := &eventing.Subscription{ID: "uuid:1", Processor: "soap", Message: "<x/>", Start: 5, Created: time.Now().UTC()}
+	if _, err := db.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveDeliveryStates(ctx, 9, nil); err != nil {
+		t.Fatal(err)
+	}
+	through, states, err := db.DeliveryStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := states["uuid:1"]
+	if through != 9 || st == nil || !st.Pending || st.Position(through) != 5 {
+		t.Fatalf("through %d, state %+v; want 9 and pending at 5", through, st)
+	}
+	// The position never moves back.
+	if err := db.SaveDeliveryStates(ctx, 3, nil); err != nil {
+		t.Fatal(err)
+	}
+	if through, _, _ := db.DeliveryStates(ctx); through != 9 {
+		t.Fatalf("through after saving 3 = %d; want 9", through)
+	}
+	// A nil state deletes the stored one: the position covers it.
+	if err := db.SaveDeliveryStates(ctx, 9, map[string]*eventing.DeliveryState{"uuid:1": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if _, states, _ := db.DeliveryStates(ctx); states["uuid:1"] != nil {
+		t.Fatalf("state after saving nil: %+v", states["uuid:1"])
+	}
+}
+
+// Subscriptions created concurrently with appends share their commits; one
+// that fails (an id that exists) fails alone, and the others and the
+// events are stored.
+func TestCreateSubscription_GroupCommitWithAppends(t *testing.T) {
+	db := open(t, t.TempDir())
+	ctx := t.Context()
+	if _, err := db.CreateSubscription(ctx, &eventing.Subscription{ID: "uuid:dup", Processor: "soap", Message: "<x/>"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 64
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			id := fmt.Sprintf("uuid:%d", i)
+			if i == n/2 {
+				id = "uuid:dup"
+			}
+			_, errs[i] = db.CreateSubscription(ctx, &eventing.Subscription{ID: id, Processor: "soap", Message: "<x/>", Filter: eventing.TopicFilter("t")})
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := db.Append(ctx, &eventing.Message{Topic: "t"}, time.Now()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (err != nil) != (i == n/2) {
+			t.Errorf("subscription %d: %v", i, err)
+		}
+	}
+	count := 0
+	if err := db.Subscriptions(ctx, func(*eventing.Subscription) error { count++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if count != n || db.Head() != n {
+		t.Fatalf("%d subscriptions and head %d; want %d and %d", count, db.Head(), n, n)
 	}
 }

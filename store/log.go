@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -42,6 +43,29 @@ func (db *DB) Append(ctx context.Context, m *eventing.Message, received time.Tim
 		// the caller did not get an acknowledgement.
 		return nil, ctx.Err()
 	}
+}
+
+// write runs fn in a transaction of the writer, which commits it with the
+// appends and writes waiting (group commit), and returns once the commit is
+// durable. fn may run more than once (see appendReq.fn).
+func (db *DB) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	req := &appendReq{fn: fn, done: make(chan struct{})}
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case db.appends <- req:
+	case <-ctx.Done():
+		db.closeMu.RUnlock()
+		return ctx.Err()
+	}
+	db.closeMu.RUnlock()
+	// Unlike an append, a write is waited for even when ctx ends: fn
+	// writes the caller's variables, and may still run.
+	<-req.done
+	return req.err
 }
 
 // writer is the log's only writer: it takes the appends that are waiting
@@ -96,9 +120,9 @@ func (db *DB) writer() {
 		}
 		last = len(batch)
 		start := time.Now()
-		db.commit(batch)
-		if db.onCommit != nil {
-			db.onCommit(len(batch), time.Since(start))
+		events := db.commit(batch)
+		if db.onCommit != nil && events > 0 {
+			db.onCommit(events, time.Since(start))
 		}
 	}
 }
@@ -127,35 +151,69 @@ func (db *DB) drainClosed() {
 	}
 }
 
-func (db *DB) commit(batch []*appendReq) {
+// commit writes the batch in one transaction and returns how many events
+// it appended.
+func (db *DB) commit(batch []*appendReq) int {
 	seq := db.head.Load()
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		events := tx.Bucket(bucketEvents)
-		// Sequence numbers only grow: full pages instead of half-full
-		// splits mean fewer pages to write per commit.
-		events.FillPercent = 1.0
-		s := seq
+	var failed []*appendReq
+	var err error
+	for {
+		err = db.bolt.Update(func(tx *bolt.Tx) error {
+			events := tx.Bucket(bucketEvents)
+			// Sequence numbers only grow: full pages instead of half-full
+			// splits mean fewer pages to write per commit.
+			events.FillPercent = 1.0
+			s := seq
+			for _, r := range batch {
+				if r.fn != nil {
+					if err := r.fn(tx); err != nil {
+						r.err = err
+						return errWriteFailed
+					}
+					continue
+				}
+				s++
+				if err := events.Put(u64(s), encodeEvent(r.received, r.msg)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != errWriteFailed {
+			break
+		}
+		// One write failed (its own error, not the commit's): the
+		// others are committed without it, as bbolt's Batch does.
+		keep := batch[:0]
 		for _, r := range batch {
-			s++
-			if err := events.Put(u64(s), encodeEvent(r.received, r.msg)); err != nil {
-				return err
+			if r.err != nil {
+				failed = append(failed, r)
+			} else {
+				keep = append(keep, r)
 			}
 		}
-		return nil
-	})
+		batch = keep
+	}
 	evs := make([]*eventing.Event, 0, len(batch))
 	if err == nil {
-		for i, r := range batch {
-			r.ev = eventing.NewEvent(seq+uint64(i)+1, r.received.UTC(), *r.msg)
+		s := seq
+		for _, r := range batch {
+			if r.fn != nil {
+				continue
+			}
+			s++
+			r.ev = eventing.NewEvent(s, r.received.UTC(), *r.msg)
 			evs = append(evs, r.ev)
 		}
-		db.head.Store(seq + uint64(len(batch)))
-		db.index.add(evs)
-		db.watchMu.RLock()
-		for _, w := range db.watchers {
-			w(evs)
+		db.head.Store(s)
+		if len(evs) > 0 {
+			db.index.add(evs)
+			db.watchMu.RLock()
+			for _, w := range db.watchers {
+				w(evs)
+			}
+			db.watchMu.RUnlock()
 		}
-		db.watchMu.RUnlock()
 	} else {
 		err = fmt.Errorf("store: append: %w", err)
 	}
@@ -163,7 +221,14 @@ func (db *DB) commit(batch []*appendReq) {
 		r.err = err
 		close(r.done)
 	}
+	for _, r := range failed {
+		close(r.done)
+	}
+	return len(evs)
 }
+
+// errWriteFailed aborts a commit one of whose writes failed.
+var errWriteFailed = errors.New("store: a write of the commit failed")
 
 // indexer writes the topic index behind the log.
 type indexer struct {

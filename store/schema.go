@@ -8,9 +8,11 @@ const FileName = "herald.db"
 
 // Buckets. Every bucket Herald uses is declared here and created by Open.
 var (
-	// bucketMeta holds keySchemaVersion, keyLastSeq and keyIndexedThrough.
+	// bucketMeta holds keySchemaVersion, keyLastSeq, keyIndexedThrough and
+	// keyMatchedThrough.
 	bucketMeta = []byte("meta")
-	// bucketSubscriptions maps a subscription id to its JSON record.
+	// bucketSubscriptions maps a subscription id to its record (the
+	// binary form of subcodec.go; JSON in files written before it).
 	bucketSubscriptions = []byte("subscriptions")
 	// bucketSubscriptionsByTopic maps topic 0x00 id to nothing: the
 	// subscriptions with a topic filter, by topic.
@@ -49,4 +51,8 @@ var (
 	// keyIndexedThrough is the last sequence number the topic index
 	// covers; events after it are found by scanning the log.
 	keyIndexedThrough = []byte("indexed_through")
+	// keyMatchedThrough is the dispatcher's matched-through position: the
+	// delivery position of every subscription without a pending state
+	// (eventing.StateStore).
+	keyMatchedThrough = []byte("matched_through")
 )

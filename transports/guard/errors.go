@@ -70,8 +70,9 @@ var others = map[string]string{
 }
 
 // A DeniedError says that the guard refused a delivery target. Its text
-// names the host, the address and the reason, and never holds the URL's
-// userinfo, path or query.
+// names the host and the reason, and the address only when the host spells
+// one; it never holds the URL's userinfo, path or query, nor what a name
+// resolved to.
 type DeniedError struct {
 	// Host is the host as the URL or the dial address spelled it; it may
 	// be empty (CheckAddr, or a URL that does not parse).
@@ -105,7 +106,10 @@ func (e *DeniedError) Error() string {
 	case e.Host != "":
 		b.WriteString(" ")
 		b.WriteString(printable(e.Host))
-		if addr != "" && addr != e.Host {
+		// The address is shown for a host that spells one (0x7f000001),
+		// never for a name: what a name resolves to inside Herald's
+		// network is no business of the requester's.
+		if kind, _, _ := parseHost(strings.Trim(e.Host, "[]")); addr != "" && addr != e.Host && kind == kindIP {
 			b.WriteString(" (" + addr + ")")
 		}
 	case addr != "":

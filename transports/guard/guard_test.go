@@ -350,6 +350,15 @@ func TestErrorText(t *testing.T) {
 		{"http://alice:hunter2@93.184.216.34/x?y=z", "delivery target 93.184.216.34 is refused: the URL carries credentials (user:password@)"},
 		{"http://alice:hunter2@[::1/x?key=hunter2", "delivery target is refused: it is not a valid URL"},
 	}
+	// A name's resolved address stays inside: the requester learns the
+	// class, not Herald's internal DNS.
+	named := New(Options{Lookup: func(context.Context, string) ([]netip.Addr, error) {
+		return []netip.Addr{netip.MustParseAddr("10.20.30.40")}, nil
+	}, LocalAddrs: noLocal})
+	if err := named.CheckURL(ctx, "http://internal.example/"); err == nil || strings.Contains(err.Error(), "10.20.30.40") ||
+		err.Error() != "delivery target internal.example is a private address; Herald does not deliver there (see --allow-targets)" {
+		t.Errorf("CheckURL of a name: %v", err)
+	}
 	for _, c := range cases {
 		err := g.CheckURL(ctx, c.url)
 		if err == nil || err.Error() != c.want {

@@ -3,12 +3,12 @@ package soap
 import (
 	"encoding/xml"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 
 	"github.com/beevik/etree"
 
-	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/wsdl"
 )
@@ -24,29 +24,73 @@ func fixedShape(op wsdl.Operation) bool {
 
 // decode reads the payload into a new value of the operation's generated
 // request type (a pointer). Children without a namespace are read as the
-// payload's (Axis2 clients send them so).
+// payload's (Axis2 clients send them so). The tree is handed to
+// encoding/xml as tokens (elementTokens), not written out and parsed again.
 func decode(payload *etree.Element, op wsdl.Operation) (any, error) {
 	if payload == nil {
 		return nil, eventing.InvalidMessage(fmt.Sprintf("the Body is empty; %s takes {%s}%s", op.Name, op.Input.Space, op.Input.Local))
 	}
-	el := addressing.Detach(payload)
-	ns := el.NamespaceURI()
-	for _, c := range el.ChildElements() {
-		if c.Space == "" && c.NamespaceURI() == "" {
-			c.CreateAttr("xmlns", ns)
-		}
-	}
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	b, err := doc.WriteToBytes()
-	if err != nil {
-		return nil, err
-	}
 	v := reflect.New(op.Request)
-	if err := xml.Unmarshal(b, v.Interface()); err != nil {
+	d := xml.NewTokenDecoder(&elementTokens{stack: []*tokenFrame{{el: payload, start: true}}, root: payload})
+	if err := d.Decode(v.Interface()); err != nil {
 		return nil, eventing.InvalidMessage(fmt.Sprintf("%s: %s", op.Name, strings.TrimPrefix(err.Error(), "XML syntax error on ")))
 	}
 	return v.Interface(), nil
+}
+
+// elementTokens reads an etree element as encoding/xml tokens with their
+// namespaces resolved (the names encoding/xml matches struct tags with).
+type elementTokens struct {
+	root  *etree.Element
+	stack []*tokenFrame
+}
+
+type tokenFrame struct {
+	el    *etree.Element
+	start bool // the start element is still to come
+	next  int  // the next child token to read
+}
+
+// name is el's namespace-resolved name; a child of the root without a
+// namespace takes the root's.
+func (t *elementTokens) name(el *etree.Element) xml.Name {
+	ns := el.NamespaceURI()
+	if ns == "" && el.Parent() == t.root {
+		ns = t.root.NamespaceURI()
+	}
+	return xml.Name{Space: ns, Local: el.Tag}
+}
+
+// Token implements xml.TokenReader.
+func (t *elementTokens) Token() (xml.Token, error) {
+	for len(t.stack) > 0 {
+		f := t.stack[len(t.stack)-1]
+		if f.start {
+			f.start = false
+			start := xml.StartElement{Name: t.name(f.el)}
+			for _, a := range f.el.Attr {
+				if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
+					continue
+				}
+				start.Attr = append(start.Attr, xml.Attr{Name: xml.Name{Space: a.NamespaceURI(), Local: a.Key}, Value: a.Value})
+			}
+			return start, nil
+		}
+		if f.next < len(f.el.Child) {
+			c := f.el.Child[f.next]
+			f.next++
+			switch c := c.(type) {
+			case *etree.Element:
+				t.stack = append(t.stack, &tokenFrame{el: c, start: true})
+			case *etree.CharData:
+				return xml.CharData(c.Data), nil
+			}
+			continue
+		}
+		t.stack = t.stack[:len(t.stack)-1]
+		return xml.EndElement{Name: t.name(f.el)}, nil
+	}
+	return nil, io.EOF
 }
 
 // encode writes v, a pointer to the operation's generated response type,

@@ -37,16 +37,18 @@ type benchConfig struct {
 	quick    bool
 	only     string
 	profile  string
+	memprof  string
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg benchConfig
 	fs := newFlags("bench", "bench [--duration 3s] [--subscriptions 100000] [--quick]", stdout)
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each throughput run lasts")
-	fs.IntVar(&cfg.subs, "subscriptions", 100000, "subscriptions for the publish-latency run with many")
+	fs.IntVar(&cfg.subs, "subscriptions", 100000, "subscriptions for the publish-latency run with many, and its scale figures (memory, file, start, idle CPU, shutdown)")
 	fs.BoolVar(&cfg.quick, "quick", false, "short runs and 10,000 subscriptions (a smoke test of the harness)")
-	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, auth, fanout, latency, e2e, xpath)")
+	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, auth, metrics, fanout, latency (with the scale figures at --subscriptions), subscribe, e2e, xpath)")
 	fs.StringVar(&cfg.profile, "cpuprofile", "", "write a CPU profile of the whole run (Herald, the baselines and the load generators) to this file")
+	fs.StringVar(&cfg.memprof, "memprofile", "", "write a heap profile of the instance with --subscriptions, once started, to this file")
 	if err := fs.parseNone(args); err != nil {
 		return err
 	}
@@ -91,7 +93,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 	for _, m := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"ingest", b.ingest}, {"auth", b.authIngest}, {"metrics", b.metricsIngest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"e2e", b.endToEnd}, {"xpath", b.xpathLatency}} {
+	}{{"ingest", b.ingest}, {"auth", b.authIngest}, {"metrics", b.metricsIngest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"subscribe", b.subscribeRate}, {"e2e", b.endToEnd}, {"xpath", b.xpathLatency}} {
 		if b.cfg.only != "" && !slices.Contains(strings.Split(b.cfg.only, ","), m.name) {
 			continue
 		}
@@ -490,6 +492,7 @@ func (b *bench) publishLatency(ctx context.Context) error {
 		n = 500
 	}
 	var ins [2]*instance
+	var fig scaleFigures
 	for i, subs := range []int{1, b.cfg.subs} {
 		b.progress("publish latency with %d subscriptions (setting them up)", subs)
 		name := fmt.Sprintf("latency-%d", subs)
@@ -498,18 +501,29 @@ func (b *bench) publishLatency(ctx context.Context) error {
 			return err
 		}
 		defer s.srv.Close()
+		if i == 1 {
+			fig.subs, fig.rssBefore = subs, heapRSS()
+		}
 		// Each on its own topic (topic-0 … topic-subs-1).
+		t0 := time.Now()
 		if err := b.seed(ctx, name, s.url, subs, func(i int) *eventing.FilterSpec { return eventing.TopicFilter(fmt.Sprintf("topic-%d", i)) }); err != nil {
 			return err
 		}
-		t0 := time.Now()
-		in, err := b.start(ctx, name, false)
+		b.progress("%d subscriptions stored in %s", subs, time.Since(t0).Round(time.Millisecond))
+		in, took, err := b.measureStart(ctx, name, subs, s)
 		if err != nil {
 			return err
 		}
-		defer in.stop()
-		b.progress("%d subscriptions loaded in %s", subs, time.Since(t0).Round(time.Millisecond))
 		ins[i] = in
+		if i == 1 {
+			fig.startToDelivery = took
+			fig.rssAfter, fig.file = heapRSS(), fileSize(in.path)
+			if err := b.writeHeapProfile(); err != nil {
+				return err
+			}
+		} else {
+			defer in.stop()
+		}
 	}
 	b.progress("measuring %d publishes on each, alternating", n)
 	clients := [2]*http.Client{benchClient(1), benchClient(1)}
@@ -533,18 +547,29 @@ func (b *bench) publishLatency(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	b.row(fmt.Sprintf("bbolt file with %d subscriptions", b.cfg.subs), mib(fileSize(ins[1].path)), "", "", "")
 	p := func(i, q int) time.Duration { return percentile(lat[i], q) }
 	b.row("publish latency p50, 1 subscription", ms(p(0, 50)), "", "", "")
 	b.row("publish latency p99, 1 subscription", ms(p(0, 99)), "", "", "")
 	b.row(fmt.Sprintf("publish latency p50, %d subscriptions", b.cfg.subs), ms(p(1, 50)), ms(p(0, 50)), fmt.Sprintf("%.2f×", float64(p(1, 50))/float64(p(0, 50))), "")
 	b.row(fmt.Sprintf("publish latency p99, %d subscriptions", b.cfg.subs), ms(p(1, 99)), ms(p(0, 99)), fmt.Sprintf("%.2f×", float64(p(1, 99))/float64(p(0, 99))), "≤ 1.2× of 1 subscription")
+	idleFor := 5 * time.Second
+	if b.cfg.quick {
+		idleFor = 2 * time.Second
+	}
+	b.progress("background CPU with %d idle subscriptions over %s", b.cfg.subs, idleFor)
+	idle, err := b.idleCPU(ctx, ins[1], idleFor)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	ins[1].stop()
+	b.scaleRows(fig, idle, time.Since(t0))
 	return nil
 }
 
 // seed stores n subscriptions, subscription i with filter(i) and the
-// NotifyTo url/i, in a file set up without fsync; the measured run reopens
-// it with fsync.
+// NotifyTo url/i, in a file set up without fsync, in transactions of
+// 10,000; the measured run reopens it with fsync.
 func (b *bench) seed(ctx context.Context, name, url string, n int, filter func(i int) *eventing.FilterSpec) error {
 	db, err := store.Open(filepath.Join(b.dir, name), store.Options{NoSync: true})
 	if err != nil {
@@ -552,12 +577,16 @@ func (b *bench) seed(ctx context.Context, name, url string, n int, filter func(i
 	}
 	defer db.Close()
 	now := time.Now()
+	batch := make([]*eventing.Subscription, 0, 10000)
 	for i := range n {
 		msg := fmt.Sprintf(`<wse:Subscribe xmlns:wse="%s"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">%s/%d</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`, eventing.NS, url, i)
-		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:bench-%d", i), Processor: "soap", Message: msg,
-			Filter: filter(i), Created: now}
-		if _, err := db.CreateSubscription(ctx, sub); err != nil {
-			return err
+		batch = append(batch, &eventing.Subscription{ID: fmt.Sprintf("uuid:bench-%d", i), Processor: "soap", Message: msg,
+			Filter: filter(i), Created: now})
+		if len(batch) == cap(batch) || i == n-1 {
+			if err := db.CreateSubscriptions(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
 		}
 	}
 	return nil

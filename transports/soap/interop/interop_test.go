@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/store"
@@ -107,7 +108,42 @@ func startAuthHerald(t *testing.T) *heraldServer {
 	return &heraldServer{URL: h.URL, svc: h.Service, db: h.DB, keyring: h.Keyring, publisherKey: secret}
 }
 
-func (h *heraldServer) wsdl() string { return h.URL + "/eventing?wsdl" }
+// wseVersion is what a flow expects of the WS-Eventing version it
+// speaks, where the two differ: the WSDL the client is made from, how
+// Herald holds the subscription, and the fault of the Subscribe with
+// Expires PT0S. The other steps expect the same of both: a granted
+// duration as requested, GetStatus as an xs:dateTime, and
+// UnknownSubscription in the 2011 namespace (2004/08 has none).
+type wseVersion struct {
+	// wsdl is the query of the WSDL the client reads: GET /eventing?{wsdl}.
+	wsdl string
+	// eventingNS and addressingNS are the Subscription's EventingNS and
+	// AddressingNS, and the namespace of the notification's wsa:To;
+	// checked only when check is set.
+	check                    bool
+	eventingNS, addressingNS string
+	// expiresNS and expiresFault name the fault of the Subscribe with
+	// Expires PT0S (no BestEffort).
+	expiresNS, expiresFault string
+}
+
+var (
+	// wse200408 is the WS-Eventing 2004/08 member submission, the
+	// expectations of TestZeep and TestJAXWS.
+	wse200408 = &wseVersion{wsdl: "wsdl", expiresNS: eventing.NS, expiresFault: "InvalidExpirationTime"}
+	// wse2011 is the W3C Recommendation with WS-Addressing 1.0, the
+	// expectations of TestZeep2011 and TestJAXWS2011: a subscription in the
+	// 2011 namespace whose EPRs (and notifications) are WS-Addressing 1.0;
+	// PT0S without BestEffort is UnsupportedExpirationValue (README,
+	// "WS-Eventing 2004/08 and 2011").
+	wse2011 = &wseVersion{wsdl: "wsdl=2011", check: true, eventingNS: eventing.NS2011, addressingNS: addressing.NS10,
+		expiresNS: eventing.NS2011, expiresFault: "UnsupportedExpirationValue"}
+)
+
+func (h *heraldServer) wsdl() string { return h.wsdlFor(wse200408) }
+
+// wsdlFor is the URL of the WSDL of version v.
+func (h *heraldServer) wsdlFor(v *wseVersion) string { return h.URL + "/eventing?" + v.wsdl }
 
 // publish POSTs a Cloud42 event message to the message endpoint.
 func (h *heraldServer) publish(topic, text string) error {
@@ -202,7 +238,9 @@ type step struct {
 
 // run describes one client run.
 type run struct {
-	name  string
+	name string
+	// wse is the WS-Eventing version the client speaks; nil is 2004/08.
+	wse   *wseVersion
 	soap  string // "1.1" or "1.2"
 	argv  []string
 	extra []string // appended after the common flags
@@ -242,6 +280,10 @@ var reUUID = regexp.MustCompile(`^uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	t.Helper()
 	started := time.Now()
+	v := r.wse
+	if v == nil {
+		v = wse200408
+	}
 	slug := strings.NewReplacer("/", "-", " ", "-", ".", "").Replace(r.name)
 	notifyPath := "/notify/" + slug
 	notifyTo := s.URL + notifyPath
@@ -251,7 +293,7 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
 	defer cancel()
 	argv := append(append([]string{}, r.argv...),
-		"--wsdl", h.wsdl(), "--notify-to", notifyTo, "--topic", topic, "--soap", r.soap)
+		"--wsdl", h.wsdlFor(v), "--notify-to", notifyTo, "--topic", topic, "--soap", r.soap)
 	argv = append(argv, r.extra...)
 	env := append(os.Environ(), "NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost")
 	// svcCtx is what the test asks Herald's Service with: as the client's
@@ -396,6 +438,9 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	if !strings.Contains(sub.Message, notifyTo) {
 		fail("subscription does not notify %s: %s", notifyTo, sub.Message)
 	}
+	if v.check && (sub.EventingNS != v.eventingNS || sub.AddressingNS != v.addressingNS) {
+		fail("subscription in WS-Eventing %q, WS-Addressing %q; want %q, %q", sub.EventingNS, sub.AddressingNS, v.eventingNS, v.addressingNS)
+	}
 
 	// A notification reaches the client's NotifyTo.
 	if err := h.publish(topic, text); err != nil {
@@ -404,6 +449,9 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	select {
 	case d := <-s.path(notifyPath):
 		checkNotification(t, d, notifyTo, topic, text, fail)
+		if v.check {
+			checkAddressing(d, v.addressingNS, fail)
+		}
 	case <-time.After(sinkTimeout):
 		fail("the sink %s got no notification within %v", notifyTo, sinkTimeout)
 	}
@@ -442,9 +490,9 @@ func drive(t *testing.T, h *heraldServer, s *sink, r run) {
 	goOn()
 
 	st = next("fault-expires")
-	checkFault(r.soap, st, eventing.NS, "InvalidExpirationTime", fail)
+	checkFault(r.soap, st, v.expiresNS, v.expiresFault, fail)
 	if st.Reason == "" {
-		fail("InvalidExpirationTime has no reason")
+		fail("%s has no reason", v.expiresFault)
 	}
 	goOn()
 
@@ -527,6 +575,19 @@ func checkNotification(t *testing.T, d delivery, notifyTo, topic, text string, f
 	}
 }
 
+// checkAddressing checks that the notification's wsa:To is in WS-Addressing
+// namespace ns, the subscriber's.
+func checkAddressing(d delivery, ns string, fail func(string, ...any)) {
+	env, err := soap.Parse(d.body, 0)
+	if err != nil || env.Header == nil {
+		fail("the notification has no SOAP header: %v\n%s", err, d.body)
+	}
+	to := env.Header.FindElement("To")
+	if to == nil || to.NamespaceURI() != ns {
+		fail("the notification's wsa:To is not in %s:\n%s", ns, d.body)
+	}
+}
+
 // checkFault checks a fault a client read: SOAP 1.2 as Code Sender with
 // the subcode; SOAP 1.1 with the subcode as faultcode (the WS-Addressing
 // convention Herald follows).
@@ -562,17 +623,9 @@ func tail(s string, n int) string {
 // TransportError: the 401 has a SOAP body). A zeep run takes under a
 // second, so every variant runs the whole flow.
 func TestZeep(t *testing.T) {
-	_, statErr := os.Stat(python)
-	requireTool(t, statErr == nil, "%s is missing", python)
-	out, err := exec.Command(python, "-c", "import zeep").CombinedOutput()
-	requireTool(t, err == nil, "%s cannot import zeep (Debian package python3-zeep): %s", python, strings.TrimSpace(string(out)))
-
+	script := zeepTool(t, "zeep_client.py")
 	h, ha := startHerald(t), startAuthHerald(t)
 	s := newSink(t)
-	script, err := filepath.Abs(filepath.Join("testdata", "zeep_client.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, v := range []string{"1.2", "1.1"} {
 		t.Run("SOAP"+v, func(t *testing.T) {
 			drive(t, h, s, run{name: "zeep SOAP " + v, soap: v, argv: []string{python, script}, wire: true})
@@ -586,6 +639,45 @@ func TestZeep(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestZeep2011 is TestZeep in WS-Eventing 2011: testdata/zeep_client_2011.py
+// reads GET /eventing?wsdl=2011 and runs drive's whole flow with wse2011's
+// expectations, with zeep's WS-Addressing 1.0 headers, on the SOAP 1.2 and
+// SOAP 1.1 ports: anonymously, and against a Herald with authorization on
+// with HTTP Basic and with a WS-Security UsernameToken.
+func TestZeep2011(t *testing.T) {
+	script := zeepTool(t, "zeep_client_2011.py")
+	h, ha := startHerald(t), startAuthHerald(t)
+	s := newSink(t)
+	for _, v := range []string{"1.2", "1.1"} {
+		t.Run("SOAP"+v, func(t *testing.T) {
+			drive(t, h, s, run{name: "zeep 2011 SOAP " + v, wse: wse2011, soap: v, argv: []string{python, script}, wire: true})
+		})
+	}
+	for _, c := range []struct{ name, cred string }{{"Basic", "basic"}, {"UsernameToken", "wsse"}} {
+		for _, v := range []string{"1.2", "1.1"} {
+			t.Run(c.name+"/SOAP"+v, func(t *testing.T) {
+				drive(t, ha, s, run{name: "zeep 2011 " + c.name + " SOAP " + v, wse: wse2011, soap: v, argv: []string{python, script},
+					cred: c.cred, anonymous: "fault", challenge: true, wire: true})
+			})
+		}
+	}
+}
+
+// zeepTool checks for Debian's python3 with zeep (requireTool) and returns
+// the absolute path of the client script testdata/{name}.
+func zeepTool(t *testing.T, name string) string {
+	t.Helper()
+	_, statErr := os.Stat(python)
+	requireTool(t, statErr == nil, "%s is missing", python)
+	out, err := exec.Command(python, "-c", "import zeep").CombinedOutput()
+	requireTool(t, err == nil, "%s cannot import zeep (Debian package python3-zeep): %s", python, strings.TrimSpace(string(out)))
+	script, err := filepath.Abs(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return script
 }
 
 // TestJAXWS generates a client with wsimport -extension from the WSDL
@@ -605,11 +697,77 @@ func TestZeep(t *testing.T) {
 // Both sets run the whole flow rather than the authenticated one and a
 // short anonymous smoke: the client is built once, and a run takes one to
 // three seconds, so the four runs with Basic add about five to ten seconds:
-// the package takes about 30 s with -race (up to about 70 s on a loaded
-// two-core machine).
+// with the 2011 tests the package takes about 45 s with -race on two
+// cores.
 func TestJAXWS(t *testing.T) {
+	tools, classpath := jaxwsTools(t)
+	h, ha := startHerald(t), startAuthHerald(t)
+	s := newSink(t)
+
+	// wsimport against the WSDL that the Herald with authorization on
+	// serves without a key, then one javac for the generated sources and
+	// the client.
+	classes := buildJAXWS(t, tools, classpath, ha.wsdl(), filepath.Join("testdata", "jaxws", "HeraldInterop.java"))
+
+	java := append(append([]string{tools["java"]}, jvmFlags...), "-cp", classes+string(os.PathListSeparator)+classpath, "HeraldInterop")
+	for _, tt := range []struct{ addressing, soap string }{
+		{"w3c", "1.2"}, {"w3c", "1.1"}, {"member", "1.2"}, {"member", "1.1"},
+	} {
+		name := map[string]string{"w3c": "WSA10", "member": "WSA200408"}[tt.addressing] + "/SOAP" + tt.soap
+		t.Run(name, func(t *testing.T) {
+			drive(t, h, s, run{name: "jaxws " + name, soap: tt.soap, argv: java, extra: []string{"--addressing", tt.addressing}})
+		})
+	}
+	for _, tt := range []struct{ addressing, soap string }{
+		{"w3c", "1.2"}, {"w3c", "1.1"}, {"member", "1.2"}, {"member", "1.1"},
+	} {
+		name := "Basic/" + map[string]string{"w3c": "WSA10", "member": "WSA200408"}[tt.addressing] + "/SOAP" + tt.soap
+		t.Run(name, func(t *testing.T) {
+			drive(t, ha, s, run{name: "jaxws " + name, soap: tt.soap, argv: java, extra: []string{"--addressing", tt.addressing},
+				cred: "basic", anonymous: "transport", challenge: true})
+		})
+	}
+}
+
+// TestJAXWS2011 is TestJAXWS in WS-Eventing 2011: wsimport -extension
+// against GET /eventing?wsdl=2011 (the ws-evt 2011 schema, WS-Addressing
+// 1.0 EPRs as javax.xml.ws.wsaddressing.W3CEndpointReference, the
+// reference parameter h:SubscriptionId as the header parameter wsimport
+// makes of the WSDL's soap:header part), and testdata/jaxws2011's client
+// with AddressingFeature (2011 is WS-Addressing 1.0 only), on the SOAP 1.2
+// and SOAP 1.1 ports: anonymously, and with HTTP Basic against a Herald
+// with authorization on. The whole flow of drive, with wse2011's
+// expectations. Its own wsimport and javac (the two WSDLs' Herald
+// extension classes would collide in one tree) add about five seconds.
+func TestJAXWS2011(t *testing.T) {
+	tools, classpath := jaxwsTools(t)
+	h, ha := startHerald(t), startAuthHerald(t)
+	s := newSink(t)
+	classes := buildJAXWS(t, tools, classpath, ha.wsdlFor(wse2011), filepath.Join("testdata", "jaxws2011", "HeraldInterop2011.java"))
+
+	java := append(append([]string{tools["java"]}, jvmFlags...), "-cp", classes+string(os.PathListSeparator)+classpath, "HeraldInterop2011")
+	for _, v := range []string{"1.2", "1.1"} {
+		name := "WSA10/SOAP" + v
+		t.Run(name, func(t *testing.T) {
+			drive(t, h, s, run{name: "jaxws 2011 " + name, wse: wse2011, soap: v, argv: java})
+		})
+	}
+	for _, v := range []string{"1.2", "1.1"} {
+		name := "Basic/WSA10/SOAP" + v
+		t.Run(name, func(t *testing.T) {
+			drive(t, ha, s, run{name: "jaxws 2011 " + name, wse: wse2011, soap: v, argv: java,
+				cred: "basic", anonymous: "transport", challenge: true})
+		})
+	}
+}
+
+// jaxwsTools finds wsimport, javac and java on PATH and the JAX-WS RI
+// runtime (requireTool: skipped, or with CI=true failed, when one is
+// missing).
+func jaxwsTools(t *testing.T) (tools map[string]string, classpath string) {
+	t.Helper()
 	var missing []string
-	tools := map[string]string{}
+	tools = map[string]string{}
 	for _, tool := range []string{"wsimport", "javac", "java"} {
 		p, err := exec.LookPath(tool)
 		if err != nil {
@@ -618,7 +776,7 @@ func TestJAXWS(t *testing.T) {
 		tools[tool] = p
 	}
 	requireTool(t, len(missing) == 0, "%s not on PATH (Debian packages jaxws, libjaxws-java and a JDK)", strings.Join(missing, ", "))
-	classpath := os.Getenv("HERALD_JAXWS_CLASSPATH")
+	classpath = os.Getenv("HERALD_JAXWS_CLASSPATH")
 	if classpath == "" {
 		for _, jar := range jaxwsRuntime {
 			if _, err := os.Stat(jar); err == nil {
@@ -628,13 +786,14 @@ func TestJAXWS(t *testing.T) {
 		}
 	}
 	requireTool(t, classpath != "", "no JAX-WS RI runtime at %s (Debian package libjaxws-java; or set HERALD_JAXWS_CLASSPATH)", strings.Join(jaxwsRuntime, " or "))
+	return tools, classpath
+}
 
-	h, ha := startHerald(t), startAuthHerald(t)
-	s := newSink(t)
-
-	// wsimport against the WSDL that the Herald with authorization on
-	// serves without a key, then one javac for the generated sources and
-	// the client.
+// buildJAXWS runs wsimport -extension against wsdl, then one javac for the
+// generated sources and the client source file, and returns the directory
+// of the classes.
+func buildJAXWS(t *testing.T, tools map[string]string, classpath, wsdl, clientSource string) string {
+	t.Helper()
 	built := time.Now()
 	dir := t.TempDir()
 	src, classes := filepath.Join(dir, "src"), filepath.Join(dir, "classes")
@@ -655,8 +814,8 @@ func TestJAXWS(t *testing.T) {
 			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(string(out), 8000))
 		}
 	}
-	build("wsimport", "-extension", "-Xnocompile", "-quiet", "-s", src, "-d", classes, ha.wsdl())
-	client, err := filepath.Abs(filepath.Join("testdata", "jaxws", "HeraldInterop.java"))
+	build("wsimport", "-extension", "-Xnocompile", "-quiet", "-s", src, "-d", classes, wsdl)
+	client, err := filepath.Abs(clientSource)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -679,23 +838,5 @@ func TestJAXWS(t *testing.T) {
 	}
 	build("javac", append(javac, sources...)...)
 	t.Logf("wsimport + javac: %d generated sources in %v", len(sources)-1, time.Since(built).Round(time.Millisecond))
-
-	java := append(append([]string{tools["java"]}, jvmFlags...), "-cp", classes+string(os.PathListSeparator)+classpath, "HeraldInterop")
-	for _, tt := range []struct{ addressing, soap string }{
-		{"w3c", "1.2"}, {"w3c", "1.1"}, {"member", "1.2"}, {"member", "1.1"},
-	} {
-		name := map[string]string{"w3c": "WSA10", "member": "WSA200408"}[tt.addressing] + "/SOAP" + tt.soap
-		t.Run(name, func(t *testing.T) {
-			drive(t, h, s, run{name: "jaxws " + name, soap: tt.soap, argv: java, extra: []string{"--addressing", tt.addressing}})
-		})
-	}
-	for _, tt := range []struct{ addressing, soap string }{
-		{"w3c", "1.2"}, {"w3c", "1.1"}, {"member", "1.2"}, {"member", "1.1"},
-	} {
-		name := "Basic/" + map[string]string{"w3c": "WSA10", "member": "WSA200408"}[tt.addressing] + "/SOAP" + tt.soap
-		t.Run(name, func(t *testing.T) {
-			drive(t, ha, s, run{name: "jaxws " + name, soap: tt.soap, argv: java, extra: []string{"--addressing", tt.addressing},
-				cred: "basic", anonymous: "transport", challenge: true})
-		})
-	}
+	return classes
 }

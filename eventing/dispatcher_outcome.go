@@ -1,0 +1,168 @@
+package eventing
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Attempt outcome: what one delivery attempt's result does to the
+// subscription (next attempt, dead letter, failure limit).
+
+// outcome records one attempt's result and decides what comes next.
+func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error, latency time.Duration) {
+	if err != nil && d.deliverCtx.Err() != nil {
+		// Shutdown cut the attempt short: it does not count, and the
+		// event stays first in line for the next start.
+		s.mu.Lock()
+		s.retryFor(ev).attempts--
+		s.mu.Unlock()
+		return
+	}
+	now := d.clock.Now()
+	status, retryAfter, permanent := deliveryDetails(err)
+	exhausted := err != nil && (permanent || n.Attempt > len(d.opts.Schedule))
+	att := Attempt{Time: now, Seq: ev.Seq, OK: err == nil, Status: status, Latency: latency}
+	if err != nil {
+		att.Error = err.Error()
+	}
+	if obs := d.opts.Observer; obs != nil {
+		switch {
+		case err == nil:
+			obs.Attempted(n.Subscription.Processor, OutcomeDelivered, latency, now.Sub(ev.Received))
+		case exhausted:
+			obs.Attempted(n.Subscription.Processor, OutcomeDeadLetter, latency, 0)
+		default:
+			obs.Attempted(n.Subscription.Processor, OutcomeRetry, latency, 0)
+		}
+	}
+	s.mu.Lock()
+	s.log = append(s.log, att)
+	s.logVersion++
+	if len(s.log) > d.opts.LogSize {
+		s.log = append(s.log[:0:0], s.log[len(s.log)-d.opts.LogSize:]...)
+	}
+	d.markLog(s)
+	if s.removed {
+		s.scheduled = false
+		s.mu.Unlock()
+		return
+	}
+	if err == nil {
+		replayed := s.popHead(ev)
+		s.failures, s.failingSince = 0, time.Time{}
+		s.scheduled = s.requeue(d)
+		s.mu.Unlock()
+		if replayed {
+			if derr := d.dead.DeleteDeadLetter(d.ctx, s.id, ev.Seq); derr != nil && d.ctx.Err() == nil {
+				d.logger.Error("cannot remove a replayed dead letter; it may be delivered again", slog.String("subscription_id", s.id), slog.Any("err", derr))
+			}
+		}
+		return
+	}
+	s.failures++
+	if s.failingSince.IsZero() {
+		s.failingSince = now
+	}
+	logger := d.logger.With(slog.String("subscription_id", s.id), slog.Uint64("seq", ev.Seq), slog.Int("attempt", n.Attempt))
+	failedOut := d.opts.FailureLimit > 0 && s.failures >= d.opts.FailureLimit && now.Sub(s.failingSince) >= d.opts.FailureWindow
+	sub := s.sub
+	if !exhausted {
+		delay := d.opts.Schedule[n.Attempt-1]
+		delay = d.jitter(delay)
+		if retryAfter > 0 {
+			delay = min(retryAfter, d.opts.MaxRetryAfter)
+		}
+		s.retryFor(ev).next = now.Add(delay)
+		s.mu.Unlock()
+		logger.Warn("delivery failed; will retry", slog.Any("err", err), slog.Duration("retry_in", delay))
+	} else {
+		s.mu.Unlock()
+		// The dead letter is durable before the cursor may pass the event.
+		dl := &DeadLetter{Seq: ev.Seq, Received: ev.Received, Message: ev.Message, Attempts: n.Attempt, Error: err.Error(), Time: now}
+		if derr := d.dead.AddDeadLetter(d.ctx, s.id, dl); derr != nil {
+			if !errors.Is(derr, ErrNotFound) && d.ctx.Err() == nil {
+				logger.Error("cannot store a dead letter; will retry the event", slog.Any("err", derr))
+				s.mu.Lock()
+				s.retryFor(ev).attempts--
+				s.mu.Unlock()
+				d.wait(s, now.Add(time.Second))
+				return
+			}
+		} else {
+			logger.Error("delivery failed for good; event moved to the dead letters", slog.Any("err", err))
+		}
+		s.mu.Lock()
+		s.popHead(ev)
+		s.mu.Unlock()
+	}
+	if failedOut && d.hooks.failed != nil {
+		// The hook ends the subscription; if it could not, delivery
+		// goes on as before rather than stopping silently.
+		d.hooks.failed(sub, err.Error())
+	}
+	s.mu.Lock()
+	if s.removed {
+		s.scheduled = false
+		s.mu.Unlock()
+		return
+	}
+	var at time.Time
+	if len(s.replay) > 0 || len(s.queue) > 0 {
+		at = s.retryFor(s.head()).next
+	}
+	s.mu.Unlock()
+	if now.Before(at) {
+		d.wait(s, at)
+		return
+	}
+	s.mu.Lock()
+	s.scheduled = s.requeue(d)
+	s.mu.Unlock()
+}
+
+// retryState is how often an event was attempted and when its next attempt
+// is due (zero: now).
+type retryState struct {
+	attempts int
+	next     time.Time
+}
+
+// retryFor returns the retry state of ev, the head: replayed dead letters
+// keep theirs apart from the queued event they go ahead of; s.mu must be
+// held.
+func (s *subState) retryFor(ev *Event) *retryState {
+	if len(s.replay) > 0 && s.replay[0] == ev {
+		return &s.replayRetry
+	}
+	return &s.retry
+}
+
+// popHead drops ev, the head, after it was delivered or dead-lettered, and
+// reports whether it was a replayed dead letter; s.mu must be held.
+func (s *subState) popHead(ev *Event) (replayed bool) {
+	switch {
+	case len(s.replay) > 0 && s.replay[0] == ev:
+		s.replay[0] = nil
+		s.replay = s.replay[1:]
+		s.replayRetry = retryState{}
+		return true
+	case len(s.queue) > 0 && s.queue[0] == ev:
+		s.queue[0] = nil
+		s.queue = s.queue[1:]
+		if len(s.queue) == 0 {
+			s.queue = nil
+		}
+		s.retry = retryState{}
+		s.checked = false
+	}
+	return false
+}
+
+func (d *Dispatcher) jitter(delay time.Duration) time.Duration {
+	if d.opts.Jitter == 0 || delay == 0 {
+		return delay
+	}
+	f := 1 + d.opts.Jitter*(2*d.opts.Random()-1)
+	return time.Duration(float64(delay) * f)
+}
