@@ -19,3 +19,17 @@ func TestConformance(t *testing.T) {
 		return db
 	})
 }
+
+func TestConformanceReopen(t *testing.T) {
+	storetest.RunReopen(t, func(t *testing.T) func() eventing.Store {
+		dir := t.TempDir()
+		return func() eventing.Store {
+			db, err := store.Open(dir, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		}
+	})
+}

@@ -73,8 +73,26 @@
 //
 // # Delivery state
 //
-// Every delivery state write is a compare-and-set against the revision
-// this Store last read or wrote: a Store whose view is out of date (a node
-// that lost ownership of the subscription) is refused with ErrStale
-// instead of writing an older cursor over a newer one.
+// The delivery_state bucket holds one record per subscription with work
+// pending or a delivery log, and the matched-through position under the
+// key "=through" (no subscription's key, see escape). SaveDeliveryStates
+// writes the states first, concurrently, and raises the position only
+// after every one of them succeeded, as a compare-and-set that never
+// moves it back; DeliveryStates reads the position before the states, so
+// it never pairs a position with states older than the ones it covered.
+// CreateSubscription writes the new subscription's pending state at its
+// Start before the subscription record, so that no node's position can
+// cover events the subscription was not given.
+//
+// Fencing follows what a Store has seen. A write (or delete) of a state
+// this Store read or wrote is a compare-and-set against that revision: a
+// Store whose view is out of date (a node that lost the subscription to
+// another) is refused with ErrStale instead of writing an older cursor
+// over a newer one. A state this Store never saw (another node created
+// it, or wrote it since this Store started) is read first, and written
+// against the revision read: refusing it would refuse every first save
+// of a subscription created on another node. Two nodes that both believe
+// they own a subscription are therefore not kept apart by the store alone;
+// the partition leases of issue 13 (not built yet) are to own that, and
+// until they exist one Herald node should deliver from a store.
 package jetstream

@@ -49,43 +49,98 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // A node whose view of a delivery state is out of date (another node wrote
-// it since) is refused, and the newer state stays.
+// it since) is refused, and the newer state stays. A node that never saw
+// the state reads its revision first and is not refused: fencing a node
+// that never owned a subscription is left to partition ownership.
 func TestSaveDeliveryStates_RefusesAStaleWriter(t *testing.T) {
 	s := embedded(t)
 	ctx := t.Context()
 	a, b := openStore(t, []string{s.URL()}, "h"), openStore(t, []string{s.URL()}, "h")
+	// a creates the subscription, and so wrote its pending state.
 	if _, err := a.CreateSubscription(ctx, &eventing.Subscription{ID: "uuid:1", Processor: "soap"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.DeliveryStates(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 1}}); err != nil {
+	if err := a.SaveDeliveryStates(ctx, 1, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	// b takes over: it reads the state, then writes a newer one.
-	if _, err := b.DeliveryStates(ctx); err != nil {
+	if _, _, err := b.DeliveryStates(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 5}}); err != nil {
+	if err := b.SaveDeliveryStates(ctx, 5, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 5}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, st := range []*eventing.DeliveryState{{Cursor: 2}, {Cursor: 3, Log: []eventing.Attempt{}}} {
-		if err := a.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:1": st}); !errors.Is(err, jetstream.ErrStale) {
-			t.Fatalf("stale save = %v; want ErrStale", err)
+	for _, st := range []*eventing.DeliveryState{{Cursor: 2}, {Cursor: 3, Log: []eventing.Attempt{}}, nil} {
+		if err := a.SaveDeliveryStates(ctx, 9, map[string]*eventing.DeliveryState{"uuid:1": st}); !errors.Is(err, jetstream.ErrStale) {
+			t.Fatalf("stale save of %+v = %v; want ErrStale", st, err)
 		}
 	}
-	// A node that never read the state cannot create it over b's.
+	// A refused save does not raise the position.
+	through, states, err := b.DeliveryStates(ctx)
+	if err != nil || through != 5 || states["uuid:1"].Cursor != 5 {
+		t.Fatalf("after the stale saves: through %d, state %+v, %v; want 5 and cursor 5", through, states["uuid:1"], err)
+	}
+	// c never saw the state: it writes over the current revision.
 	c := openStore(t, []string{s.URL()}, "h")
-	if err := c.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 4, Log: []eventing.Attempt{}}}); !errors.Is(err, jetstream.ErrStale) {
-		t.Fatalf("blind save = %v; want ErrStale", err)
+	if err := c.SaveDeliveryStates(ctx, 6, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 6, Pending: true}}); err != nil {
+		t.Fatalf("first save of a node that never saw the state: %v", err)
 	}
-	states, err := b.DeliveryStates(ctx)
-	if err != nil || states["uuid:1"].Cursor != 5 {
-		t.Fatalf("state = %+v, %v; want cursor 5", states["uuid:1"], err)
+	// Now b is the stale one until it reads again.
+	if err := b.SaveDeliveryStates(ctx, 7, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 7}}); !errors.Is(err, jetstream.ErrStale) {
+		t.Fatalf("b after c's save = %v; want ErrStale", err)
 	}
-	if err := b.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 6}}); err != nil {
-		t.Fatalf("the owner's next save: %v", err)
+	if _, _, err := b.DeliveryStates(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SaveDeliveryStates(ctx, 7, map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 7}}); err != nil {
+		t.Fatalf("b's save after reading again: %v", err)
+	}
+}
+
+// One state saved with a raised position is two writes to the bucket (the
+// state, then the position); without a raise it is one: a flush costs what
+// changed, not one write per subscription.
+func TestSaveDeliveryStates_WritesWhatChanged(t *testing.T) {
+	s := embedded(t)
+	ctx := t.Context()
+	st := openStore(t, []string{s.URL()}, "h")
+	for i := range 20 {
+		if _, err := st.CreateSubscription(ctx, &eventing.Subscription{ID: fmt.Sprint("uuid:", i), Processor: "soap"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc, err := nats.Connect(s.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := natsjs.New(nc)
+	last := func() uint64 {
+		t.Helper()
+		str, err := js.Stream(ctx, "KV_h_delivery_state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return str.CachedInfo().State.LastSeq
+	}
+	for _, tc := range []struct {
+		through uint64
+		states  map[string]*eventing.DeliveryState
+		writes  uint64
+	}{
+		{3, map[string]*eventing.DeliveryState{"uuid:4": {Cursor: 3}}, 2},
+		{3, map[string]*eventing.DeliveryState{"uuid:4": {Cursor: 3, Log: []eventing.Attempt{}}}, 1},
+		{2, nil, 0}, // the position never moves back
+		{4, nil, 1},
+		{4, map[string]*eventing.DeliveryState{"uuid:4": nil}, 1}, // a purge marker
+	} {
+		before := last()
+		if err := st.SaveDeliveryStates(ctx, tc.through, tc.states); err != nil {
+			t.Fatal(err)
+		}
+		if got := last() - before; got != tc.writes {
+			t.Errorf("SaveDeliveryStates(%d, %d states) wrote %d messages; want %d", tc.through, len(tc.states), got, tc.writes)
+		}
 	}
 }
 

@@ -84,8 +84,10 @@ type Store struct {
 	watchers []func([]*eventing.Event)
 	watch    *watcher
 
-	revMu sync.Mutex
-	revs  map[string]uint64 // delivery state revisions, by subscription id (state.go)
+	revMu      sync.Mutex
+	revs       map[string]uint64 // delivery state revisions, by subscription id (state.go)
+	through    uint64            // the matched-through position last read or written
+	throughRev uint64            // and its revision (0: none seen)
 
 	closeOnce sync.Once
 	closed    atomic.Bool

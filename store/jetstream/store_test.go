@@ -28,6 +28,25 @@ func opener(urls []string, replicas int) func(t *testing.T) eventing.Store {
 	}
 }
 
+// reopener is opener for storetest.RunReopen: each storage location is a
+// prefix, opened again by a new Store.
+func reopener(urls []string, replicas int) func(t *testing.T) func() eventing.Store {
+	var n atomic.Int64
+	return func(t *testing.T) func() eventing.Store {
+		prefix := fmt.Sprintf("r%d", n.Add(1))
+		return func() eventing.Store {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			st, err := jetstream.Open(ctx, jetstream.Options{URLs: urls, Replicas: replicas, Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}
+	}
+}
+
 func TestConformance_Embedded(t *testing.T) {
 	s, err := jetstream.Embedded(t.Context(), t.TempDir())
 	if err != nil {
@@ -35,6 +54,7 @@ func TestConformance_Embedded(t *testing.T) {
 	}
 	t.Cleanup(s.Shutdown)
 	storetest.Run(t, opener([]string{s.URL()}, 0))
+	storetest.RunReopen(t, reopener([]string{s.URL()}, 0))
 }
 
 func TestConformance_Cluster(t *testing.T) {
@@ -49,4 +69,5 @@ func TestConformance_Cluster(t *testing.T) {
 	t.Cleanup(c.Shutdown)
 	t.Logf("3-node cluster formed in %v", time.Since(start))
 	storetest.Run(t, opener(c.URLs(), 3))
+	storetest.RunReopen(t, reopener(c.URLs(), 3))
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
@@ -65,9 +66,23 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *eventing.Subscripti
 		return nil, fmt.Errorf("jetstream: create subscription: %w", err)
 	}
 	k := token(sub.ID)
+	exists := func() error { return fmt.Errorf("jetstream: create subscription: subscription %s exists", sub.ID) }
+	// The pending state goes first (createPendingState), so it must not
+	// land on a subscription of the same id.
+	if _, _, err := s.getSub(ctx, sub.ID); err == nil {
+		return nil, exists()
+	} else if !errors.Is(err, eventing.ErrNotFound) {
+		return nil, fmt.Errorf("jetstream: create subscription %s: %w", sub.ID, err)
+	}
+	if err := s.createPendingState(ctx, sub); err != nil {
+		return nil, fmt.Errorf("jetstream: create subscription %s: %w", sub.ID, err)
+	}
 	if _, err := s.subs.kv.Create(ctx, k, v); err != nil {
+		// Created meanwhile under the same id, or failed: the state
+		// written for it goes again.
+		s.dropState(sub.ID)
 		if errors.Is(err, natsjs.ErrKeyExists) {
-			return nil, fmt.Errorf("jetstream: create subscription: subscription %s exists", sub.ID)
+			return nil, exists()
 		}
 		return nil, fmt.Errorf("jetstream: create subscription %s: %w", sub.ID, err)
 	}
@@ -80,12 +95,26 @@ func (s *Store) CreateSubscription(ctx context.Context, sub *eventing.Subscripti
 		// must not stay.
 		if perr := s.subs.purge(ctx, k, 0); perr != nil {
 			s.logger.Warn("cannot remove a subscription not created", slog.String("subscription_id", sub.ID), slog.Any("err", perr))
+		} else {
+			s.dropState(sub.ID)
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: create subscription %s: %w", sub.ID, err)
 	}
 	return existing, nil
+}
+
+// dropState removes the state written for a subscription CreateSubscription
+// did not keep. It runs without the caller's context, which may be what
+// failed; a state left behind belongs to no subscription and is never read
+// as one's.
+func (s *Store) dropState(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.deleteState(ctx, id); err != nil {
+		s.logger.Warn("cannot remove the delivery state of a subscription not created", slog.String("subscription_id", id), slog.Any("err", err))
+	}
 }
 
 // claimKey makes sub's key name sub, unless it names another subscription

@@ -21,7 +21,11 @@
 //     is seen by watchers once it is durable, not necessarily before its
 //     publisher is answered), but always in log order, each event once.
 //   - SaveDeliveryStates writes each state atomically, not necessarily
-//     all of them in one transaction.
+//     all of them in one transaction, and raises the matched-through
+//     position only once they are all stored: a save that failed leaves the
+//     position where it was. The position never moves back.
+//   - CreateSubscription stores the subscription with a Pending state at
+//     its Start; a nil state in a save deletes the stored one.
 //   - A canceled context fails a call rather than blocking.
 package storetest
 
@@ -29,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"sync"
@@ -71,6 +76,9 @@ func Run(t *testing.T, open func(t *testing.T) eventing.Store) {
 		{"Settings", testSettings},
 		{"DeliveryStates_SaveAndLoad", testDeliveryStatesSaveAndLoad},
 		{"DeliveryStates_NilLogKeepsLog", testDeliveryStatesNilLogKeepsLog},
+		{"DeliveryStates_ThroughNeverMovesBack", testDeliveryStatesThroughNeverMovesBack},
+		{"DeliveryStates_PendingAtStart", testDeliveryStatesPendingAtStart},
+		{"DeliveryStates_NilDeletes", testDeliveryStatesNilDeletes},
 		{"ErrNotFound_Wrapped", testErrNotFoundWrapped},
 		{"CanceledContext", testCanceledContext},
 	}
@@ -87,6 +95,36 @@ func Run(t *testing.T, open func(t *testing.T) eventing.Store) {
 		}
 		testKeyStore(t, ks)
 	})
+}
+
+// RunReopen runs the contracts about what a store keeps across a restart.
+// storage is called once per test with a new, empty storage location and
+// returns a function that opens a store on it; the suite calls it again
+// after closing the previous store (the stores must implement io.Closer,
+// and may be closed twice).
+func RunReopen(t *testing.T, storage func(t *testing.T) func() eventing.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, open func() eventing.Store)
+	}{
+		{"DeliveryStates_SurviveReopen", testDeliveryStatesSurviveReopen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fn(t, storage(t))
+		})
+	}
+}
+
+func mustClose(t *testing.T, st eventing.Store) {
+	t.Helper()
+	c, ok := st.(io.Closer)
+	if !ok {
+		t.Fatalf("%T does not implement io.Closer", st)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // RunKeyStore runs the access.KeyStore contract tests alone.
@@ -680,7 +718,7 @@ func testDeleteSubscriptionRemovesEverything(t *testing.T, st eventing.Store) {
 	s.Key = "k"
 	mustCreate(t, st, s)
 	mustCreate(t, st, keep)
-	if err := st.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{s.ID: {Cursor: 3}, keep.ID: {Cursor: 4}}); err != nil {
+	if err := st.SaveDeliveryStates(ctx, 0, map[string]*eventing.DeliveryState{s.ID: {Cursor: 3}, keep.ID: {Cursor: 4}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{s.ID, keep.ID} {
@@ -698,7 +736,7 @@ func testDeleteSubscriptionRemovesEverything(t *testing.T, st eventing.Store) {
 	if _, err := st.DeleteSubscription(ctx, s.ID); !errors.Is(err, eventing.ErrNotFound) {
 		t.Fatalf("second DeleteSubscription = %v; want ErrNotFound", err)
 	}
-	states, err := st.DeliveryStates(ctx)
+	_, states, err := st.DeliveryStates(ctx)
 	if err != nil || states[s.ID] != nil || states[keep.ID] == nil || states[keep.ID].Cursor != 4 {
 		t.Fatalf("states after delete = %v, %v; want only %s", states, err, keep.ID)
 	}
@@ -942,7 +980,7 @@ func sameState(a, b *eventing.DeliveryState) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
-	if a.Cursor != b.Cursor || a.Attempts != b.Attempts || !a.NextAttempt.Equal(b.NextAttempt) || a.ReplaySeq != b.ReplaySeq ||
+	if a.Cursor != b.Cursor || a.Pending != b.Pending || a.Attempts != b.Attempts || !a.NextAttempt.Equal(b.NextAttempt) || a.ReplaySeq != b.ReplaySeq ||
 		a.ReplayAttempts != b.ReplayAttempts || !a.ReplayNext.Equal(b.ReplayNext) || a.Failures != b.Failures ||
 		!a.FailingSince.Equal(b.FailingSince) || len(a.Log) != len(b.Log) {
 		return false
@@ -960,8 +998,8 @@ func sameState(a, b *eventing.DeliveryState) bool {
 // not exist; a later save replaces a state.
 func testDeliveryStatesSaveAndLoad(t *testing.T, st eventing.Store) {
 	ctx := t.Context()
-	if states, err := st.DeliveryStates(ctx); err != nil || len(states) != 0 {
-		t.Fatalf("DeliveryStates on an empty store = %v, %v", states, err)
+	if through, states, err := st.DeliveryStates(ctx); err != nil || len(states) != 0 || through != 0 {
+		t.Fatalf("DeliveryStates on an empty store = %d, %v, %v", through, states, err)
 	}
 	for i := range 5 {
 		mustCreate(t, st, newSub(fmt.Sprint("uuid:s", i)))
@@ -972,10 +1010,10 @@ func testDeliveryStatesSaveAndLoad(t *testing.T, st eventing.Store) {
 		s.Cursor = uint64(i)
 		save[fmt.Sprint("uuid:s", i)] = s
 	}
-	if err := st.SaveDeliveryStates(ctx, save); err != nil {
+	if err := st.SaveDeliveryStates(ctx, 0, save); err != nil {
 		t.Fatal(err)
 	}
-	got, err := st.DeliveryStates(ctx)
+	_, got, err := st.DeliveryStates(ctx)
 	if err != nil || len(got) != 5 || got["uuid:absent"] != nil {
 		t.Fatalf("DeliveryStates = %d states (absent: %v), %v; want 5 without the absent one", len(got), got["uuid:absent"], err)
 	}
@@ -988,15 +1026,15 @@ func testDeliveryStatesSaveAndLoad(t *testing.T, st eventing.Store) {
 	// A second save replaces, the untouched ones stay.
 	next := &eventing.DeliveryState{Cursor: 20, Log: []eventing.Attempt{}}
 	for range 3 {
-		if err := st.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:s1": next}); err != nil {
+		if err := st.SaveDeliveryStates(ctx, 0, map[string]*eventing.DeliveryState{"uuid:s1": next}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, _ = st.DeliveryStates(ctx)
+	_, got, _ = st.DeliveryStates(ctx)
 	if !sameState(got["uuid:s1"], next) || !sameState(got["uuid:s2"], save["uuid:s2"]) {
 		t.Fatalf("after a second save: s1 %+v, s2 %+v", got["uuid:s1"], got["uuid:s2"])
 	}
-	if err := st.SaveDeliveryStates(ctx, nil); err != nil {
+	if err := st.SaveDeliveryStates(ctx, 0, nil); err != nil {
 		t.Fatalf("saving no states: %v", err)
 	}
 }
@@ -1007,33 +1045,167 @@ func testDeliveryStatesNilLogKeepsLog(t *testing.T, st eventing.Store) {
 	ctx := t.Context()
 	mustCreate(t, st, newSub("uuid:l"))
 	first := fullState()
-	if err := st.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:l": first}); err != nil {
+	if err := st.SaveDeliveryStates(ctx, 0, map[string]*eventing.DeliveryState{"uuid:l": first}); err != nil {
 		t.Fatal(err)
 	}
 	noLog := &eventing.DeliveryState{Cursor: 12}
-	if err := st.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:l": noLog}); err != nil {
+	if err := st.SaveDeliveryStates(ctx, 0, map[string]*eventing.DeliveryState{"uuid:l": noLog}); err != nil {
 		t.Fatal(err)
 	}
 	if noLog.Log != nil {
 		t.Fatal("SaveDeliveryStates modified the caller's state")
 	}
-	got, _ := st.DeliveryStates(ctx)
+	_, got, _ := st.DeliveryStates(ctx)
 	want := &eventing.DeliveryState{Cursor: 12, Log: first.Log}
 	if !sameState(got["uuid:l"], want) {
 		t.Fatalf("state after a nil-log save = %+v; want cursor 12 with the first log", got["uuid:l"])
 	}
 	// A new subscription's first state with a nil log.
 	mustCreate(t, st, newSub("uuid:m"))
-	if err := st.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:m": {Cursor: 1}}); err != nil {
+	if err := st.SaveDeliveryStates(ctx, 0, map[string]*eventing.DeliveryState{"uuid:m": {Cursor: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SaveDeliveryStates(ctx, map[string]*eventing.DeliveryState{"uuid:l": {Cursor: 13, Log: []eventing.Attempt{}}}); err != nil {
+	if err := st.SaveDeliveryStates(ctx, 0, map[string]*eventing.DeliveryState{"uuid:l": {Cursor: 13, Log: []eventing.Attempt{}}}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = st.DeliveryStates(ctx)
+	_, got, _ = st.DeliveryStates(ctx)
 	if got["uuid:m"] == nil || got["uuid:m"].Cursor != 1 || len(got["uuid:l"].Log) != 0 || got["uuid:l"].Cursor != 13 {
 		t.Fatalf("states = m %+v, l %+v", got["uuid:m"], got["uuid:l"])
 	}
+}
+
+func mustSave(t *testing.T, st eventing.Store, through uint64, states map[string]*eventing.DeliveryState) {
+	t.Helper()
+	if err := st.SaveDeliveryStates(t.Context(), through, states); err != nil {
+		t.Fatalf("SaveDeliveryStates(%d, %d states): %v", through, len(states), err)
+	}
+}
+
+func mustThrough(t *testing.T, st eventing.Store, want uint64) map[string]*eventing.DeliveryState {
+	t.Helper()
+	through, states, err := st.DeliveryStates(t.Context())
+	if err != nil || through != want {
+		t.Fatalf("DeliveryStates: through %d, %v; want %d", through, err, want)
+	}
+	return states
+}
+
+// The matched-through position is raised by a save, with or without
+// states, and never moves back; a save that fails (a canceled context)
+// does not raise it.
+func testDeliveryStatesThroughNeverMovesBack(t *testing.T, st eventing.Store) {
+	ctx := t.Context()
+	mustThrough(t, st, 0)
+	mustCreate(t, st, newSub("uuid:t"))
+	mustSave(t, st, 5, map[string]*eventing.DeliveryState{"uuid:t": {Cursor: 5}})
+	mustThrough(t, st, 5)
+	mustSave(t, st, 3, nil)
+	mustThrough(t, st, 5)
+	mustSave(t, st, 0, map[string]*eventing.DeliveryState{"uuid:t": {Cursor: 6}})
+	if states := mustThrough(t, st, 5); states["uuid:t"] == nil || states["uuid:t"].Cursor != 6 {
+		t.Fatalf("state after a save below the position = %+v; want cursor 6", states["uuid:t"])
+	}
+	mustSave(t, st, 9, nil)
+	mustThrough(t, st, 9)
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := st.SaveDeliveryStates(canceled, 20, map[string]*eventing.DeliveryState{"uuid:t": {Cursor: 20}}); err == nil {
+		t.Fatal("SaveDeliveryStates with a canceled context succeeded")
+	}
+	mustThrough(t, st, 9)
+	// Concurrent saves end at the highest position.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if err := st.SaveDeliveryStates(ctx, uint64(10+i), nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	mustThrough(t, st, 17)
+}
+
+// A new subscription is stored with a Pending state at its Start, so that
+// a position raised past Start does not cover it; its state round-trips
+// Pending.
+func testDeliveryStatesPendingAtStart(t *testing.T, st eventing.Store) {
+	s := newSub("uuid:p")
+	s.Start = 7
+	mustCreate(t, st, s)
+	states := mustThrough(t, st, 0)
+	want := &eventing.DeliveryState{Cursor: 7, Pending: true}
+	if got := states[s.ID]; !sameState(got, want) {
+		t.Fatalf("state of a new subscription = %+v; want %+v", got, want)
+	}
+	mustSave(t, st, 12, nil)
+	states = mustThrough(t, st, 12)
+	if got := states[s.ID]; got.Position(12) != 7 {
+		t.Fatalf("position of the new subscription = %d; want 7", got.Position(12))
+	}
+	// A deduplicated subscription leaves no state.
+	dup := newSub("uuid:p2")
+	dup.Key = "k"
+	keyed := newSub("uuid:p1")
+	keyed.Key = "k"
+	mustCreate(t, st, keyed)
+	if existing, err := st.CreateSubscription(t.Context(), dup); err != nil || existing == nil {
+		t.Fatalf("CreateSubscription with a used key = %v, %v", existing, err)
+	}
+	next := &eventing.DeliveryState{Cursor: 8}
+	mustSave(t, st, 12, map[string]*eventing.DeliveryState{s.ID: next})
+	states = mustThrough(t, st, 12)
+	if states[dup.ID] != nil || states[keyed.ID] == nil || !states[keyed.ID].Pending {
+		t.Fatalf("states = %v; want the keyed one pending, none for the deduplicated one", states)
+	}
+	if got := states[s.ID]; !sameState(got, next) || got.Position(12) != 12 {
+		t.Fatalf("state after delivery = %+v; want %+v at position 12", got, next)
+	}
+}
+
+// A nil state deletes the stored one (and deleting an absent one is no
+// error); the other states stay.
+func testDeliveryStatesNilDeletes(t *testing.T, st eventing.Store) {
+	for _, id := range []string{"uuid:a", "uuid:b", "uuid:c"} {
+		mustCreate(t, st, newSub(id))
+	}
+	mustSave(t, st, 4, map[string]*eventing.DeliveryState{"uuid:a": {Cursor: 4}, "uuid:b": fullState()})
+	mustSave(t, st, 4, map[string]*eventing.DeliveryState{"uuid:a": nil, "uuid:c": nil})
+	states := mustThrough(t, st, 4)
+	if states["uuid:a"] != nil || states["uuid:c"] != nil || !sameState(states["uuid:b"], fullState()) {
+		t.Fatalf("states after deleting a and c = %v", states)
+	}
+	mustSave(t, st, 4, map[string]*eventing.DeliveryState{"uuid:a": nil})
+	mustSave(t, st, 5, map[string]*eventing.DeliveryState{"uuid:a": {Cursor: 5}})
+	if states := mustThrough(t, st, 5); states["uuid:a"] == nil || states["uuid:a"].Cursor != 5 {
+		t.Fatalf("state saved after its delete = %+v", states["uuid:a"])
+	}
+}
+
+// The position and the states, Pending included, are read back after the
+// store is closed and opened again.
+func testDeliveryStatesSurviveReopen(t *testing.T, open func() eventing.Store) {
+	st := open()
+	s := newSub("uuid:r")
+	s.Start = 3
+	mustCreate(t, st, s)
+	mustCreate(t, st, newSub("uuid:q"))
+	mustSave(t, st, 11, map[string]*eventing.DeliveryState{"uuid:q": fullState()})
+	mustClose(t, st)
+	st = open()
+	states := mustThrough(t, st, 11)
+	if !sameState(states["uuid:r"], &eventing.DeliveryState{Cursor: 3, Pending: true}) || !sameState(states["uuid:q"], fullState()) {
+		t.Fatalf("states after reopen = r %+v, q %+v", states["uuid:r"], states["uuid:q"])
+	}
+	// The reopened store writes them again, and the position stays.
+	mustSave(t, st, 8, map[string]*eventing.DeliveryState{"uuid:r": {Cursor: 12}, "uuid:q": nil})
+	mustClose(t, st)
+	st = open()
+	states = mustThrough(t, st, 11)
+	if states["uuid:q"] != nil || states["uuid:r"] == nil || states["uuid:r"].Cursor != 12 || states["uuid:r"].Pending {
+		t.Fatalf("states after the second reopen = r %+v, q %+v", states["uuid:r"], states["uuid:q"])
+	}
+	mustClose(t, st)
 }
 
 func testErrNotFoundWrapped(t *testing.T, st eventing.Store) {
@@ -1065,7 +1237,7 @@ func testCanceledContext(t *testing.T, st eventing.Store) {
 		},
 		"Subscriptions":  func() error { return st.Subscriptions(ctx, func(*eventing.Subscription) error { return nil }) },
 		"ReadEvents":     func() error { _, _, err := st.ReadEvents(ctx, 0, 1, ""); return err },
-		"DeliveryStates": func() error { _, err := st.DeliveryStates(ctx); return err },
+		"DeliveryStates": func() error { _, _, err := st.DeliveryStates(ctx); return err },
 		"SetSetting":     func() error { return st.SetSetting(ctx, "k", "v") },
 	}
 	for name, call := range calls {
