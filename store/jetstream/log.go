@@ -51,12 +51,16 @@ func (s *Store) Append(ctx context.Context, m *eventing.Message, received time.T
 	}
 	msg := &nats.Msg{Subject: s.subject(m.Topic), Data: encodeEvent(received, m), Header: nats.Header{}}
 	opts := []natsjs.PublishOpt{natsjs.WithMsgID(nuid.Next()), natsjs.WithExpectStream(s.streamName)}
-	giveUp := time.Now().Add(retryFor)
+	began := time.Now()
+	giveUp := began.Add(retryFor)
 	wait := 25 * time.Millisecond
 	for {
 		ack, err := s.js.PublishMsg(ctx, msg, opts...)
 		if err == nil {
 			s.advanceHead(ack.Sequence)
+			if s.onCommit != nil {
+				s.onCommit(1, time.Since(began))
+			}
 			return eventing.NewEvent(ack.Sequence, received.UTC(), *m), nil
 		}
 		if ctx.Err() != nil || s.closed.Load() || !retryable(err) || time.Now().After(giveUp) {

@@ -59,6 +59,11 @@ type Options struct {
 	// Name is the NATS connection name shown by the servers (default
 	// "herald").
 	Name string
+	// OnCommit, when set, is called after each acknowledged Append with
+	// one event and how long the stream took to acknowledge it (retries
+	// included): the counterpart of the bbolt store's commit callback,
+	// without group commit (the servers batch replicated writes).
+	OnCommit func(events int, took time.Duration)
 }
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
@@ -68,9 +73,10 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 // several Stores (several Herald nodes) may share the same streams. See
 // the package documentation for the layout and what each call costs.
 type Store struct {
-	nc     *nats.Conn
-	js     natsjs.JetStream
-	logger *slog.Logger
+	nc       *nats.Conn
+	js       natsjs.JetStream
+	logger   *slog.Logger
+	onCommit func(events int, took time.Duration)
 
 	streamName string // the event log
 	subjPrefix string // "herald.ev."
@@ -171,7 +177,7 @@ func open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 		}
 	}
 	s := &Store{
-		nc: nc, js: js, logger: o.Logger,
+		nc: nc, js: js, logger: o.Logger, onCommit: o.OnCommit,
 		streamName: o.Prefix + "_events",
 		subjPrefix: o.Prefix + ".ev.",
 		revs:       map[string]uint64{},
