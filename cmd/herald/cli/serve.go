@@ -18,7 +18,6 @@ import (
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/eventing/presence"
-	"github.com/herald-eventing/herald/store"
 	"github.com/herald-eventing/herald/transports/guard"
 	"github.com/herald-eventing/herald/transports/httpapi"
 	"github.com/herald-eventing/herald/transports/metrics"
@@ -31,6 +30,10 @@ import (
 type serveConfig struct {
 	addr            string
 	data            string
+	store           string
+	natsCreds       string
+	natsTLSCA       string
+	replicas        int
 	logLevel        string
 	logFormat       string
 	defaultLease    time.Duration
@@ -70,7 +73,11 @@ type serveConfig struct {
 // environment variable, its config-file key and herald config follow.
 func (c *serveConfig) define(s *settings) {
 	s.String(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	s.String(&c.data, "data", "./data", "data directory holding the bbolt file")
+	s.String(&c.data, "data", "./data", "data directory holding the bbolt file (or, with --store embedded-nats, the nats-server's files)")
+	s.String(&c.store, "store", "", "where the data lives: empty for bbolt under --data; nats://h1:4222,h2:4222 for NATS JetStream; embedded-nats for a one-server JetStream in this process, under --data")
+	s.String(&c.natsCreds, "nats-creds", "", "NATS credentials file (JWT and seed) for --store nats://…")
+	s.String(&c.natsTLSCA, "nats-tls-ca", "", "CA certificates (PEM) that verify the NATS servers of --store tls://…")
+	s.Int(&c.replicas, "replicas", 3, "copies of each stream Herald creates on NATS (0: 3 on a cluster, 1 on a single server); existing streams keep theirs")
 	s.String(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	s.String(&c.logFormat, "log-format", "text", "log format: text or json")
 	s.Duration(&c.defaultLease, "default-lease", time.Hour, "lease granted to a wse:Subscribe without Expires")
@@ -221,11 +228,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		gather = -1
 	}
 	m := metrics.New()
-	db, err := store.Open(cfg.data, store.Options{Logger: logger, GatherWindow: gather, OnCommit: m.Committed})
+	be, err := cfg.openBackend(ctx, logger, gather, m.Committed)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer be.close()
+	db := be.store
 
 	roots, err := tlsconf.RootCAs(cfg.deliveryCAFile)
 	if err != nil {
@@ -283,7 +291,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m.Watch(metrics.Options{Service: svc, DBPath: db.Path()})
+	m.Watch(metrics.Options{Service: svc, DBPath: be.dbPath})
 	var rules *presence.Rules
 	if cfg.presenceRules != "" {
 		if rules, err = presence.LoadRules(cfg.presenceRules); err != nil {
@@ -294,7 +302,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	keyring, err := access.NewKeyring(ctx, db, adminKey, nil)
+	keyring, err := access.NewKeyring(ctx, be.keys, adminKey, nil)
 	if err != nil {
 		return err
 	}
@@ -324,7 +332,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		AllowOrigins:      origins(cfg.allowOrigins),
 		Ready: func() error {
 			switch {
-			case !db.Ready():
+			case !be.ready():
 				return errors.New("the store is closed")
 			case !svc.Dispatcher().Running():
 				return errors.New("delivery is not running")
@@ -352,7 +360,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	// Long polls and streams end when the server starts shutting down.
 	srv.RegisterOnShutdown(svc.Drain)
-	logger.Info("herald listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", tlsConfig != nil), slog.Bool("auth", authOn), slog.String("data", cfg.data),
+	logger.Info("herald listening", slog.String("addr", ln.Addr().String()), slog.Bool("tls", tlsConfig != nil), slog.Bool("auth", authOn), slog.String("data", be.where),
 		slog.String("message_endpoint", svc.MessagePath()), slog.Any("processors", svc.AvailableProcessors()), slog.String("config", resolved.file))
 	errc := make(chan error, 1)
 	go func() {

@@ -1,0 +1,303 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/herald-eventing/herald/eventing"
+)
+
+// Delivery state: one JSON record per subscription in the delivery_state
+// bucket, keyed by the escaped subscription id, and the matched-through
+// position under the key throughKey (a decimal number). This file is all
+// of eventing.StateStore, so that it can follow that interface alone when
+// it changes.
+//
+// Fencing is by ownership of what a Store has seen (see the package doc):
+// a write of a state this Store read (DeliveryStates) or wrote is a
+// compare-and-set against that revision, and is refused with ErrStale when
+// another writer changed it since; a state this Store never saw (another
+// node created it, or wrote it last) is read first and written against the
+// revision read. The position is raised after every state of the same save
+// succeeded, as a compare-and-set that never moves it back.
+
+// ErrStale is returned (wrapped) by SaveDeliveryStates for a state that
+// another writer changed since this Store read or wrote it.
+var ErrStale = errors.New("jetstream: delivery state changed by another writer")
+
+// saveParallel bounds the writes SaveDeliveryStates has in flight.
+const saveParallel = 32
+
+// throughKey is the key of the matched-through position. escape never
+// writes '=' followed by a lowercase letter, so no subscription's key is
+// this one.
+const throughKey = "=through"
+
+type stateRecord struct {
+	ID string `json:"subscription_id"`
+	eventing.DeliveryState
+}
+
+// DeliveryStates implements eventing.StateStore. It also records each
+// state's revision, against which the next save of it is checked.
+//
+// The position is read before the states: SaveDeliveryStates writes it
+// after the states it covers, so every state listed is the one the
+// position was written with, or newer (a newer state only makes the
+// position more conservative, never skips an event).
+func (s *Store) DeliveryStates(ctx context.Context) (uint64, map[string]*eventing.DeliveryState, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, nil, err
+	}
+	through, trev, err := s.readThrough(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := map[string]*eventing.DeliveryState{}
+	revs := map[string]uint64{}
+	err = s.states.list(ctx, s, ">", func(e entry) error {
+		if e.key == throughKey {
+			return nil
+		}
+		var rec stateRecord
+		if err := json.Unmarshal(e.value, &rec); err != nil {
+			return fmt.Errorf("jetstream: delivery state %q: %w", e.key, err)
+		}
+		st := rec.DeliveryState
+		out[rec.ID] = &st
+		revs[rec.ID] = e.rev
+		return nil
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	s.revMu.Lock()
+	for id, rev := range revs {
+		s.revs[id] = rev
+	}
+	s.through, s.throughRev = through, trev
+	s.revMu.Unlock()
+	return through, out, nil
+}
+
+// readThrough reads the stored matched-through position and its revision
+// (0, 0 when none is stored).
+func (s *Store) readThrough(ctx context.Context) (through, rev uint64, err error) {
+	e, err := s.states.kv.Get(ctx, throughKey)
+	if isNotFound(err) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("jetstream: matched-through position: %w", err)
+	}
+	through, err = strconv.ParseUint(string(e.Value()), 10, 64)
+	if err != nil {
+		return 0, 0, fmt.Errorf("jetstream: matched-through position %q: %w", e.Value(), err)
+	}
+	return through, e.Revision(), nil
+}
+
+// SaveDeliveryStates implements eventing.StateStore. The states are
+// written concurrently, each atomically but not all in one transaction:
+// on error some may be stored, and saving them again is safe. States of
+// subscriptions that do not exist are skipped; a state with a nil Log
+// keeps the stored log (read from the stored state); a nil state deletes
+// the stored one. The matched-through position is raised to through only
+// once every state was written, so that it never covers a state that is
+// not durable.
+func (s *Store) SaveDeliveryStates(ctx context.Context, through uint64, states map[string]*eventing.DeliveryState) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, saveParallel)
+	)
+	for id, st := range states {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.saveState(ctx, id, st); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return s.raiseThrough(ctx, through)
+}
+
+// raiseThrough stores through as the matched-through position unless the
+// stored one is as high: a compare-and-set on the revision this Store
+// last saw, read again when another writer moved it.
+func (s *Store) raiseThrough(ctx context.Context, through uint64) error {
+	s.revMu.Lock()
+	cur, rev := s.through, s.throughRev
+	s.revMu.Unlock()
+	for {
+		if through <= cur {
+			return nil
+		}
+		v := strconv.AppendUint(nil, through, 10)
+		var next uint64
+		var err error
+		if rev == 0 {
+			next, err = s.states.kv.Create(ctx, throughKey, v)
+		} else {
+			next, err = s.states.kv.Update(ctx, throughKey, v, rev)
+		}
+		if err == nil {
+			s.revMu.Lock()
+			if next > s.throughRev {
+				s.through, s.throughRev = through, next
+			}
+			s.revMu.Unlock()
+			return nil
+		}
+		if !errors.Is(err, natsjs.ErrKeyRevisionMismatch) && !errors.Is(err, natsjs.ErrKeyExists) {
+			return fmt.Errorf("jetstream: matched-through position: %w", err)
+		}
+		// Moved by another writer (or by a concurrent save of this
+		// Store): look again.
+		if cur, rev, err = s.readThrough(ctx); err != nil {
+			return err
+		}
+		s.revMu.Lock()
+		if rev > s.throughRev {
+			s.through, s.throughRev = cur, rev
+		}
+		s.revMu.Unlock()
+	}
+}
+
+// saveState writes (or, st nil, deletes) the state of id.
+func (s *Store) saveState(ctx context.Context, id string, st *eventing.DeliveryState) error {
+	if _, _, err := s.getSub(ctx, id); errors.Is(err, eventing.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	k := token(id)
+	s.revMu.Lock()
+	rev, known := s.revs[id] // known with rev 0: this Store saw it absent
+	s.revMu.Unlock()
+	stale := func() error { return fmt.Errorf("jetstream: delivery state %s: %w", id, ErrStale) }
+
+	// What is stored now, when this Store needs it: a state it never saw
+	// (its revision), or the log a nil Log keeps.
+	var stored natsjs.KeyValueEntry
+	if !known || (st != nil && st.Log == nil && rev != 0) {
+		e, err := s.states.kv.Get(ctx, k)
+		switch {
+		case err == nil:
+			if known && e.Revision() != rev {
+				return stale()
+			}
+			stored, rev = e, e.Revision()
+		case isNotFound(err):
+			if known && rev != 0 {
+				return stale()
+			}
+			rev = 0
+		default:
+			return fmt.Errorf("jetstream: delivery state %s: %w", id, err)
+		}
+	}
+
+	if st == nil {
+		if rev == 0 {
+			s.setRev(id, 0)
+			return nil // nothing stored
+		}
+		err := s.states.purge(ctx, k, rev)
+		if errors.Is(err, natsjs.ErrKeyRevisionMismatch) {
+			return stale()
+		}
+		if err != nil {
+			return fmt.Errorf("jetstream: delivery state %s: %w", id, err)
+		}
+		s.setRev(id, 0)
+		return nil
+	}
+
+	rec := stateRecord{ID: id, DeliveryState: *st}
+	if st.Log == nil && stored != nil {
+		var old stateRecord
+		if json.Unmarshal(stored.Value(), &old) == nil {
+			rec.Log = old.Log
+		}
+	}
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	var next uint64
+	if rev != 0 {
+		next, err = s.states.kv.Update(ctx, k, v, rev)
+	} else {
+		next, err = s.states.kv.Create(ctx, k, v)
+	}
+	if errors.Is(err, natsjs.ErrKeyRevisionMismatch) || errors.Is(err, natsjs.ErrKeyExists) {
+		return stale()
+	}
+	if err != nil {
+		return fmt.Errorf("jetstream: delivery state %s: %w", id, err)
+	}
+	s.setRev(id, next)
+	return nil
+}
+
+func (s *Store) setRev(id string, rev uint64) {
+	s.revMu.Lock()
+	s.revs[id] = rev
+	s.revMu.Unlock()
+}
+
+// createPendingState writes the state a new subscription is stored with,
+// pending at its Start (eventing.SubscriptionStore), before its record:
+// once the subscription exists, a matched-through position written by a
+// node that does not know it yet cannot cover events it was not given. A
+// state left by a subscription of the same id that is gone (a delete that
+// stopped half way) is replaced; the caller checked that no subscription
+// with this id exists.
+func (s *Store) createPendingState(ctx context.Context, sub *eventing.Subscription) error {
+	k := token(sub.ID)
+	v, err := json.Marshal(stateRecord{ID: sub.ID, DeliveryState: eventing.DeliveryState{Cursor: sub.Start, Pending: true}})
+	if err != nil {
+		return err
+	}
+	rev, err := s.states.kv.Create(ctx, k, v)
+	if errors.Is(err, natsjs.ErrKeyExists) {
+		var e natsjs.KeyValueEntry
+		if e, err = s.states.kv.Get(ctx, k); err == nil {
+			rev, err = s.states.kv.Update(ctx, k, v, e.Revision())
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("jetstream: delivery state %s: %w", sub.ID, err)
+	}
+	s.setRev(sub.ID, rev)
+	return nil
+}
+
+// deleteState removes a deleted subscription's state (DeleteSubscription,
+// and a CreateSubscription that did not keep its subscription).
+func (s *Store) deleteState(ctx context.Context, id string) error {
+	err := s.states.purge(ctx, token(id), 0)
+	s.revMu.Lock()
+	delete(s.revs, id)
+	s.revMu.Unlock()
+	return err
+}

@@ -1,0 +1,73 @@
+package jetstream_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/store/jetstream"
+	"github.com/herald-eventing/herald/store/storetest"
+)
+
+// opener returns an open function for storetest.Run whose every store has
+// its own prefix, so one server (or cluster) holds them all.
+func opener(urls []string, replicas int) func(t *testing.T) eventing.Store {
+	var n atomic.Int64
+	return func(t *testing.T) eventing.Store {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		st, err := jetstream.Open(ctx, jetstream.Options{URLs: urls, Replicas: replicas, Prefix: fmt.Sprintf("t%d", n.Add(1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+}
+
+// reopener is opener for storetest.RunReopen: each storage location is a
+// prefix, opened again by a new Store.
+func reopener(urls []string, replicas int) func(t *testing.T) func() eventing.Store {
+	var n atomic.Int64
+	return func(t *testing.T) func() eventing.Store {
+		prefix := fmt.Sprintf("r%d", n.Add(1))
+		return func() eventing.Store {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			st, err := jetstream.Open(ctx, jetstream.Options{URLs: urls, Replicas: replicas, Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		}
+	}
+}
+
+func TestConformance_Embedded(t *testing.T) {
+	s, err := jetstream.Embedded(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	storetest.Run(t, opener([]string{s.URL()}, 0))
+	storetest.RunReopen(t, reopener([]string{s.URL()}, 0))
+}
+
+func TestConformance_Cluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3-node cluster")
+	}
+	start := time.Now()
+	c, err := jetstream.StartCluster(t.Context(), t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Shutdown)
+	t.Logf("3-node cluster formed in %v", time.Since(start))
+	storetest.Run(t, opener(c.URLs(), 3))
+	storetest.RunReopen(t, reopener(c.URLs(), 3))
+}
