@@ -49,6 +49,9 @@ func (db *DB) Append(ctx context.Context, m *eventing.Message, received time.Tim
 // appends and writes waiting (group commit), and returns once the commit is
 // durable. fn may run more than once (see appendReq.fn).
 func (db *DB) write(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err // a select on a ready channel and a done context picks at random
+	}
 	req := &appendReq{fn: fn, done: make(chan struct{})}
 	db.closeMu.RLock()
 	if db.closed {
