@@ -208,7 +208,9 @@ func parseDelivery(el *etree.Element, v Version) (*Delivery, error) {
 }
 
 // StripSecret returns a copy of el without h:Secret children, so that the
-// stored XML never holds the secret (it is kept apart, see Subscription).
+// stored XML never holds the secret (it is kept apart, see Subscription),
+// nor comments and the white space that only indents elements: what is
+// stored is what the processor reads again, once per subscription.
 func StripSecret(el *etree.Element) *etree.Element {
 	cp := addressing.Detach(el)
 	for _, c := range cp.ChildElements() {
@@ -216,5 +218,24 @@ func StripSecret(el *etree.Element) *etree.Element {
 			cp.RemoveChild(c)
 		}
 	}
+	compact(cp)
 	return cp
+}
+
+// compact removes comments, and text that is only white space from
+// elements that have child elements (indentation, not content).
+func compact(el *etree.Element) {
+	hasElements := len(el.ChildElements()) > 0
+	for i := len(el.Child) - 1; i >= 0; i-- {
+		switch t := el.Child[i].(type) {
+		case *etree.Comment:
+			el.RemoveChildAt(i)
+		case *etree.CharData:
+			if hasElements && strings.TrimSpace(t.Data) == "" {
+				el.RemoveChildAt(i)
+			}
+		case *etree.Element:
+			compact(t)
+		}
+	}
 }

@@ -213,8 +213,18 @@ func putSub(tx *bolt.Tx, s *eventing.Subscription) error {
 }
 
 // putSubRecord stores s, whose encoded record is v, with its indexes.
+// subscriptionFill is how full the writer packs the pages of the buckets
+// keyed by subscription id when it splits them.
+const subscriptionFill = 0.95
+
 func putSubRecord(tx *bolt.Tx, s *eventing.Subscription, v []byte) error {
-	if err := tx.Bucket(bucketSubscriptions).Put([]byte(s.ID), v); err != nil {
+	subs := tx.Bucket(bucketSubscriptions)
+	// Subscription ids are time-ordered (UUIDv7): new ones go last, so
+	// full pages instead of bbolt's half-full splits keep the bucket at
+	// about 1 record per its size instead of 2.5 (a million subscriptions
+	// touch that much less of the mmap).
+	subs.FillPercent = subscriptionFill
+	if err := subs.Put([]byte(s.ID), v); err != nil {
 		return err
 	}
 	if t := s.Topic(); t != "" {
@@ -255,7 +265,9 @@ func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) 
 		if err := putSubRecord(tx, s, rec); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketDeliveryState).Put([]byte(s.ID), state)
+		states := tx.Bucket(bucketDeliveryState)
+		states.FillPercent = subscriptionFill // keyed by the same time-ordered ids
+		return states.Put([]byte(s.ID), state)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create subscription: %w", err)
