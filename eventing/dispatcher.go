@@ -267,6 +267,9 @@ type subState struct {
 	checked   bool     // the queue's head is known to match the filter
 	timer     Timer
 	removed   bool
+	// dirty and logDirty: s is in the Dispatcher's dirty (logDirty) set
+	// (see markDirty).
+	dirty, logDirty bool
 	// expiryAt is the lease end queued in the expiry heap for s (zero:
 	// none); guarded by the Dispatcher's expiryMu.
 	expiryAt time.Time

@@ -111,15 +111,27 @@ func (s *subState) cursor(matched uint64) uint64 {
 	return s.enqueued
 }
 
-// markDirty notes that s's state changed, for the next flush.
+// markDirty notes that s's state changed, for the next flush; s.mu must be
+// held. s.dirty saves the shared lock for every change after the first
+// between two flushes: it is set only while s is in d.dirty, and cleared
+// by the flush that took it, under s.mu.
 func (d *Dispatcher) markDirty(s *subState) {
+	if s.dirty {
+		return
+	}
+	s.dirty = true
 	d.dirtyMu.Lock()
 	d.dirty[s] = struct{}{}
 	d.dirtyMu.Unlock()
 }
 
-// markLog notes that s's state and its delivery log changed.
+// markLog notes that s's state and its delivery log changed; s.mu must be
+// held (s.logDirty is to d.logDirty what s.dirty is to d.dirty).
 func (d *Dispatcher) markLog(s *subState) {
+	if s.dirty && s.logDirty {
+		return
+	}
+	s.dirty, s.logDirty = true, true
 	d.dirtyMu.Lock()
 	d.dirty[s] = struct{}{}
 	d.logDirty[s] = struct{}{}
@@ -191,6 +203,11 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 	consider := func(s *subState, withLog bool) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		// Taken: a change from now on marks s again.
+		s.dirty = false
+		if withLog {
+			s.logDirty = false
+		}
 		if s.removed {
 			return
 		}
