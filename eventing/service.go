@@ -97,6 +97,8 @@ type Service struct {
 	ctx        context.Context
 	cancel     context.CancelFunc
 	closing    atomic.Bool
+	endMu      sync.Mutex // orders sendEnd's wg.Add before Shutdown's wg.Wait
+	ended      bool       // Shutdown waits for the SubscriptionEnd senders
 	draining   chan struct{}
 	drainOnce  sync.Once
 	refused    []refusedFilter // stored subscriptions to end at Start
@@ -860,6 +862,13 @@ func (s *Service) sendEnd(sub *Subscription, status EndStatus, reason string) {
 	if sub.EndTo == "" || s.opts.Ender == nil {
 		return
 	}
+	s.endMu.Lock()
+	defer s.endMu.Unlock()
+	if s.ended {
+		// Shutdown is waiting for the senders: none may start now.
+		s.logger.Warn("SubscriptionEnd not sent: Herald is shutting down", slog.String("subscription_id", sub.ID))
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -870,10 +879,13 @@ func (s *Service) sendEnd(sub *Subscription, status EndStatus, reason string) {
 func (s *Service) deliverEnd(ctx context.Context, sub *Subscription, status EndStatus, reason string) {
 	for attempt, delay := range []time.Duration{0, time.Second, 5 * time.Second} {
 		if delay > 0 {
+			wake := make(chan struct{})
+			t := s.clock.AfterFunc(delay, func() { close(wake) })
 			select {
 			case <-ctx.Done():
+				t.Stop()
 				return
-			case <-time.After(delay):
+			case <-wake:
 			}
 		}
 		actx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -1089,6 +1101,9 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		wg.Wait()
 	}
 	s.cancel()
+	s.endMu.Lock()
+	s.ended = true
+	s.endMu.Unlock()
 	s.wg.Wait()
 	return err
 }

@@ -736,3 +736,26 @@ func TestShutdown_DeadlineCancelsStuckDeliveries(t *testing.T) {
 		t.Fatalf("Shutdown = %v; want the deadline", err)
 	}
 }
+
+// Once Shutdown waits for the SubscriptionEnd senders, no new one starts:
+// a Cancel that comes after it sends nothing (before, its sender started
+// after the wait and ran past the service's end).
+func TestSendEnd_NotAfterShutdown(t *testing.T) {
+	e := newEnv(t, "", eventing.Options{})
+	sub, err := e.svc.Subscribe(t.Context(), &eventing.SubscribeRequest{Processor: postProcessor, Message: target("http://x.example/"), Filter: eventing.TopicFilter("t"),
+		EndTo: mustEPR(t, `<EndTo xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing"><wsa:Address>http://end.example/</wsa:Address></EndTo>`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Cancel(t.Context(), sub.Subscription.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.ender.mu.Lock()
+	defer e.ender.mu.Unlock()
+	if len(e.ender.ends) != 0 {
+		t.Fatalf("SubscriptionEnd sent after Shutdown: %v", e.ender.ends)
+	}
+}
