@@ -94,11 +94,11 @@ func checkHTTPURL(s string) error {
 // the event as the Body (the 2004/08 form, and 2011's Unwrap) or wrapped
 // in a 2011 wse:Notify.
 type Endpoint struct {
-	client *http.Client
-	epr    *addressing.EndpointReference
-	secret string
-	key    string
-	action string
+	client  *http.Client
+	epr     *addressing.EndpointReference
+	secret  string
+	key     string
+	action  string
 	wrapped bool
 	// head and tail are the envelope around the MessageID and the body,
 	// built once (template): wsa:To, wsa:Action and the reference
