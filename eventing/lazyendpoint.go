@@ -127,7 +127,7 @@ func (s *Service) storedEndpoint(ctx context.Context, sub *Subscription, pullPro
 		return ep
 	}
 	// The record's Message is read back when the endpoint is parsed.
-	sub.Message = ""
+	trimRecord(sub)
 	return &lazyEndpoint{load: s.reload, id: sub.ID, processor: sub.Processor, cache: cache}
 }
 
@@ -150,7 +150,7 @@ func (d *Dispatcher) compact(sub *Subscription, ep Endpoint) (*Subscription, End
 		return sub, ep
 	}
 	cp := *sub
-	cp.Message = ""
+	trimRecord(&cp)
 	l := &lazyEndpoint{load: d.hooks.reload, id: sub.ID, processor: sub.Processor, cache: d.endpoints, ep: ep, used: true}
 	d.endpoints.add(l)
 	return &cp, l
@@ -163,8 +163,17 @@ func (d *Dispatcher) compactRecord(sub *Subscription) *Subscription {
 		return sub
 	}
 	cp := *sub
-	cp.Message = ""
+	trimRecord(&cp)
 	return &cp
+}
+
+// trimRecord drops from the dispatcher's copy of a subscription what
+// matching and delivery never read there: the Message (read back to parse
+// the endpoint), the Secret (the endpoint holds it), the EndTo and the
+// identity Key (SubscriptionEnd and deduplication read the stored record).
+// Together they are most of a record's bytes.
+func trimRecord(sub *Subscription) {
+	sub.Message, sub.Secret, sub.EndTo, sub.Key = "", "", "", ""
 }
 
 // restoreByID reads subscription id back from the store and rebuilds its

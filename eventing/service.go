@@ -1079,12 +1079,16 @@ func (s *Service) Shutdown(ctx context.Context) error {
 				s.logger.Error("shutdown: time up ending subscriptions", slog.Int("not_ended", len(subs)-i))
 				break
 			}
-			if _, derr := s.store.DeleteSubscription(ctx, sub.ID); derr != nil {
+			// The stored record, not the dispatcher's copy: that one has
+			// no EndTo (see trimRecord).
+			stored, derr := s.store.DeleteSubscription(ctx, sub.ID)
+			if derr != nil {
 				if !errors.Is(derr, ErrNotFound) {
 					s.logger.Error("cannot end a subscription on shutdown", slog.String("subscription_id", sub.ID), slog.Any("err", derr))
 				}
 				continue
 			}
+			sub := stored
 			if sub.EndTo == "" || s.opts.Ender == nil {
 				continue
 			}
