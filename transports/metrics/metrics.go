@@ -76,11 +76,11 @@ func New() *Metrics {
 		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5, 30, 300, 3600, 36000}}, []string{"processor"})
 	f(m.lag)
 	m.commitDuration = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "herald_store_commit_duration_seconds",
-		Help:    "How long one bbolt commit of appended events took, fsync included.",
+		Help:    "How long one durable commit of appended events took (a bbolt commit with its fsyncs, or a JetStream publish acknowledgement).",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .5}})
 	f(m.commitDuration)
 	m.commitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "herald_store_commit_events",
-		Help:    "Events per bbolt commit (the group commit's batch size).",
+		Help:    "Events per durable commit (the group commit batch size; 1 per acknowledged publish on JetStream).",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}})
 	f(m.commitBatch)
 	return m
