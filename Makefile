@@ -30,12 +30,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 ## bench: the benchmarks beside the code, then the harness that measures
-## Herald against a bare net/http handler in the same run (BENCHFLAGS=--quick
-## for a short run)
+## Herald against a bare net/http handler in the same run, then Herald on a
+## 3-node in-process JetStream cluster beside bbolt (BENCHFLAGS=--quick for
+## a short run)
 BENCHFLAGS ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./cmd/herald bench $(BENCHFLAGS)
+	$(GO) run ./cmd/herald bench --store nats $(BENCHFLAGS)
 
 ## fuzz: run every fuzzer (every func Fuzz… in a _test.go file) for a while
 ## (FUZZTIME=30s); CI runs each for a few seconds. Corpora live in each

@@ -205,6 +205,7 @@ func TestCLI_UsageErrors(t *testing.T) {
 		{[]string{"listen", "extra"}, `unexpected argument`, "listen"},
 		{[]string{"compact", "extra"}, `unexpected argument`, "compact"},
 		{[]string{"bench", "extra"}, `unexpected argument`, "bench"},
+		{[]string{"bench", "--store", "pg"}, `the bench knows only "nats"`, "bench"},
 		{[]string{"serve", "extra"}, `unexpected argument "extra"`, "serve"},
 		{[]string{"serve", "--bogus"}, `unknown flag --bogus`, "serve"},
 		{[]string{"config", "extra"}, `unexpected argument`, "config"},

@@ -38,19 +38,26 @@ type benchConfig struct {
 	only     string
 	profile  string
 	memprof  string
+	// store is "" (bbolt alone, against the baselines) or "nats" (a
+	// 3-node in-process JetStream cluster beside bbolt, bench_nats.go).
+	store string
 }
 
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg benchConfig
-	fs := newFlags("bench", "bench [--duration 3s] [--subscriptions 100000] [--quick]", stdout)
+	fs := newFlags("bench", "bench [--duration 3s] [--subscriptions 100000] [--quick] [--store nats]", stdout)
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&cfg.subs, "subscriptions", 100000, "subscriptions for the publish-latency run with many, and its scale figures (memory, file, start, idle CPU, shutdown)")
 	fs.BoolVar(&cfg.quick, "quick", false, "short runs and 10,000 subscriptions (a smoke test of the harness)")
 	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, auth, metrics, fanout, latency (with the scale figures at --subscriptions), subscribe, e2e, xpath)")
 	fs.StringVar(&cfg.profile, "cpuprofile", "", "write a CPU profile of the whole run (Herald, the baselines and the load generators) to this file")
 	fs.StringVar(&cfg.memprof, "memprofile", "", "write a heap profile of the instance with --subscriptions, once started, to this file")
+	fs.StringVar(&cfg.store, "store", "", "nats: measure Herald on a 3-node in-process JetStream cluster (R3, sync-always) beside bbolt, in the same run (measures: ingest, fanout, e2e, failover)")
 	if err := fs.parseNone(args); err != nil {
 		return err
+	}
+	if cfg.store != "" && cfg.store != storeBenchNATS {
+		return fs.usagef("--store %q: the bench knows only %q (without --store: bbolt)", cfg.store, storeBenchNATS)
 	}
 	if cfg.quick {
 		cfg.duration, cfg.subs = 500*time.Millisecond, 10000
@@ -89,6 +96,9 @@ func (b *bench) progress(format string, args ...any) {
 }
 
 func (b *bench) run(ctx context.Context, stdout io.Writer) error {
+	if b.cfg.store == storeBenchNATS {
+		return b.runNATS(ctx, stdout)
+	}
 	fmt.Fprintf(stdout, "Herald bench: %d CPUs, %s per throughput run, %s\n\n", runtimeCPUs(), b.cfg.duration, time.Now().UTC().Format(time.RFC3339))
 	for _, m := range []struct {
 		name string
@@ -121,6 +131,8 @@ type instance struct {
 	// auth is the header that authenticates an unrestricted publisher on
 	// an instance started with authorization (nil without).
 	auth http.Header
+	// close closes the store when it is not db (JetStream).
+	close func()
 }
 
 // start runs Herald on the bbolt file named name. With authorize, it
@@ -191,6 +203,10 @@ func (b *bench) startWith(ctx context.Context, name string, authorize, withMetri
 func (in *instance) stop() {
 	in.srv.Close()
 	in.svc.Shutdown(context.Background())
+	if in.close != nil {
+		in.close()
+		return
+	}
 	in.db.Close()
 }
 
@@ -431,16 +447,22 @@ func newSink(seen func([]byte)) (*sink, error) {
 
 func subscribeAll(ctx context.Context, svc *eventing.Service, url, topic string, n int) error {
 	for i := range n {
-		msg := fmt.Sprintf(`<wse:Subscribe xmlns:wse="%s"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">%s/%d</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`, eventing.NS, url, i)
-		el, err := parseElement(msg)
-		if err != nil {
-			return err
-		}
-		if _, err := svc.Subscribe(ctx, &eventing.SubscribeRequest{Processor: "soap", Message: el, Filter: eventing.TopicFilter(topic), Management: true}); err != nil {
+		if err := subscribeOne(ctx, svc, url, topic, i); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// subscribeOne subscribes url/i to topic.
+func subscribeOne(ctx context.Context, svc *eventing.Service, url, topic string, i int) error {
+	msg := fmt.Sprintf(`<wse:Subscribe xmlns:wse="%s"><wse:Delivery><wse:NotifyTo><wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">%s/%d</wsa:Address></wse:NotifyTo></wse:Delivery></wse:Subscribe>`, eventing.NS, url, i)
+	el, err := parseElement(msg)
+	if err != nil {
+		return err
+	}
+	_, err = svc.Subscribe(ctx, &eventing.SubscribeRequest{Processor: "soap", Message: el, Filter: eventing.TopicFilter(topic), Management: true})
+	return err
 }
 
 func (b *bench) fanout(ctx context.Context) error {
