@@ -1,6 +1,8 @@
 package eventing_test
 
 import (
+	"github.com/beevik/etree"
+
 	"testing"
 	"time"
 
@@ -77,6 +79,26 @@ func TestFormatDuration(t *testing.T) {
 		back, err := eventing.ParseExpiration(want, time.Now())
 		if err != nil || back.Duration != d {
 			t.Errorf("round trip of %q = %v, %v", want, back.Duration, err)
+		}
+	}
+}
+
+// In 2011 only a duration written as zero asks for a subscription that
+// never expires; one that only rounds to zero, or a negative zero, does not.
+func TestParseExpires_Indefinite(t *testing.T) {
+	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		text       string
+		indefinite bool
+	}{{"PT0S", true}, {"P0D", true}, {"PT0.000S", true}, {"PT0.0000000001S", false}, {"-PT0S", false}, {"PT1S", false}} {
+		el := etree.NewElement("Expires")
+		el.SetText(tt.text)
+		e, err := eventing.ParseExpires(el, eventing.V2011, now)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.text, err)
+		}
+		if e.Indefinite != tt.indefinite {
+			t.Errorf("%s: Indefinite %v; want %v", tt.text, e.Indefinite, tt.indefinite)
 		}
 	}
 }

@@ -43,7 +43,13 @@ func (l *lazyEndpoint) get() Endpoint {
 	fresh := ep == nil
 	if fresh {
 		ep = l.load(l.id, l.processor)
-		l.ep = ep
+		if _, broken := ep.(brokenEndpoint); !broken {
+			l.ep = ep
+		} else {
+			// A record that could not be read now (a store hiccup) is
+			// read again at the next attempt, not remembered as broken.
+			fresh = false
+		}
 	}
 	l.used = true
 	l.mu.Unlock()

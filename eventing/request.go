@@ -90,17 +90,9 @@ func ParseSubscribe(el *etree.Element, now time.Time) (*SubscribeRequest, error)
 				return nil, InvalidMessage("unexpected element wse:Format in wse:Subscribe")
 			}
 		case "Expires":
-			exp, err := ParseExpiration(addressing.Text(c), now)
+			exp, err := ParseExpires(c, v, now)
 			if err != nil {
 				return nil, err
-			}
-			if v == V2011 {
-				best, err := ParseBestEffort(c)
-				if err != nil {
-					return nil, err
-				}
-				exp.Exact = !best
-				exp.Indefinite = exp.IsDuration && exp.Duration == 0
 			}
 			req.Expires = &exp
 		case "Filter":
@@ -120,6 +112,42 @@ func ParseSubscribe(el *etree.Element, now time.Time) (*SubscribeRequest, error)
 		req.AddressingNS = d.EndTo.Version.Namespace()
 	}
 	return req, nil
+}
+
+// ParseExpires reads a wse:Expires element of version v (Subscribe's or
+// Renew's): its value, and in 2011 its BestEffort (Exact is its opposite)
+// and whether it is the lexical zero duration (PT0S, P0D, …), which asks
+// for a subscription that never expires. A duration that only rounds to
+// zero (PT0.0000000001S, -PT0S) is not that request: it is refused as not
+// positive.
+func ParseExpires(el *etree.Element, v Version, now time.Time) (Expiration, error) {
+	text := addressing.Text(el)
+	exp, err := ParseExpiration(text, now)
+	if err != nil || v != V2011 {
+		return exp, err
+	}
+	best, err := ParseBestEffort(el)
+	if err != nil {
+		return Expiration{}, err
+	}
+	exp.Exact = !best
+	exp.Indefinite = exp.IsDuration && lexicalZero(text)
+	return exp, nil
+}
+
+// lexicalZero reports whether an xs:duration is written with zeros only
+// (and no sign).
+func lexicalZero(s string) bool {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "-") {
+		return false
+	}
+	for _, r := range s {
+		if r >= '1' && r <= '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseBestEffort reads the 2011 wse:Expires/@BestEffort (an xs:boolean,

@@ -810,15 +810,30 @@ func (s *Service) Unsubscribe(ctx context.Context, id string) error {
 	if _, err := s.live(ctx, id); err != nil {
 		return err
 	}
-	if _, err := s.store.DeleteSubscription(ctx, id); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return UnknownSubscription(id)
-		}
+	if _, err := s.deleteStored(ctx, id); err != nil {
 		return err
 	}
-	s.dispatcher.Remove(id)
 	s.logger.Info("unsubscribed", principalAttr(ctx), slog.String("subscription_id", id))
 	return nil
+}
+
+// deleteStored deletes subscription id from the store and the dispatcher.
+// A store that deleted the record but not all it owns (a backend without
+// transactions: its state, dead letters) returns the record with the
+// error: the subscription is gone for its subscriber, so it leaves the
+// dispatcher too, and the leftovers are logged, not answered.
+func (s *Service) deleteStored(ctx context.Context, id string) (*Subscription, error) {
+	sub, err := s.store.DeleteSubscription(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, UnknownSubscription(id)
+	case err != nil && sub == nil:
+		return nil, err
+	case err != nil:
+		s.logger.Error("subscription deleted, but not all it owned", slog.String("subscription_id", id), slog.Any("err", err))
+	}
+	s.dispatcher.Remove(id)
+	return sub, nil
 }
 
 // Cancel ends a subscription on the operator's behalf and sends
@@ -846,15 +861,7 @@ func (s *Service) end(ctx context.Context, id string) (*Subscription, error) {
 	if _, err := s.live(ctx, id); err != nil {
 		return nil, err
 	}
-	sub, err := s.store.DeleteSubscription(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil, UnknownSubscription(id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	s.dispatcher.Remove(id)
-	return sub, nil
+	return s.deleteStored(ctx, id)
 }
 
 // sendEnd sends SubscriptionEnd in the background (a few tries).

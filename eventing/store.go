@@ -36,7 +36,8 @@ type SubscriptionStore interface {
 	UpdateSubscription(ctx context.Context, id string, fn func(*Subscription) error) (*Subscription, error)
 	// DeleteSubscription removes the subscription with its delivery
 	// state, dead letters and indexes and returns it; ErrNotFound if
-	// absent.
+	// absent. A backend that removed the record but failed on what it
+	// owns returns the record and the error: the subscription is gone.
 	DeleteSubscription(ctx context.Context, id string) (*Subscription, error)
 	// Subscriptions calls fn for every stored subscription.
 	Subscriptions(ctx context.Context, fn func(*Subscription) error) error

@@ -18,7 +18,8 @@ import (
 //
 // The form: subRecordV1, then every field of eventing.Subscription in
 // declaration order: strings as a uvarint length and the bytes, times as
-// a varint of Unix nanoseconds (0 for the zero time), Start as a uvarint,
+// a presence byte, then Unix seconds (varint) and nanoseconds (uvarint),
+// Start as a uvarint,
 // and the filter as a presence byte, its dialect and expression, and its
 // namespace bindings (a count, then prefix and URI, sorted by prefix).
 // TestSubscriptionCodec_EveryField fails when Subscription gains a field
@@ -41,11 +42,15 @@ func encodeSub(s *eventing.Subscription) []byte {
 		b = append(b, v...)
 	}
 	tm := func(t time.Time) {
-		var v int64
-		if !t.IsZero() {
-			v = t.UnixNano()
+		// Seconds and nanoseconds apart: Unix nanoseconds overflow after
+		// 2262, and a lease may end in 9999 (--max-lease 0).
+		if t.IsZero() {
+			b = append(b, 0)
+			return
 		}
-		b = binary.AppendVarint(b, v)
+		b = append(b, 1)
+		b = binary.AppendVarint(b, t.Unix())
+		b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
 	}
 	str(s.ID)
 	str(s.Processor)
@@ -194,14 +199,19 @@ func (d *subDecoder) shared(in interner) string {
 }
 
 func (d *subDecoder) time() time.Time {
-	v, n := binary.Varint(d.b)
+	if d.byte() == 0 {
+		return time.Time{}
+	}
+	sec, n := binary.Varint(d.b)
 	if n <= 0 {
 		d.bad = true
 		return time.Time{}
 	}
 	d.b = d.b[n:]
-	if v == 0 {
+	ns := d.uvarint()
+	if ns >= 1e9 {
+		d.bad = true
 		return time.Time{}
 	}
-	return time.Unix(0, v).UTC()
+	return time.Unix(sec, int64(ns)).UTC()
 }

@@ -71,3 +71,17 @@ func FuzzDecodeSub(f *testing.F) {
 		decodeSub(b, interner{}) // must not panic
 	})
 }
+
+// A lease may end after 2262, where Unix nanoseconds overflow: the record
+// keeps the year 9999 (and the zero time) as they were.
+func TestSubscriptionCodec_FarTimes(t *testing.T) {
+	far := time.Date(9999, 12, 31, 0, 0, 0, 5, time.UTC)
+	s := &eventing.Subscription{ID: "uuid:x", Processor: "soap", Expires: far}
+	got, err := decodeSub(encodeSub(s), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Expires.Equal(far) || !got.Created.IsZero() {
+		t.Fatalf("Expires %v, Created %v; want %v and zero", got.Expires, got.Created, far)
+	}
+}

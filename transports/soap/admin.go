@@ -162,7 +162,11 @@ func (s *Server) pull(ctx context.Context, r *Request) (*Response, error) {
 		return nil, err
 	}
 	max := 0
-	if c := addressing.Child(r.Payload, eventing.HeraldNS, "max"); c != nil {
+	c := addressing.Child(r.Payload, eventing.HeraldNS, "max")
+	if c == nil {
+		c = addressing.Child(r.Payload, "", "max") // unqualified, as decode reads it
+	}
+	if c != nil {
 		if max = int(in.Max); max < 1 {
 			return nil, eventing.InvalidMessage(fmt.Sprintf("Pull: max %q is not a positive integer", addressing.Text(c)))
 		}

@@ -60,7 +60,10 @@ func (s *Server) manageSubscribe(ctx context.Context, r *Request) (*Response, er
 			return nil, eventing.InvalidMessage("subscribe takes its filter from topic; the wse:Subscribe in subscriptionMessage must not have a wse:Filter")
 		}
 		req.EndTo, req.Expires, req.AddressingNS = inner.EndTo, inner.Expires, inner.AddressingNS
-		req.Version, req.Delivery = inner.Version, inner.Delivery
+		// The Delivery keeps the inner Subscribe's version (its format);
+		// the subscription is a management one, answered and ended in
+		// 2004/08 whatever that version is (req.Version stays none).
+		req.Delivery = inner.Delivery
 		if inner.Secret != "" {
 			req.Secret = inner.Secret
 		}
@@ -235,17 +238,9 @@ func (s *Server) renew(ctx context.Context, r *Request) (*Response, error) {
 	}
 	var exp *eventing.Expiration
 	if el := addressing.Child(r.Payload, v.Namespace(), "Expires"); el != nil {
-		e, err := eventing.ParseExpiration(addressing.Text(el), s.svc.Clock().Now())
+		e, err := eventing.ParseExpires(el, v, s.svc.Clock().Now())
 		if err != nil {
 			return nil, err
-		}
-		if v == eventing.V2011 {
-			best, err := eventing.ParseBestEffort(el)
-			if err != nil {
-				return nil, err
-			}
-			e.Exact = !best
-			e.Indefinite = e.IsDuration && e.Duration == 0
 		}
 		exp = &e
 	}

@@ -229,6 +229,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt, err = s.route(req, media.action, r.Header.Get("SOAPAction"))
 	}
 	var resp *Response
+	if err == nil && req.Payload != nil {
+		if name := (xml.Name{Space: req.Payload.NamespaceURI(), Local: req.Payload.Tag}); name != rt.op.Input {
+			// The action names one operation, the Body another (a 2011
+			// action on a 2004/08 Body): neither is answered as if it
+			// were the other.
+			err = eventing.InvalidMessage(fmt.Sprintf("the Body's element {%s}%s is not the {%s}%s that %s takes", name.Space, name.Local, rt.op.Input.Space, rt.op.Input.Local, rt.op.Action))
+		}
+	}
 	if err == nil {
 		req.Operation = rt.op
 		if fixedShape(rt.op) {

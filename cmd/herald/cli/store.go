@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -83,7 +84,11 @@ func (c *serveConfig) openBackend(ctx context.Context, logger *slog.Logger, gath
 		}
 		return nil, fmt.Errorf("--store: %w", err)
 	}
-	where := strings.Join(o.URLs, ",")
+	shown := make([]string, len(o.URLs))
+	for i, u := range o.URLs {
+		shown[i] = redactURL(u)
+	}
+	where := strings.Join(shown, ",")
 	if srv != nil {
 		where = "embedded nats-server " + srv.URL() + " storing under " + c.data
 	}
@@ -105,7 +110,7 @@ func natsURLs(list string) ([]string, error) {
 			continue
 		}
 		if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
-			return nil, fmt.Errorf("--store %q: want nats://host:port (or tls://), comma-separated, or %s", list, storeEmbeddedNATS)
+			return nil, fmt.Errorf("--store %q: want nats://host:port (or tls://), comma-separated, or %s", redactURL(u), storeEmbeddedNATS)
 		}
 		urls = append(urls, u)
 	}
@@ -113,4 +118,17 @@ func natsURLs(list string) ([]string, error) {
 		return nil, fmt.Errorf("--store %q: no server URL", list)
 	}
 	return urls, nil
+}
+
+// redactURL hides the password of a nats://user:password@host URL, so
+// that no log line or error holds it (use --nats-creds instead).
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		if i := strings.LastIndex(u, "@"); i >= 0 {
+			return "…@" + u[i+1:]
+		}
+		return u
+	}
+	return p.Redacted()
 }
