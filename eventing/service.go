@@ -74,6 +74,10 @@ type TargetChecker interface {
 	CheckURL(ctx context.Context, rawURL string) error
 }
 
+// maxEndSenders bounds the SubscriptionEnd messages Shutdown sends at once
+// (EndOnShutdown).
+const maxEndSenders = 32
+
 // DefaultMessagePath is the path of the message endpoint until
 // setEndpointAddress moves it.
 const DefaultMessagePath = "/messages"
@@ -1078,6 +1082,9 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		var wg sync.WaitGroup
+		// At most maxEndSenders SubscriptionEnd messages in flight: a
+		// million subscriptions must not start a million goroutines.
+		senders := make(chan struct{}, maxEndSenders)
 		subs := s.dispatcher.Subscriptions()
 		for i, sub := range subs {
 			if ctx.Err() != nil {
@@ -1099,9 +1106,15 @@ func (s *Service) Shutdown(ctx context.Context) error {
 			if sub.EndTo == "" || s.opts.Ender == nil {
 				continue
 			}
+			select {
+			case senders <- struct{}{}:
+			case <-ctx.Done():
+				continue // the loop's check above reports it
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer func() { <-senders }()
 				actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 				defer cancel()
 				if eerr := s.opts.Ender.SubscriptionEnd(actx, sub, EndSourceShuttingDown, "Herald is shutting down."); eerr != nil {
