@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/beevik/etree"
@@ -739,23 +740,28 @@ func TestShutdown_DeadlineCancelsStuckDeliveries(t *testing.T) {
 
 // Once Shutdown waits for the SubscriptionEnd senders, no new one starts:
 // a Cancel that comes after it sends nothing (before, its sender started
-// after the wait and ran past the service's end).
+// after the wait and ran past the service's end). In a synctest bubble,
+// synctest.Wait lets any sender that did start run before the check.
 func TestSendEnd_NotAfterShutdown(t *testing.T) {
-	e := newEnv(t, "", eventing.Options{})
-	sub, err := e.svc.Subscribe(t.Context(), &eventing.SubscribeRequest{Processor: postProcessor, Message: target("http://x.example/"), Filter: eventing.TopicFilter("t"),
-		EndTo: mustEPR(t, `<EndTo xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing"><wsa:Address>http://end.example/</wsa:Address></EndTo>`)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.Shutdown(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.svc.Cancel(t.Context(), sub.Subscription.ID, ""); err != nil {
-		t.Fatal(err)
-	}
-	e.ender.mu.Lock()
-	defer e.ender.mu.Unlock()
-	if len(e.ender.ends) != 0 {
-		t.Fatalf("SubscriptionEnd sent after Shutdown: %v", e.ender.ends)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		e := newEnv(t, "", eventing.Options{})
+		defer e.db.Close()
+		sub, err := e.svc.Subscribe(t.Context(), &eventing.SubscribeRequest{Processor: postProcessor, Message: target("http://x.example/"), Filter: eventing.TopicFilter("t"),
+			EndTo: mustEPR(t, `<EndTo xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing"><wsa:Address>http://end.example/</wsa:Address></EndTo>`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.Cancel(t.Context(), sub.Subscription.ID, ""); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		e.ender.mu.Lock()
+		defer e.ender.mu.Unlock()
+		if len(e.ender.ends) != 0 {
+			t.Fatalf("SubscriptionEnd sent after Shutdown: %v", e.ender.ends)
+		}
+	})
 }
