@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/herald-eventing/herald/store/eventcodec"
 	"log/slog"
 	"sync"
 	"time"
@@ -176,7 +177,7 @@ func (db *DB) commit(batch []*appendReq) int {
 					continue
 				}
 				s++
-				if err := events.Put(u64(s), encodeEvent(r.received, r.msg)); err != nil {
+				if err := events.Put(u64(s), eventcodec.Encode(r.received, r.msg)); err != nil {
 					return err
 				}
 			}
@@ -341,7 +342,7 @@ func reindex(tx *bolt.Tx) error {
 	var entries []indexEntry
 	c := tx.Bucket(bucketEvents).Cursor()
 	for k, v := c.Seek(u64(from + 1)); k != nil; k, v = c.Next() {
-		ev, err := decodeEvent(binary.BigEndian.Uint64(k), v)
+		ev, err := eventcodec.Decode(binary.BigEndian.Uint64(k), v)
 		if err != nil {
 			return err
 		}
@@ -402,7 +403,7 @@ func (db *DB) ReadEvents(ctx context.Context, after uint64, max int, topic strin
 				if v == nil {
 					continue // trimmed
 				}
-				ev, err := decodeEvent(seq, v)
+				ev, err := eventcodec.Decode(seq, v)
 				if err != nil {
 					return err
 				}
@@ -420,7 +421,7 @@ func (db *DB) ReadEvents(ctx context.Context, after uint64, max int, topic strin
 			if topic != "" && !hasTopic(v, topic) {
 				continue
 			}
-			ev, err := decodeEvent(seq, v)
+			ev, err := eventcodec.Decode(seq, v)
 			if err != nil {
 				return err
 			}
@@ -480,7 +481,7 @@ func (db *DB) Trim(ctx context.Context, through uint64, before time.Time) (int, 
 				if seq > limit || len(v) < 8 || time.Unix(0, int64(binary.BigEndian.Uint64(v))).After(before) {
 					return nil
 				}
-				ev, err := decodeEvent(seq, v)
+				ev, err := eventcodec.Decode(seq, v)
 				if err != nil {
 					return err
 				}

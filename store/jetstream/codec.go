@@ -2,48 +2,9 @@ package jetstream
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"strings"
-	"time"
-
-	"github.com/herald-eventing/herald/eventing"
 )
-
-// encodeEvent writes the received time (unix nanoseconds) and the five
-// message fields, each length-prefixed: the layout of the bbolt store's
-// event records.
-func encodeEvent(received time.Time, m *eventing.Message) []byte {
-	n := 8 + 5*binary.MaxVarintLen32 + len(m.Topic) + len(m.InstanceID) + len(m.Timestamp) + len(m.Text) + len(m.Info)
-	b := make([]byte, 8, n)
-	binary.BigEndian.PutUint64(b, uint64(received.UnixNano()))
-	for _, f := range []string{m.Topic, m.InstanceID, m.Timestamp, m.Text, m.Info} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
-		b = append(b, f...)
-	}
-	return b
-}
-
-var errCorrupt = errors.New("jetstream: corrupt event record")
-
-func decodeEvent(seq uint64, b []byte) (*eventing.Event, error) {
-	if len(b) < 8 {
-		return nil, errCorrupt
-	}
-	received := time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC()
-	b = b[8:]
-	var f [5]string
-	for i := range f {
-		l, n := binary.Uvarint(b)
-		if n <= 0 || uint64(len(b)-n) < l {
-			return nil, errCorrupt
-		}
-		f[i] = string(b[n : n+int(l)])
-		b = b[n+int(l):]
-	}
-	return eventing.NewEvent(seq, received, eventing.Message{Topic: f[0], InstanceID: f[1], Timestamp: f[2], Text: f[3], Info: f[4]}), nil
-}
 
 // escape maps a free string to one token of a NATS subject or KV key:
 // ASCII letters, digits, '-' and '_' stand for themselves, every other

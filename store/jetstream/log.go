@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/herald-eventing/herald/store/eventcodec"
 	"log/slog"
 	"time"
 
@@ -49,7 +50,7 @@ func (s *Store) Append(ctx context.Context, m *eventing.Message, received time.T
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	msg := &nats.Msg{Subject: s.subject(m.Topic), Data: encodeEvent(received, m), Header: nats.Header{}}
+	msg := &nats.Msg{Subject: s.subject(m.Topic), Data: eventcodec.Encode(received, m), Header: nats.Header{}}
 	opts := []natsjs.PublishOpt{natsjs.WithMsgID(nuid.Next()), natsjs.WithExpectStream(s.streamName)}
 	began := time.Now()
 	giveUp := began.Add(retryFor)
@@ -198,7 +199,7 @@ func (s *Store) decodeMsg(m natsjs.Msg) *eventing.Event {
 		s.logger.Error("event without metadata", slog.Any("err", err))
 		return nil
 	}
-	ev, err := decodeEvent(meta.Sequence.Stream, m.Data())
+	ev, err := eventcodec.Decode(meta.Sequence.Stream, m.Data())
 	if err != nil {
 		s.logger.Error("undecodable event", slog.Uint64("seq", meta.Sequence.Stream), slog.Any("err", err))
 		return nil
@@ -310,7 +311,7 @@ func (s *Store) getBatch(ctx context.Context, seq uint64, n int, filter string) 
 		if err != nil {
 			return nil, err
 		}
-		ev, err := decodeEvent(m.Sequence, m.Data)
+		ev, err := eventcodec.Decode(m.Sequence, m.Data)
 		if err != nil {
 			return nil, fmt.Errorf("event %d: %w", m.Sequence, err)
 		}
@@ -327,7 +328,7 @@ func (s *Store) leaderNext(ctx context.Context, seq uint64, filter string) (*eve
 	if m == nil || err != nil {
 		return nil, err
 	}
-	ev, err := decodeEvent(m.Seq, m.Data)
+	ev, err := eventcodec.Decode(m.Seq, m.Data)
 	if err != nil {
 		return nil, fmt.Errorf("event %d: %w", m.Seq, err)
 	}
