@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/herald-eventing/herald/wsdl/internal/wsdlops"
 	"path/filepath"
 	"unicode"
 
@@ -116,7 +117,7 @@ func (idx schemaIndex) elementWithType(name string) (component, string, bool) {
 		if typ == "" {
 			continue
 		}
-		_, local := resolveQName(c.el, typ)
+		_, local := wsdlops.ResolveQName(c.el, typ)
 		return c, goTypeName(local), true
 	}
 	return component{}, "", false

@@ -2,9 +2,9 @@ package main
 
 import (
 	"fmt"
+	"github.com/herald-eventing/herald/wsdl/internal/wsdlops"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/beevik/etree"
 )
@@ -134,7 +134,7 @@ func (d *definitions) portTypeRun(pt *etree.Element, name string, messages map[s
 			if io.NamespaceURI() != nsWSDL || (io.Tag != "input" && io.Tag != "output" && io.Tag != "fault") {
 				continue
 			}
-			ns, local := resolveQName(io, io.SelectAttrValue("message", ""))
+			ns, local := wsdlops.ResolveQName(io, io.SelectAttrValue("message", ""))
 			if ns != d.tns {
 				return nil, nil, fmt.Errorf("message %s:%s is not in the target namespace", ns, local)
 			}
@@ -157,7 +157,7 @@ func (d *definitions) portTypeRun(pt *etree.Element, name string, messages map[s
 				return nil, nil, fmt.Errorf("message %s: part %s has no element (only document/literal is supported)",
 					m.SelectAttrValue("name", ""), part.SelectAttrValue("name", ""))
 			}
-			ns, _ := resolveQName(part, el)
+			ns, _ := wsdlops.ResolveQName(part, el)
 			if !slices.Contains(namespaces, ns) {
 				namespaces = append(namespaces, ns)
 			}
@@ -180,7 +180,7 @@ func (d *definitions) portTypeRun(pt *etree.Element, name string, messages map[s
 	// Only SOAP 1.1 bindings: gowsdl ignores SOAP 1.2 ones and would read
 	// an empty soapAction from them.
 	for _, b := range children(d.root, nsWSDL, "binding") {
-		ns, local := resolveQName(b, b.SelectAttrValue("type", ""))
+		ns, local := wsdlops.ResolveQName(b, b.SelectAttrValue("type", ""))
 		if ns == d.tns && local == name && len(children(b, nsSOAP11, "binding")) > 0 {
 			defs.AddChild(b.Copy())
 		}
@@ -235,23 +235,4 @@ func children(e *etree.Element, ns, local string) []*etree.Element {
 		}
 	}
 	return out
-}
-
-// resolveQName resolves a prefixed name written in an attribute value of e.
-func resolveQName(e *etree.Element, qname string) (ns, local string) {
-	prefix, local, ok := strings.Cut(qname, ":")
-	if !ok {
-		prefix, local = "", qname
-	}
-	for el := e; el != nil; el = el.Parent() {
-		for _, a := range el.Attr {
-			if prefix == "" && a.Space == "" && a.Key == "xmlns" {
-				return a.Value, local
-			}
-			if prefix != "" && a.Space == "xmlns" && a.Key == prefix {
-				return a.Value, local
-			}
-		}
-	}
-	return "", local
 }
