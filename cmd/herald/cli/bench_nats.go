@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -56,12 +55,7 @@ func (b *bench) runNATS(ctx context.Context, stdout io.Writer) error {
 			return err
 		}
 	}
-	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "MEASURE\tJETSTREAM R3\tBBOLT\tRATIO\tTARGET")
-	for _, r := range b.rows {
-		fmt.Fprintln(w, strings.Join(r, "\t"))
-	}
-	w.Flush()
+	b.printRows(stdout, "JETSTREAM R3", "BBOLT")
 	fmt.Fprintf(stdout, "\nRSS %s (peak %s). JETSTREAM R3 is Herald on 3 nats-servers in this process (sync_interval: always, every stream and bucket R3); BBOLT is Herald on one fsynced bbolt file; RATIO is JetStream / bbolt, the median of alternating rounds.\n", mib(rss("VmRSS")), mib(rss("VmHWM")))
 	return nil
 }
