@@ -101,15 +101,26 @@ func (c *serveConfig) openBackend(ctx context.Context, logger *slog.Logger, gath
 	}}, nil
 }
 
-// natsURLs splits a --store list of NATS server URLs.
+// natsURLs splits a --store list of NATS server URLs. The first names
+// its scheme; a later one without a scheme takes the first's, so
+// nats://h1:4222,h2:4222,h3:4222 is the three servers (the form nats
+// clients accept).
 func natsURLs(list string) ([]string, error) {
 	var urls []string
+	scheme := ""
 	for _, u := range strings.Split(list, ",") {
 		u = strings.TrimSpace(u)
 		if u == "" {
 			continue
 		}
-		if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
+		switch {
+		case strings.HasPrefix(u, "nats://"), strings.HasPrefix(u, "tls://"):
+			if scheme == "" {
+				scheme = u[:strings.Index(u, "://")+3]
+			}
+		case scheme != "" && !strings.Contains(u, "://"):
+			u = scheme + u
+		default:
 			return nil, fmt.Errorf("--store %q: want nats://host:port (or tls://), comma-separated, or %s", redactURL(u), storeEmbeddedNATS)
 		}
 		urls = append(urls, u)
