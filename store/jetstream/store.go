@@ -251,24 +251,44 @@ func open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 
 // ensureStream returns the stream named cfg.Name, creating it with cfg if
 // it does not exist. An existing stream is used as it is.
+//
+// Nodes started together race to create the same streams, and a clustered
+// stream that another node is creating has no leader for a moment: an
+// info request for it then goes unanswered. So each request waits at most
+// streamRequestTimeout, and a request that timed out (or a creation that
+// lost the race) is tried again until ctx ends.
 func ensureStream(ctx context.Context, js natsjs.JetStream, cfg natsjs.StreamConfig) (natsjs.Stream, error) {
-	for {
-		st, err := js.Stream(ctx, cfg.Name)
-		if err == nil {
-			return st, nil
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		st, err := ensureStreamOnce(ctx, js, cfg)
+		if err == nil || ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, natsjs.ErrStreamNameAlreadyInUse)) {
+			return st, err
 		}
-		if !errors.Is(err, natsjs.ErrStreamNotFound) {
-			return nil, fmt.Errorf("jetstream: stream %s: %w", cfg.Name, err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
 		}
-		st, err = js.CreateStream(ctx, cfg)
-		if err == nil {
-			return st, nil
-		}
-		if !errors.Is(err, natsjs.ErrStreamNameAlreadyInUse) {
-			return nil, fmt.Errorf("jetstream: create stream %s: %w", cfg.Name, err)
-		}
-		// Another node created it meanwhile: use that one.
 	}
+}
+
+// streamRequestTimeout bounds one request of ensureStream.
+const streamRequestTimeout = time.Second
+
+func ensureStreamOnce(ctx context.Context, js natsjs.JetStream, cfg natsjs.StreamConfig) (natsjs.Stream, error) {
+	rctx, cancel := context.WithTimeout(ctx, streamRequestTimeout)
+	defer cancel()
+	st, err := js.Stream(rctx, cfg.Name)
+	if err == nil {
+		return st, nil
+	}
+	if !errors.Is(err, natsjs.ErrStreamNotFound) {
+		return nil, fmt.Errorf("jetstream: stream %s: %w", cfg.Name, err)
+	}
+	st, err = js.CreateStream(rctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: create stream %s: %w", cfg.Name, err)
+	}
+	return st, nil
 }
 
 // ensureBucket opens the KV bucket name, creating its stream if needed.
@@ -299,9 +319,24 @@ func ensureBucket(ctx context.Context, js natsjs.JetStream, name, desc string, r
 	if err != nil {
 		return nil, err
 	}
-	kv, err := js.KeyValue(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: bucket %s: %w", name, err)
+	// Bind to the bucket; a stream that another node has just created
+	// may not answer yet (see ensureStream), which reads as not found.
+	var kv natsjs.KeyValue
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		rctx, cancel := context.WithTimeout(ctx, streamRequestTimeout)
+		kv, err = js.KeyValue(rctx, name)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, natsjs.ErrBucketNotFound)) {
+			return nil, fmt.Errorf("jetstream: bucket %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jetstream: bucket %s: %w", name, err)
+		case <-time.After(wait):
+		}
 	}
 	return &bucket{kv: kv, stream: st, subjPrefix: "$KV." + name + "."}, nil
 }

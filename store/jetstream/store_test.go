@@ -71,3 +71,37 @@ func TestConformance_Cluster(t *testing.T) {
 	storetest.Run(t, opener(c.URLs(), 3))
 	storetest.RunReopen(t, reopener(c.URLs(), 3))
 }
+
+// TestCluster_OpenConcurrently opens three Stores on one fresh cluster at
+// once, as three Herald nodes started together do: they race to create
+// the same streams and buckets, and all must open.
+func TestCluster_OpenConcurrently(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3-node cluster")
+	}
+	c, err := jetstream.StartCluster(t.Context(), t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Shutdown)
+	urls := c.URLs()
+	errs := make(chan error, 3)
+	for i := range 3 {
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			start := time.Now()
+			st, err := jetstream.Open(ctx, jetstream.Options{URLs: []string{urls[i]}, Replicas: 3})
+			if err == nil {
+				t.Logf("node %d opened in %v", i, time.Since(start))
+				st.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
