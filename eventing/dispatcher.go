@@ -62,6 +62,13 @@ type DispatcherOptions struct {
 	Random func() float64
 	// Observer is told of every delivery attempt (metrics); nil for none.
 	Observer DeliveryObserver
+	// Partitions, when positive, makes the dispatcher one of several
+	// nodes on a shared store: it delivers only the subscriptions of the
+	// partitions it acquired (see partition.go), and the store must be a
+	// PartitionedStateStore. Retention is then not the dispatcher's: a
+	// node sees only its partitions' positions. 0 delivers every
+	// subscription.
+	Partitions int
 }
 
 // An Outcome is what became of one delivery attempt.
@@ -189,6 +196,12 @@ type Dispatcher struct {
 	byTopic map[string][]*subState
 	others  map[*subState]struct{} // push subscriptions without a topic filter
 	owners  map[string]int         // subscriptions per owner (for quotas)
+	// byPart lists the subscriptions by partition (subState.partPos is
+	// each one's place), and held says which partitions this node
+	// delivers; both empty without partitions (partition.go).
+	byPart  [][]*subState
+	held    []atomic.Bool
+	pstates PartitionedStateStore
 
 	// matching: events committed by the log, waiting for the matcher.
 	inMu     sync.Mutex
@@ -249,6 +262,10 @@ type subState struct {
 	// Dispatcher's mu).
 	topicPos int
 	pull     bool
+	// part is s's partition and partPos its place in byPart[part]
+	// (guarded by the Dispatcher's mu); parked marks a subscription of a
+	// partition this node does not hold (guarded by mu below).
+	part, partPos int32
 	// evaluates marks a filter evaluated per event (XPath): the matcher
 	// queues every candidate (all events, or those of the pinned topic)
 	// and the subscription's worker evaluates them, so that no filter
@@ -267,6 +284,7 @@ type subState struct {
 	checked   bool     // the queue's head is known to match the filter
 	timer     Timer
 	removed   bool
+	parked    bool
 	// dirty and logDirty: s is in the Dispatcher's dirty (logDirty) set
 	// (see markDirty).
 	dirty, logDirty bool
@@ -307,6 +325,14 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 		own:       map[*subState]uint64{},
 		timers:    map[*subState]struct{}{},
 		endpoints: newEndpointCache(endpointCacheSize),
+	}
+	if opts.Partitions > 0 {
+		d.byPart = make([][]*subState, opts.Partitions)
+		d.held = make([]atomic.Bool, opts.Partitions)
+		d.pstates, _ = st.(PartitionedStateStore)
+		if d.pstates == nil {
+			panic("eventing: DispatcherOptions.Partitions needs a PartitionedStateStore")
+		}
 	}
 	d.queue.init()
 	head := st.Head()
@@ -372,6 +398,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.mu.RLock()
 	for id, s := range d.subs {
 		s.mu.Lock()
+		if s.parked {
+			s.mu.Unlock()
+			continue // restored by Acquire
+		}
 		for _, dl := range replaying[id] {
 			s.replay = append(s.replay, dl.Event())
 		}
@@ -418,10 +448,13 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.deliverCtx, d.deliverCancel = context.WithCancel(context.Background())
 	d.started.Store(true)
-	d.wg.Add(3)
+	d.wg.Add(2)
 	go d.matchLoop()
 	go d.flushLoop()
-	go d.retentionLoop()
+	if d.opts.Partitions == 0 {
+		d.wg.Add(1)
+		go d.retentionLoop()
+	}
 	for range d.opts.Workers {
 		d.workers.Add(1)
 		go d.worker()
@@ -449,17 +482,20 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 	d.subs[sub.ID] = s
 	d.owners[sub.Owner]++
 	d.index(s, sub)
+	d.indexPart(s)
+	s.parked = !d.delivers(s)
 	started := d.started.Load()
 	// A new subscription whose start the matcher has not passed goes
 	// live at once (the matcher takes d.mu to collect an event's
 	// targets after it set matching); one it passed reads the log.
-	if started && !s.pull && sub.Start >= d.matching.Load() {
+	if started && !s.pull && !s.parked && sub.Start >= d.matching.Load() {
 		s.live = true
 	}
+	parked := s.parked
 	d.mu.Unlock()
 	d.noteExpiry(s, sub.Expires)
-	if !started {
-		return // Start restores it
+	if !started || parked {
+		return // Start (or Acquire) restores it
 	}
 	// Its stored state is the pending one CreateSubscription wrote at
 	// Start; the next flush writes it again once it caught up.
@@ -560,6 +596,7 @@ func (d *Dispatcher) Remove(id string) {
 			delete(d.owners, s.owner)
 		}
 		d.unindex(s)
+		d.unindexPart(s)
 	}
 	d.mu.Unlock()
 	if s == nil {

@@ -54,10 +54,14 @@ func (d *Dispatcher) Expired(now time.Time) []*Subscription {
 	var out []*Subscription
 	for _, e := range due {
 		e.s.mu.Lock()
-		sub, removed := e.s.sub, e.s.removed
+		sub, removed, parked := e.s.sub, e.s.removed, e.s.parked
 		e.s.mu.Unlock()
 		switch {
 		case removed:
+		case parked:
+			// Another node holds its partition and ends it; should that
+			// node not, this one does once it holds the partition.
+			d.noteExpiry(e.s, now.Add(time.Minute))
 		case sub.Expired(now):
 			out = append(out, sub)
 		default:

@@ -37,6 +37,13 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		}
 	}
 	s.mu.Lock()
+	if s.parked {
+		// The partition went to another node while the attempt was in
+		// flight: its outcome is the new holder's to find out again.
+		s.scheduled = false
+		s.mu.Unlock()
+		return
+	}
 	s.log = append(s.log, att)
 	s.logVersion++
 	if len(s.log) > d.opts.LogSize {
@@ -102,7 +109,7 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		d.hooks.failed(sub, err.Error())
 	}
 	s.mu.Lock()
-	if s.removed {
+	if s.removed || s.parked {
 		s.scheduled = false
 		s.mu.Unlock()
 		return

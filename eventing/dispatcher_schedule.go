@@ -14,7 +14,7 @@ import (
 // kick makes sure s gets a worker's attention.
 func (d *Dispatcher) kick(s *subState) {
 	s.mu.Lock()
-	if s.removed || s.pull || s.scheduled {
+	if s.removed || s.parked || s.pull || s.scheduled {
 		s.mu.Unlock()
 		return
 	}
@@ -151,7 +151,7 @@ func (d *Dispatcher) worker() {
 // oldest event. It keeps the subscription scheduled while work remains.
 func (d *Dispatcher) process(s *subState) {
 	s.mu.Lock()
-	if s.removed {
+	if s.removed || s.parked {
 		s.scheduled = false
 		s.mu.Unlock()
 		return
@@ -168,7 +168,7 @@ func (d *Dispatcher) process(s *subState) {
 		}
 		s.mu.Lock()
 	}
-	if s.removed || (len(s.replay) == 0 && len(s.queue) == 0) {
+	if s.removed || s.parked || (len(s.replay) == 0 && len(s.queue) == 0) {
 		s.scheduled = s.requeue(d)
 		s.mu.Unlock()
 		return
@@ -228,7 +228,7 @@ func (d *Dispatcher) filterHead(s *subState) bool {
 		s.mu.Unlock()
 		ok, err := f.Match(ev)
 		s.mu.Lock()
-		if s.removed {
+		if s.removed || s.parked {
 			s.scheduled = false
 			s.mu.Unlock()
 			return false
@@ -257,7 +257,7 @@ func (d *Dispatcher) filterHead(s *subState) bool {
 // requeue reports whether s still has work (and pushes it back to the work
 // queue if so); s.mu must be held.
 func (s *subState) requeue(d *Dispatcher) bool {
-	if s.removed || s.pull || (len(s.replay) == 0 && len(s.queue) == 0 && s.live) {
+	if s.removed || s.parked || s.pull || (len(s.replay) == 0 && len(s.queue) == 0 && s.live) {
 		return false
 	}
 	d.queue.push(s)
@@ -269,7 +269,7 @@ func (d *Dispatcher) wait(s *subState, at time.Time) {
 	delay := at.Sub(d.clock.Now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.removed {
+	if s.removed || s.parked {
 		s.scheduled = false
 		return
 	}
@@ -294,7 +294,7 @@ func (d *Dispatcher) wait(s *subState, at time.Time) {
 // is not due yet; the step decides again what is due), else as kick does.
 func (d *Dispatcher) wake(s *subState) {
 	s.mu.Lock()
-	parked := s.timer != nil && !s.removed && s.timer.Stop()
+	parked := s.timer != nil && !s.removed && !s.parked && s.timer.Stop()
 	s.mu.Unlock()
 	if parked {
 		// Stopped before it fired: s is still scheduled, and in no
@@ -362,7 +362,7 @@ func (d *Dispatcher) scan(s *subState) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.removed || s.enqueued != after || s.filter != filter {
+	if s.removed || s.parked || s.enqueued != after || s.filter != filter {
 		return nil // changed while the log was read: read again
 	}
 	for _, ev := range evs {

@@ -177,8 +177,13 @@ func (d *Dispatcher) flushLoop() {
 func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 	d.flushMu.Lock()
 	defer d.flushMu.Unlock()
-	// Read before the dirty set is taken: see the comment at the top.
+	// Read before the dirty set is taken: see the comment at the top,
+	// and partition.go for the partitions held.
 	matched := d.matched.Load()
+	var held []int
+	if d.opts.Partitions > 0 {
+		held = d.heldParts()
+	}
 	d.dirtyMu.Lock()
 	dirty := d.dirty
 	d.dirty = map[*subState]struct{}{}
@@ -208,7 +213,7 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 		if withLog {
 			s.logDirty = false
 		}
-		if s.removed {
+		if s.removed || s.parked {
 			return
 		}
 		st := s.state(matched)
@@ -237,7 +242,17 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 			consider(s, true)
 		}
 	}
-	if err := d.states.SaveDeliveryStates(ctx, matched, states); err != nil {
+	var err error
+	if d.opts.Partitions > 0 {
+		throughs := make(map[int]uint64, len(held))
+		for _, p := range held {
+			throughs[p] = matched
+		}
+		err = d.pstates.SavePartitionStates(ctx, throughs, states)
+	} else {
+		err = d.states.SaveDeliveryStates(ctx, matched, states)
+	}
+	if err != nil {
 		d.dirtyMu.Lock()
 		for s := range dirty {
 			d.dirty[s] = struct{}{}
@@ -253,7 +268,7 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 	}
 	for s, w := range saved {
 		s.mu.Lock()
-		if !s.removed {
+		if !s.removed && !s.parked {
 			s.saved = w.cursor
 			if w.withLog {
 				s.logSaved = w.log

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -62,8 +63,8 @@ func (s *Store) DeliveryStates(ctx context.Context) (uint64, map[string]*eventin
 	out := map[string]*eventing.DeliveryState{}
 	revs := map[string]uint64{}
 	err = s.states.list(ctx, s, ">", func(e entry) error {
-		if e.key == throughKey {
-			return nil
+		if strings.HasPrefix(e.key, "=") {
+			return nil // a position (throughKey, partitionKey)
 		}
 		var rec stateRecord
 		if err := json.Unmarshal(e.value, &rec); err != nil {
@@ -89,7 +90,12 @@ func (s *Store) DeliveryStates(ctx context.Context) (uint64, map[string]*eventin
 // readThrough reads the stored matched-through position and its revision
 // (0, 0 when none is stored).
 func (s *Store) readThrough(ctx context.Context) (through, rev uint64, err error) {
-	e, err := s.states.kv.Get(ctx, throughKey)
+	return s.readPosition(ctx, throughKey)
+}
+
+// readPosition reads the matched-through position stored under key.
+func (s *Store) readPosition(ctx context.Context, key string) (through, rev uint64, err error) {
+	e, err := s.states.kv.Get(ctx, key)
 	if isNotFound(err) {
 		return 0, 0, nil
 	}
@@ -143,8 +149,14 @@ func (s *Store) SaveDeliveryStates(ctx context.Context, through uint64, states m
 // stored one is as high: a compare-and-set on the revision this Store
 // last saw, read again when another writer moved it.
 func (s *Store) raiseThrough(ctx context.Context, through uint64) error {
+	return s.raisePosition(ctx, throughKey, through)
+}
+
+// raisePosition is raiseThrough for the position stored under key (the
+// whole store's, or a partition's).
+func (s *Store) raisePosition(ctx context.Context, key string, through uint64) error {
 	s.revMu.Lock()
-	cur, rev := s.through, s.throughRev
+	cur, rev := s.position(key)
 	s.revMu.Unlock()
 	for {
 		if through <= cur {
@@ -154,15 +166,13 @@ func (s *Store) raiseThrough(ctx context.Context, through uint64) error {
 		var next uint64
 		var err error
 		if rev == 0 {
-			next, err = s.states.kv.Create(ctx, throughKey, v)
+			next, err = s.states.kv.Create(ctx, key, v)
 		} else {
-			next, err = s.states.kv.Update(ctx, throughKey, v, rev)
+			next, err = s.states.kv.Update(ctx, key, v, rev)
 		}
 		if err == nil {
 			s.revMu.Lock()
-			if next > s.throughRev {
-				s.through, s.throughRev = through, next
-			}
+			s.setPosition(key, through, next)
 			s.revMu.Unlock()
 			return nil
 		}
@@ -171,14 +181,39 @@ func (s *Store) raiseThrough(ctx context.Context, through uint64) error {
 		}
 		// Moved by another writer (or by a concurrent save of this
 		// Store): look again.
-		if cur, rev, err = s.readThrough(ctx); err != nil {
+		if cur, rev, err = s.readPosition(ctx, key); err != nil {
 			return err
 		}
 		s.revMu.Lock()
-		if rev > s.throughRev {
-			s.through, s.throughRev = cur, rev
-		}
+		s.setPosition(key, cur, rev)
 		s.revMu.Unlock()
+	}
+}
+
+// position returns the position stored under key as last read or
+// written, and its revision; s.revMu must be held.
+func (s *Store) position(key string) (through, rev uint64) {
+	if key == throughKey {
+		return s.through, s.throughRev
+	}
+	p := s.positions[key]
+	return p[0], p[1]
+}
+
+// setPosition records the position under key at revision rev, unless a
+// newer revision is known; s.revMu must be held.
+func (s *Store) setPosition(key string, through, rev uint64) {
+	if key == throughKey {
+		if rev > s.throughRev {
+			s.through, s.throughRev = through, rev
+		}
+		return
+	}
+	if s.positions == nil {
+		s.positions = map[string][2]uint64{}
+	}
+	if rev > s.positions[key][1] {
+		s.positions[key] = [2]uint64{through, rev}
 	}
 }
 

@@ -94,6 +94,9 @@ type Store struct {
 	revs       map[string]uint64 // delivery state revisions, by subscription id (state.go)
 	through    uint64            // the matched-through position last read or written
 	throughRev uint64            // and its revision (0: none seen)
+	// positions: the partitions' positions last read or written, by key,
+	// with their revisions (partition.go).
+	positions map[string][2]uint64
 
 	closeOnce sync.Once
 	closed    atomic.Bool

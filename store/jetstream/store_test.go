@@ -105,3 +105,17 @@ func TestCluster_OpenConcurrently(t *testing.T) {
 		}
 	}
 }
+
+func TestUnescapeInvertsEscape(t *testing.T) {
+	for _, s := range []string{"", "uuid:01a234b7-1e34-71c5-b730-799edda6da1c", "a.b c=d/é", "=", "-_"} {
+		got, ok := jetstream.Unescape(jetstream.Escape(s))
+		if !ok || got != s {
+			t.Errorf("unescape(escape(%q)) = %q, %v", s, got, ok)
+		}
+	}
+	for _, bad := range []string{"=4", "=ZZ", "/abc"} {
+		if _, ok := jetstream.Unescape(bad); ok {
+			t.Errorf("unescape(%q) decoded", bad)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package eventing
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"sort"
+	"time"
+)
+
+// Partitions: several Herald nodes on one shared store each deliver a part
+// of the subscriptions. A subscription belongs to partition
+// PartitionOf(id, n), and a node delivers the partitions it holds a lease
+// on (store/jetstream's Leases decide which). Every node knows every
+// subscription (it answers any request), but only a partition's holder
+// matches, delivers, retries, ends and writes state for its
+// subscriptions.
+//
+// The matched-through position is kept per partition, because it is a
+// promise about the partition's idle subscriptions: "every event up to it
+// that matched one of them was delivered". A node raises it only for the
+// partitions it holds, and a node that takes a partition over starts each
+// of its subscriptions from the stored state (or the partition's
+// position), reading the log from there before it joins the matcher.
+//
+// Handover. Acquire restores a partition's subscriptions from the store
+// and marks them dirty before the partition counts as held, and a flush
+// reads which partitions are held before it takes the dirty set: so the
+// first flush that raises a taken partition's position also writes its
+// subscriptions' pending states. Release marks the partition as not held
+// first, then parks its subscriptions: their queues are dropped, their
+// timers stopped, and the outcome of a delivery in flight changes
+// nothing. The lease protocol makes sure that a node stops (Release)
+// before another node takes the partition (Acquire); what the old holder
+// delivered but had not flushed is delivered again by the new one, with
+// the same MessageIDs.
+
+// PartitionOf returns the partition of subscription id among n (FNV-1a).
+func PartitionOf(id string, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return int(h.Sum32() % uint32(n))
+}
+
+// A PartitionedStateStore keeps the matched-through position per
+// partition, for dispatchers that each deliver some partitions of one
+// shared store (DispatcherOptions.Partitions).
+type PartitionedStateStore interface {
+	// PartitionStates returns the stored matched-through position of
+	// each of parts (0 when none was saved) and the stored state of
+	// every subscription in them (PartitionOf(id, n) in parts). The
+	// positions are read before the states, as DeliveryStates does.
+	PartitionStates(ctx context.Context, parts []int, n int) (throughs map[int]uint64, states map[string]*DeliveryState, err error)
+	// SavePartitionStates stores states as SaveDeliveryStates does,
+	// then raises the matched-through position of each partition in
+	// throughs (never moving one back). A state another writer changed
+	// since this store read or wrote it (a node that took the
+	// subscription's partition over) is not written: the other
+	// writer's wins, and the rest of the save goes on.
+	SavePartitionStates(ctx context.Context, throughs map[int]uint64, states map[string]*DeliveryState) error
+}
+
+// errNotPartitioned is returned by Acquire on a dispatcher that delivers
+// every subscription.
+var errNotPartitioned = errors.New("eventing: the dispatcher is not partitioned")
+
+// Partitions returns the number of partitions (0: the dispatcher delivers
+// every subscription).
+func (d *Dispatcher) Partitions() int { return d.opts.Partitions }
+
+// Holds reports whether the dispatcher delivers partition p.
+func (d *Dispatcher) Holds(p int) bool {
+	return d.opts.Partitions == 0 || (p >= 0 && p < len(d.held) && d.held[p].Load())
+}
+
+// delivers reports whether s's partition is held; s.part is immutable.
+func (d *Dispatcher) delivers(s *subState) bool {
+	return d.opts.Partitions == 0 || d.held[s.part].Load()
+}
+
+// heldParts returns the partitions held now, for a flush.
+func (d *Dispatcher) heldParts() []int {
+	var out []int
+	for p := range d.held {
+		if d.held[p].Load() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Acquire starts delivering partitions parts: their subscriptions are
+// restored from the store (state, position, replayed dead letters), read
+// the log from there, and join the matcher once caught up. Partitions
+// already held are skipped. Call it after Start; it must not run
+// concurrently with Release of the same partitions.
+func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
+	if d.opts.Partitions == 0 {
+		return errNotPartitioned
+	}
+	var take []int
+	for _, p := range parts {
+		if p >= 0 && p < len(d.held) && !d.held[p].Load() {
+			take = append(take, p)
+		}
+	}
+	if len(take) == 0 {
+		return nil
+	}
+	sort.Ints(take)
+	throughs, states, err := d.pstates.PartitionStates(ctx, take, d.opts.Partitions)
+	if err != nil {
+		return err
+	}
+	replaying, err := d.dead.Replaying(ctx)
+	if err != nil {
+		return err
+	}
+	var subs []*subState
+	d.mu.RLock()
+	for _, p := range take {
+		subs = append(subs, d.byPart[p]...)
+	}
+	d.mu.RUnlock()
+	for _, s := range subs {
+		s.mu.Lock()
+		if s.removed {
+			s.mu.Unlock()
+			continue
+		}
+		through := throughs[int(s.part)]
+		pos := max(through, s.sub.Start)
+		s.replay = s.replay[:0]
+		for _, dl := range replaying[s.id] {
+			s.replay = append(s.replay, dl.Event())
+		}
+		s.queue, s.checked = nil, false
+		s.retry, s.replayRetry = retryState{}, retryState{}
+		s.failures, s.failingSince, s.log = 0, time.Time{}, nil
+		if st, ok := states[s.id]; ok {
+			pos = st.Position(through)
+			if s.pull {
+				pos = st.Cursor
+			}
+			s.enqueued = 0
+			s.restore(st, through)
+		}
+		s.enqueued, s.saved, s.pullCursor = pos, pos, pos
+		s.parked, s.live = false, false
+		s.dirty = true
+		s.mu.Unlock()
+		d.dirtyMu.Lock()
+		d.dirty[s] = struct{}{}
+		d.own[s] = pos
+		d.dirtyMu.Unlock()
+	}
+	for _, p := range take {
+		d.held[p].Store(true)
+	}
+	for _, s := range subs {
+		d.kick(s)
+	}
+	d.logger.Info("partitions acquired", "partitions", take, "subscriptions", len(subs))
+	return nil
+}
+
+// Release stops delivering partitions parts: their subscriptions are
+// parked (queues dropped, timers stopped, no state written), and a
+// delivery in flight finishes without effect.
+func (d *Dispatcher) Release(parts []int) {
+	if d.opts.Partitions == 0 {
+		return
+	}
+	var subs []*subState
+	var gave []int
+	d.mu.RLock()
+	for _, p := range parts {
+		if p >= 0 && p < len(d.held) && d.held[p].Swap(false) {
+			gave = append(gave, p)
+			subs = append(subs, d.byPart[p]...)
+		}
+	}
+	d.mu.RUnlock()
+	for _, s := range subs {
+		d.park(s)
+	}
+	if len(gave) > 0 {
+		d.logger.Info("partitions released", "partitions", gave, "subscriptions", len(subs))
+	}
+}
+
+// park stops s's delivery on this node: its partition is not held.
+func (d *Dispatcher) park(s *subState) {
+	s.mu.Lock()
+	s.parked, s.live = true, false
+	s.queue, s.replay, s.checked = nil, nil, false
+	s.dirty, s.logDirty = false, false
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.mu.Unlock()
+	d.dirtyMu.Lock()
+	delete(d.dirty, s)
+	delete(d.logDirty, s)
+	delete(d.own, s)
+	d.dirtyMu.Unlock()
+	d.timerMu.Lock()
+	delete(d.timers, s)
+	d.timerMu.Unlock()
+}
+
+// indexPart files s under its partition; d.mu must be held.
+func (d *Dispatcher) indexPart(s *subState) {
+	if d.opts.Partitions == 0 {
+		return
+	}
+	s.part = int32(PartitionOf(s.id, d.opts.Partitions))
+	s.partPos = int32(len(d.byPart[s.part]))
+	d.byPart[s.part] = append(d.byPart[s.part], s)
+}
+
+// unindexPart removes s from its partition's list; d.mu must be held.
+func (d *Dispatcher) unindexPart(s *subState) {
+	if d.opts.Partitions == 0 {
+		return
+	}
+	list := d.byPart[s.part]
+	if int(s.partPos) >= len(list) || list[s.partPos] != s {
+		return
+	}
+	last := len(list) - 1
+	list[s.partPos] = list[last]
+	list[s.partPos].partPos = s.partPos
+	list[last] = nil
+	d.byPart[s.part] = list[:last]
+}

@@ -1,0 +1,136 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/herald-eventing/herald/eventing"
+)
+
+// Partitioned delivery state (eventing.PartitionedStateStore): the
+// states are the same records as DeliveryStates', and each partition's
+// matched-through position is the key partitionKey(p), beside the whole
+// store's throughKey (which a partitioned node never writes).
+
+var _ eventing.PartitionedStateStore = (*Store)(nil)
+
+// partitionKey is the key of partition p's matched-through position
+// ("=through.<p>": like throughKey, no subscription's key).
+func partitionKey(p int) string { return throughKey + "." + strconv.Itoa(p) }
+
+// PartitionStates implements eventing.PartitionedStateStore. Like
+// DeliveryStates it records the revisions read, against which the next
+// save of each state is checked; the states of parts that it did not find
+// count as seen absent, so that a state another node writes later is a
+// conflict, not something to write over.
+func (s *Store) PartitionStates(ctx context.Context, parts []int, n int) (map[int]uint64, map[string]*eventing.DeliveryState, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, nil, err
+	}
+	throughs := make(map[int]uint64, len(parts))
+	for _, p := range parts {
+		k := partitionKey(p)
+		through, rev, err := s.readPosition(ctx, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		throughs[p] = through
+		s.revMu.Lock()
+		s.setPosition(k, through, rev)
+		s.revMu.Unlock()
+	}
+	out := map[string]*eventing.DeliveryState{}
+	revs := map[string]uint64{}
+	err := s.states.list(ctx, s, ">", func(e entry) error {
+		if strings.HasPrefix(e.key, "=") {
+			return nil
+		}
+		var rec stateRecord
+		if err := json.Unmarshal(e.value, &rec); err != nil {
+			return fmt.Errorf("jetstream: delivery state %q: %w", e.key, err)
+		}
+		if !slices.Contains(parts, eventing.PartitionOf(rec.ID, n)) {
+			return nil
+		}
+		st := rec.DeliveryState
+		out[rec.ID] = &st
+		revs[rec.ID] = e.rev
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	s.revMu.Lock()
+	for id := range s.revs {
+		if slices.Contains(parts, eventing.PartitionOf(id, n)) {
+			delete(s.revs, id) // not seen now: read again before a write
+		}
+	}
+	for id, rev := range revs {
+		s.revs[id] = rev
+	}
+	s.revMu.Unlock()
+	return throughs, out, nil
+}
+
+// SavePartitionStates implements eventing.PartitionedStateStore: the
+// states first, concurrently, skipping (and logging) those another writer
+// changed since this Store saw them (ErrStale: a node that took the
+// partition over), then each partition's position.
+func (s *Store) SavePartitionStates(ctx context.Context, throughs map[int]uint64, states map[string]*eventing.DeliveryState) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		errs  []error
+		stale int
+		sem   = make(chan struct{}, saveParallel)
+	)
+	for id, st := range states {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			err := s.saveState(ctx, id, st)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, ErrStale):
+				stale++
+				s.revMu.Lock()
+				delete(s.revs, id)
+				s.revMu.Unlock()
+			case err != nil:
+				errs = append(errs, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if stale > 0 {
+		s.logger.Warn("delivery states changed by another node were not written over", slog.Int("states", stale))
+	}
+	for p, through := range throughs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := s.raisePosition(ctx, partitionKey(p), through); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}

@@ -1,0 +1,111 @@
+package jetstream
+
+import (
+	"context"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/herald-eventing/herald/eventing"
+)
+
+// Watching the subscriptions: several nodes share the subscriptions
+// bucket, and each learns of the others' changes from a KV watcher (an
+// ordered consumer on the bucket's stream, which nats.go recreates after
+// a reconnect from where it was).
+
+// SubscriptionsRevision returns the last revision of the subscriptions
+// bucket: a watch from the one after it misses nothing that a listing
+// (Subscriptions) started after this call did not see.
+func (s *Store) SubscriptionsRevision(ctx context.Context) (uint64, error) {
+	info, err := s.subs.stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("jetstream: subscriptions: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// WatchSubscriptions calls fn, from one goroutine and in the bucket's
+// order, for every change of a stored subscription from revision from on:
+// the new record, or nil when it was deleted. It returns once the watch is
+// set up; the watch ends with ctx, or when the Store closes.
+func (s *Store) WatchSubscriptions(ctx context.Context, from uint64, fn func(id string, sub *eventing.Subscription)) error {
+	opts := []natsjs.WatchOpt{natsjs.UpdatesOnly()}
+	if from > 0 {
+		opts = []natsjs.WatchOpt{natsjs.ResumeFromRevision(from)}
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	w, err := s.subs.kv.WatchAll(wctx, opts...)
+	if err != nil {
+		return fmt.Errorf("jetstream: watch subscriptions: %w", err)
+	}
+	go func() {
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					continue // the end of the initial values
+				}
+				s.subscriptionChanged(e, fn)
+			}
+		}
+	}()
+	return nil
+}
+
+func (s *Store) subscriptionChanged(e natsjs.KeyValueEntry, fn func(string, *eventing.Subscription)) {
+	if e.Operation() != natsjs.KeyValuePut {
+		id, ok := unescape(e.Key())
+		if !ok {
+			s.logger.Warn("a deleted subscription's key does not decode; this node keeps it until it restarts", slog.String("key", e.Key()))
+			return
+		}
+		fn(id, nil)
+		return
+	}
+	sub, err := decodeSub(e.Key(), e.Value())
+	if err != nil {
+		s.logger.Error("a changed subscription does not decode", slog.String("key", e.Key()), slog.Any("err", err))
+		return
+	}
+	fn(sub.ID, sub)
+}
+
+// unescape inverts escape; false for a hashed token (see token) or a
+// string escape does not write.
+func unescape(t string) (string, bool) {
+	if t == "=" {
+		return "", true
+	}
+	if strings.HasPrefix(t, "/") {
+		return "", false
+	}
+	var b strings.Builder
+	for i := 0; i < len(t); i++ {
+		if t[i] != '=' {
+			b.WriteByte(t[i])
+			continue
+		}
+		if i+3 > len(t) {
+			return "", false
+		}
+		v, err := hex.DecodeString(t[i+1 : i+3])
+		if err != nil {
+			return "", false
+		}
+		b.WriteByte(v[0])
+		i += 2
+	}
+	return b.String(), true
+}
