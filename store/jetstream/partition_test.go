@@ -1,0 +1,168 @@
+package jetstream_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald-eventing/herald/eventing"
+)
+
+// recorder is an endpoint that records the sequence numbers delivered to
+// each subscription.
+type recorder struct {
+	mu  sync.Mutex
+	got map[string][]uint64
+}
+
+func newRecorder() *recorder { return &recorder{got: map[string][]uint64{}} }
+
+func (r *recorder) endpoint(id string) eventing.Endpoint { return recEndpoint{r, id} }
+
+func (r *recorder) seqs(id string) []uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]uint64(nil), r.got[id]...)
+}
+
+type recEndpoint struct {
+	r  *recorder
+	id string
+}
+
+func (e recEndpoint) Deliver(_ context.Context, n *eventing.Notification) error {
+	e.r.mu.Lock()
+	e.r.got[e.id] = append(e.r.got[e.id], n.Event.Seq)
+	e.r.mu.Unlock()
+	return nil
+}
+
+func (e recEndpoint) Key() string { return e.id }
+
+// partitionedNode is one node's dispatcher over its own Store on a shared
+// prefix, with every subscription added.
+func partitionedNode(t *testing.T, st eventing.Store, subs []*eventing.Subscription, rec *recorder, parts int) *eventing.Dispatcher {
+	t.Helper()
+	d := eventing.NewDispatcher(st, nil, nil, eventing.DispatcherOptions{Partitions: parts, FlushInterval: time.Hour})
+	all, err := eventing.CompileFilter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range subs {
+		cp := *sub
+		d.Add(&cp, all, rec.endpoint(sub.ID))
+	}
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+	return d
+}
+
+func appendEvents(t *testing.T, st eventing.Store, n int) {
+	t.Helper()
+	for i := range n {
+		if _, err := st.Append(t.Context(), &eventing.Message{Topic: "t", Text: fmt.Sprint(i)}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Partitions move between two nodes: the node that does not hold a
+// partition delivers nothing of it, the node that takes it over starts
+// where the last flush left it, and every event reaches every
+// subscription in order, with repeats only of what was not flushed.
+func TestPartitions_Handover(t *testing.T) {
+	srv := embedded(t)
+	a, b := openStore(t, []string{srv.URL()}, "ph"), openStore(t, []string{srv.URL()}, "ph")
+	const parts = 4
+	var subs []*eventing.Subscription
+	for i := range 12 {
+		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:s%02d", i), Processor: "test", Message: "<x/>", Created: time.Now()}
+		if _, err := a.CreateSubscription(t.Context(), sub); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	recA, recB := newRecorder(), newRecorder()
+	da := partitionedNode(t, a, subs, recA, parts)
+	db := partitionedNode(t, b, subs, recB, parts)
+	all := []int{0, 1, 2, 3}
+	allGot := func(r *recorder, n int) func() bool {
+		return func() bool {
+			for _, s := range subs {
+				if got := r.seqs(s.ID); len(got) < n {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	// Nobody holds a partition: nothing is delivered.
+	appendEvents(t, a, 5)
+	if err := da.Acquire(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "node A delivers the first events", allGot(recA, 5))
+	appendEvents(t, a, 5)
+	waitFor(t, "node A delivers ten events", allGot(recA, 10))
+	if err := da.Flush(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+
+	// A hands over after a flush: B repeats nothing.
+	da.Release(all)
+	if err := db.Acquire(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, b, 10)
+	waitFor(t, "node B delivers the next ten events", allGot(recB, 10))
+	for _, s := range subs {
+		if got, want := recA.seqs(s.ID), seqRange(1, 10); !slices.Equal(got, want) {
+			t.Errorf("%s on node A: %v, want %v", s.ID, got, want)
+		}
+		if got, want := recB.seqs(s.ID), seqRange(11, 20); !slices.Equal(got, want) {
+			t.Errorf("%s on node B: %v, want %v", s.ID, got, want)
+		}
+	}
+
+	// B loses half the partitions without a flush (a node that stops
+	// renewing): A takes them and repeats what B had not flushed, from
+	// the last flush on, in order.
+	if err := db.Flush(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, b, 5)
+	waitFor(t, "node B delivers five more", allGot(recB, 15))
+	db.Release([]int{0, 1})
+	if err := da.Acquire(t.Context(), []int{0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, a, 5)
+	for _, s := range subs {
+		moved := eventing.PartitionOf(s.ID, parts) < 2
+		if moved {
+			waitFor(t, s.ID+" on node A after the move", func() bool { return len(recA.seqs(s.ID)) >= 10+10 })
+			if got, want := recA.seqs(s.ID), append(seqRange(1, 10), seqRange(21, 30)...); !slices.Equal(got, want) {
+				t.Errorf("%s moved to node A: %v, want %v", s.ID, got, want)
+			}
+		} else {
+			waitFor(t, s.ID+" on node B", func() bool { return len(recB.seqs(s.ID)) >= 20 })
+			if got := recA.seqs(s.ID); len(got) != 10 {
+				t.Errorf("%s stayed on node B but node A delivered %v", s.ID, got)
+			}
+		}
+	}
+}
+
+func seqRange(from, to uint64) []uint64 {
+	var out []uint64
+	for s := from; s <= to; s++ {
+		out = append(out, s)
+	}
+	return out
+}
