@@ -65,9 +65,8 @@ type DispatcherOptions struct {
 	// Partitions, when positive, makes the dispatcher one of several
 	// nodes on a shared store: it delivers only the subscriptions of the
 	// partitions it acquired (see partition.go), and the store must be a
-	// PartitionedStateStore. Retention is then not the dispatcher's: a
-	// node sees only its partitions' positions. 0 delivers every
-	// subscription.
+	// PartitionedStateStore; the holder of partition 0 trims the log,
+	// below the store's LowWater. 0 delivers every subscription.
 	Partitions int
 }
 
@@ -285,6 +284,8 @@ type subState struct {
 	timer     Timer
 	removed   bool
 	parked    bool
+	// cancel ends the attempt in flight (partitioned dispatchers only).
+	cancel context.CancelFunc
 	// dirty and logDirty: s is in the Dispatcher's dirty (logDirty) set
 	// (see markDirty).
 	dirty, logDirty bool
@@ -448,13 +449,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	d.deliverCtx, d.deliverCancel = context.WithCancel(context.Background())
 	d.started.Store(true)
-	d.wg.Add(2)
+	d.wg.Add(3)
 	go d.matchLoop()
 	go d.flushLoop()
-	if d.opts.Partitions == 0 {
-		d.wg.Add(1)
-		go d.retentionLoop()
-	}
+	go d.retentionLoop()
 	for range d.opts.Workers {
 		d.workers.Add(1)
 		go d.worker()

@@ -194,13 +194,23 @@ func (d *Dispatcher) process(s *subState) {
 	}
 	r.attempts++
 	n := &Notification{Event: ev, Subscription: sub, MessageID: MessageID(sub.ID, ev.Seq), Attempt: r.attempts}
+	ctx, cancel := context.WithTimeout(d.deliverCtx, d.opts.Timeout)
+	if d.opts.Partitions > 0 {
+		// park cancels it: a node that gave the partition up must not
+		// still be delivering when the next holder starts.
+		s.cancel = cancel
+	}
 	s.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(d.deliverCtx, d.opts.Timeout)
 	start := time.Now()
 	err := ep.Deliver(ctx, n)
 	latency := time.Since(start)
 	cancel()
+	if d.opts.Partitions > 0 {
+		s.mu.Lock()
+		s.cancel = nil
+		s.mu.Unlock()
+	}
 	d.outcome(s, ev, n, err, latency)
 }
 

@@ -300,6 +300,17 @@ func (d *Dispatcher) retentionLoop() {
 // subscriptions with a position of their own, not at every subscription.
 func (d *Dispatcher) Trim(ctx context.Context) (int, error) {
 	low := d.lowWater()
+	if d.opts.Partitions > 0 {
+		// No node sees every position: the holder of partition 0 trims
+		// below the store's, the others leave it.
+		if !d.Holds(0) {
+			return 0, nil
+		}
+		var err error
+		if low, err = d.pstates.LowWater(ctx, d.opts.Partitions); err != nil {
+			return 0, err
+		}
+	}
 	n, err := d.log.Trim(ctx, low, d.clock.Now().Add(-d.opts.Retention))
 	if n > 0 {
 		d.logger.Info("event log trimmed", slog.Int("events", n), slog.Uint64("through", low))

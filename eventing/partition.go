@@ -35,6 +35,11 @@ import (
 // delivered but had not flushed is delivered again by the new one, with
 // the same MessageIDs.
 
+// DefaultPartitions is the number of partitions Herald nodes on a shared
+// store use unless configured otherwise: enough to spread over a few
+// dozen nodes, few enough that each node's lease renewals stay cheap.
+const DefaultPartitions = 64
+
 // PartitionOf returns the partition of subscription id among n (FNV-1a).
 func PartitionOf(id string, n int) int {
 	if n <= 1 {
@@ -61,6 +66,11 @@ type PartitionedStateStore interface {
 	// subscription's partition over) is not written: the other
 	// writer's wins, and the rest of the save goes on.
 	SavePartitionStates(ctx context.Context, throughs map[int]uint64, states map[string]*DeliveryState) error
+	// LowWater returns the lowest stored delivery position over all n
+	// partitions: the lowest partition position, or the cursor of a
+	// pending state below it. The holder of partition 0 trims the log
+	// below it (the janitor), since no node sees every position.
+	LowWater(ctx context.Context, n int) (uint64, error)
 }
 
 // errNotPartitioned is returned by Acquire on a dispatcher that delivers
@@ -169,7 +179,7 @@ func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
 
 // Release stops delivering partitions parts: their subscriptions are
 // parked (queues dropped, timers stopped, no state written), and a
-// delivery in flight finishes without effect.
+// delivery in flight is canceled, its outcome without effect.
 func (d *Dispatcher) Release(parts []int) {
 	if d.opts.Partitions == 0 {
 		return
@@ -200,6 +210,9 @@ func (d *Dispatcher) park(s *subState) {
 	s.dirty, s.logDirty = false, false
 	if s.timer != nil {
 		s.timer.Stop()
+	}
+	if s.cancel != nil {
+		s.cancel()
 	}
 	s.mu.Unlock()
 	d.dirtyMu.Lock()

@@ -92,7 +92,19 @@
 // it, or wrote it since this Store started) is read first, and written
 // against the revision read: refusing it would refuse every first save
 // of a subscription created on another node. Two nodes that both believe
-// they own a subscription are therefore not kept apart by the store alone;
-// the partition leases of issue 13 (not built yet) are to own that, and
-// until they exist one Herald node should deliver from a store.
+// they own a subscription are therefore not kept apart by the store alone:
+// the partition leases are (lease.go).
+//
+// # Several nodes
+//
+// Subscriptions are hashed into partitions (eventing.PartitionOf), and
+// each partition is delivered by the one node that leases it (Leases).
+// Each partition has its own matched-through position, the key
+// "=through.<p>" (partition.go), beside the single-node "=through". Every
+// node reads the whole log (one ordered consumer), knows every
+// subscription (WatchSubscriptions brings the other nodes' changes), and
+// answers every request; only the holder of a subscription's partition
+// matches, delivers, retries, ends it and writes its state. A state write
+// by a node that lost the partition is refused by revision (ErrStale) and
+// dropped (SavePartitionStates).
 package jetstream

@@ -134,3 +134,33 @@ func (s *Store) SavePartitionStates(ctx context.Context, throughs map[int]uint64
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// LowWater implements eventing.PartitionedStateStore: the lowest of the n
+// partitions' positions (0 for one never written, which trims nothing)
+// and of the cursors of the pending states below them.
+func (s *Store) LowWater(ctx context.Context, n int) (uint64, error) {
+	if err := s.check(ctx); err != nil || n < 1 {
+		return 0, err
+	}
+	throughs := make([]uint64, n)
+	for p := range n {
+		through, _, err := s.readPosition(ctx, partitionKey(p))
+		if err != nil {
+			return 0, err
+		}
+		throughs[p] = through
+	}
+	low := slices.Min(throughs)
+	err := s.states.list(ctx, s, ">", func(e entry) error {
+		if strings.HasPrefix(e.key, "=") {
+			return nil
+		}
+		var rec stateRecord
+		if err := json.Unmarshal(e.value, &rec); err != nil {
+			return fmt.Errorf("jetstream: delivery state %q: %w", e.key, err)
+		}
+		low = min(low, rec.Position(throughs[eventing.PartitionOf(rec.ID, n)]))
+		return nil
+	})
+	return low, err
+}

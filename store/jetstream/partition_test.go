@@ -159,6 +159,54 @@ func TestPartitions_Handover(t *testing.T) {
 	}
 }
 
+// LowWater is the lowest position of every partition, whichever node
+// wrote it: the janitor's bound for trimming.
+func TestPartitions_LowWater(t *testing.T) {
+	srv := embedded(t)
+	a, b := openStore(t, []string{srv.URL()}, "lw"), openStore(t, []string{srv.URL()}, "lw")
+	const parts = 2
+	var subs []*eventing.Subscription
+	for i := range 6 {
+		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:l%02d", i), Processor: "test", Message: "<x/>", Created: time.Now()}
+		if _, err := a.CreateSubscription(t.Context(), sub); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	if low, err := a.LowWater(t.Context(), parts); err != nil || low != 0 {
+		t.Fatalf("LowWater before any flush = %d, %v; want 0", low, err)
+	}
+	recA, recB := newRecorder(), newRecorder()
+	da := partitionedNode(t, a, subs, recA, parts)
+	db := partitionedNode(t, b, subs, recB, parts)
+	appendEvents(t, a, 8)
+	if err := da.Acquire(t.Context(), []int{0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Acquire(t.Context(), []int{1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range subs {
+		r := recA
+		if eventing.PartitionOf(s.ID, parts) == 1 {
+			r = recB
+		}
+		waitFor(t, s.ID+" delivered", func() bool { return len(r.seqs(s.ID)) == 8 })
+	}
+	if err := da.Flush(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	if low, err := a.LowWater(t.Context(), parts); err != nil || low != 0 {
+		t.Fatalf("LowWater with partition 1 not flushed = %d, %v; want 0", low, err)
+	}
+	if err := db.Flush(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	if low, err := b.LowWater(t.Context(), parts); err != nil || low != 8 {
+		t.Fatalf("LowWater with both flushed = %d, %v; want 8", low, err)
+	}
+}
+
 func seqRange(from, to uint64) []uint64 {
 	var out []uint64
 	for s := from; s <= to; s++ {
