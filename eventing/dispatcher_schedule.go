@@ -336,19 +336,11 @@ func (d *Dispatcher) stopTimers() {
 	}
 }
 
-// sleep waits dur; false when the dispatcher shuts down first. It is the
-// periodic loops' pause (flush, retention, a failed read of the log), on
-// wall time: eventingtest.Clock lists every pending timer, and tests of
-// retry schedules count on it listing only theirs.
+// sleep waits dur on the dispatcher's clock; false when the dispatcher
+// shuts down first. It is the periodic loops' pause (flush, retention, a
+// failed read of the log).
 func (d *Dispatcher) sleep(dur time.Duration) bool {
-	t := time.NewTimer(dur)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-d.ctx.Done():
-		return false
-	}
+	return Sleep(d.ctx, d.clock, dur)
 }
 
 // head returns the event to deliver next: a replayed dead letter first,

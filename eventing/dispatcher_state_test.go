@@ -32,7 +32,7 @@ func TestShutdown_StopsPendingRetryTimers(t *testing.T) {
 	if err := e.svc.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if p := e.clock.Pending(); len(p) != 0 {
+	if p := pending(e.clock); len(p) != 0 {
 		t.Fatalf("timers pending after Shutdown: %v", p)
 	}
 }
@@ -40,7 +40,7 @@ func TestShutdown_StopsPendingRetryTimers(t *testing.T) {
 // The lease sweeper finds the ended leases among many, and a renewed lease
 // is not reclaimed at its old end.
 func TestExpired_FindsTheEndedLeasesOnly(t *testing.T) {
-	e := newEnv(t, "", eventing.Options{SweepInterval: time.Hour})
+	e := newEnv(t, "", eventing.Options{SweepInterval: never})
 	s := newSink(t, e.clock)
 	var short, renewed *eventing.Subscription
 	for i := range 50 {

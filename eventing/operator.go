@@ -132,25 +132,26 @@ func (s *Service) Pull(ctx context.Context, id string, cursor *uint64, max int, 
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(wait)
+	deadline := s.clock.Now().Add(wait)
 	for {
 		_, changed := s.dispatcher.Matched()
 		out, next, err := s.ReadMatching(ctx, after, max, sub.Topic(), filter)
 		if err != nil {
 			return nil, err
 		}
-		if len(out) > 0 || !time.Now().Before(deadline) {
+		if len(out) > 0 || !s.clock.Now().Before(deadline) {
 			return &Pulled{Events: out, Cursor: next}, nil
 		}
 		after = next
 		if next < s.store.Head() {
 			continue // the read stopped short of the head: read on
 		}
-		t := time.NewTimer(time.Until(deadline))
+		expired := make(chan struct{})
+		t := s.clock.AfterFunc(deadline.Sub(s.clock.Now()), func() { close(expired) })
 		select {
 		case <-changed:
 			t.Stop()
-		case <-t.C:
+		case <-expired:
 		case <-ctx.Done():
 			t.Stop()
 			return &Pulled{Cursor: after}, nil

@@ -97,8 +97,9 @@ func TestFailureLimit_DeliveryGoesOnWhenTheEndFails(t *testing.T) {
 	fs.failDeletes.Store(1)
 	e := newEnv(t, "", eventing.Options{})
 	clock := e.clock
-	svc, err := eventing.NewService(t.Context(), eventing.Options{Store: fs, Clock: clock, Dispatcher: eventing.DispatcherOptions{
-		Jitter: -1, FailureLimit: 2, FailureWindow: time.Second, Schedule: []time.Duration{time.Second, time.Second, time.Second}}})
+	svc, err := eventing.NewService(t.Context(), eventing.Options{Store: fs, Clock: clock, SweepInterval: never, Dispatcher: eventing.DispatcherOptions{
+		Jitter: -1, FailureLimit: 2, FailureWindow: time.Second, Schedule: []time.Duration{time.Second, time.Second, time.Second},
+		FlushInterval: never, RetentionInterval: never}})
 	if err != nil {
 		t.Fatal(err)
 	}

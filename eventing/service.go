@@ -1014,14 +1014,7 @@ func (s *Service) SetMessagePath(ctx context.Context, path string) error {
 // heap.
 func (s *Service) sweepLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(s.opts.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-t.C:
-		}
+	for Sleep(s.ctx, s.clock, s.opts.SweepInterval) {
 		s.Sweep(s.ctx)
 	}
 }

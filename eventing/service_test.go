@@ -239,7 +239,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func waitTimer(t *testing.T, c *eventingtest.Clock, want time.Time) {
 	t.Helper()
 	waitFor(t, "a timer at "+want.Format(time.TimeOnly), func() bool {
-		for _, p := range c.Pending() {
+		for _, p := range pending(c) {
 			if p.Equal(want) {
 				return true
 			}
@@ -317,7 +317,7 @@ func TestRetry_FollowsTheSchedule(t *testing.T) {
 		}
 	}
 	waitFor(t, "the event to count as delivered", func() bool { return len(s.delivered()) == 1 })
-	if p := e.clock.Pending(); len(p) != 0 {
+	if p := pending(e.clock); len(p) != 0 {
 		t.Fatalf("timers still pending after success: %v", p)
 	}
 }
@@ -486,7 +486,7 @@ func TestRestart_ResumesFromTheCursor(t *testing.T) {
 }
 
 func TestLease_ExpiredSubscriptionGetsNothingAndIsSwept(t *testing.T) {
-	e := newEnv(t, "", eventing.Options{SweepInterval: time.Hour})
+	e := newEnv(t, "", eventing.Options{SweepInterval: never})
 	s, other := newSink(t, e.clock), newSink(t, e.clock)
 	exp := eventing.Expiration{IsDuration: true, Duration: time.Hour}
 	sub := e.subscribe(t, s.URL, eventing.TopicFilter("t"), &exp)
