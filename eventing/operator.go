@@ -25,9 +25,14 @@ func (s *Service) Describe(ctx context.Context, id string) (*Description, error)
 	if err != nil {
 		return nil, err
 	}
-	st, ok := s.dispatcher.State(id)
+	st, ok, err := s.storedState(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
-		st = &DeliveryState{Cursor: sub.Start}
+		if st, ok = s.dispatcher.State(id); !ok {
+			st = &DeliveryState{Cursor: sub.Start}
+		}
 	}
 	dls, err := s.store.DeadLetters(ctx, id)
 	if err != nil {
@@ -119,6 +124,14 @@ func (s *Service) Pull(ctx context.Context, id string, cursor *uint64, max int, 
 	st, ok := s.dispatcher.State(id)
 	if !ok || !s.dispatcher.isPull(id) {
 		return nil, InvalidMessage(fmt.Sprintf("subscription %s does not hold its events for pulling (its processor is %s)", id, sub.Processor))
+	}
+	if stored, ok, err := s.storedState(ctx, id); err != nil {
+		return nil, err
+	} else if ok {
+		// Another node holds it: its position is the stored one. An
+		// acknowledgement here reaches that node only as far as the
+		// client comes back with the cursor (see README, several nodes).
+		st = stored
 	}
 	after := st.Cursor
 	if cursor != nil {

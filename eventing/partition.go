@@ -73,6 +73,33 @@ type PartitionedStateStore interface {
 	LowWater(ctx context.Context, n int) (uint64, error)
 }
 
+// A StateReader reads one subscription's stored delivery state: a node
+// that does not hold a subscription's partition answers describe and pull
+// requests from it, not from its own idle copy.
+type StateReader interface {
+	// DeliveryState returns the stored state of subscription id with its
+	// Cursor resolved to its position (against its partition's position
+	// among partitions; 0: the whole store's), and no delivery log when
+	// none is stored.
+	DeliveryState(ctx context.Context, id string, partitions int) (*DeliveryState, error)
+}
+
+// storedState returns the delivery state of a subscription this node does
+// not deliver, read from the store (false when the dispatcher delivers it,
+// or the store cannot say).
+func (s *Service) storedState(ctx context.Context, id string) (*DeliveryState, bool, error) {
+	d := s.dispatcher
+	if d.opts.Partitions == 0 || d.Holds(PartitionOf(id, d.opts.Partitions)) {
+		return nil, false, nil
+	}
+	r, ok := s.store.(StateReader)
+	if !ok {
+		return nil, false, nil
+	}
+	st, err := r.DeliveryState(ctx, id, d.opts.Partitions)
+	return st, err == nil, err
+}
+
 // errNotPartitioned is returned by Acquire on a dispatcher that delivers
 // every subscription.
 var errNotPartitioned = errors.New("eventing: the dispatcher is not partitioned")

@@ -164,3 +164,34 @@ func (s *Store) LowWater(ctx context.Context, n int) (uint64, error) {
 	})
 	return low, err
 }
+
+var _ eventing.StateReader = (*Store)(nil)
+
+// DeliveryState implements eventing.StateReader.
+func (s *Store) DeliveryState(ctx context.Context, id string, partitions int) (*eventing.DeliveryState, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	key := throughKey
+	if partitions > 0 {
+		key = partitionKey(eventing.PartitionOf(id, partitions))
+	}
+	through, _, err := s.readPosition(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.states.kv.Get(ctx, token(id))
+	if isNotFound(err) {
+		return &eventing.DeliveryState{Cursor: through}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: delivery state %s: %w", id, err)
+	}
+	var rec stateRecord
+	if err := json.Unmarshal(e.Value(), &rec); err != nil {
+		return nil, fmt.Errorf("jetstream: delivery state %s: %w", id, err)
+	}
+	st := rec.DeliveryState
+	st.Cursor = st.Position(through)
+	return &st, nil
+}

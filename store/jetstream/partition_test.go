@@ -205,6 +205,13 @@ func TestPartitions_LowWater(t *testing.T) {
 	if low, err := b.LowWater(t.Context(), parts); err != nil || low != 8 {
 		t.Fatalf("LowWater with both flushed = %d, %v; want 8", low, err)
 	}
+	// Any node reads any subscription's position (describe, pull).
+	for _, s := range subs {
+		st, err := a.DeliveryState(t.Context(), s.ID, parts)
+		if err != nil || st.Cursor != 8 || st.Pending {
+			t.Errorf("DeliveryState(%s) = %+v, %v; want cursor 8, nothing pending", s.ID, st, err)
+		}
+	}
 }
 
 func seqRange(from, to uint64) []uint64 {
