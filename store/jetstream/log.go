@@ -144,7 +144,13 @@ func (s *Store) startWatch(ctx context.Context, from uint64) (*watcher, error) {
 		}
 	}, natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) {
 		s.logger.Warn("event watcher", slog.Any("err", err))
-	}))
+	}),
+		// An ordered consumer lives on one server; when that server dies
+		// the client finds out by missed heartbeats and makes a new one.
+		// nats.go's defaults (30 s requests, heartbeats every 15 s) left
+		// surviving nodes without events for 10 s and more after the
+		// stream leader was killed; these bound it to about 2 s.
+		natsjs.PullExpiry(5*time.Second), natsjs.PullHeartbeat(time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: watch %s: %w", s.streamName, err)
 	}

@@ -288,6 +288,14 @@ func (s *Store) saveState(ctx context.Context, id string, st *eventing.DeliveryS
 		return stale()
 	}
 	if err != nil {
+		// The write may have landed without its answer (a timeout
+		// during a leader election): the revision this Store knows is
+		// then no longer the stored one, and checking the next save
+		// against it would refuse every later save as stale. Forget it:
+		// the next save reads the stored revision first.
+		s.revMu.Lock()
+		delete(s.revs, id)
+		s.revMu.Unlock()
 		return fmt.Errorf("jetstream: delivery state %s: %w", id, err)
 	}
 	s.setRev(id, next)
