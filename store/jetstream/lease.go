@@ -22,7 +22,7 @@ import (
 )
 
 // DefaultPartitions is LeaseOptions.Partitions when it is 0.
-const DefaultPartitions = 64
+const DefaultPartitions = eventing.DefaultPartitions
 
 // DefaultLeaseTTL is LeaseOptions.TTL when it is 0.
 const DefaultLeaseTTL = 15 * time.Second

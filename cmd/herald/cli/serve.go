@@ -18,6 +18,7 @@ import (
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/eventing/presence"
+	"github.com/herald-eventing/herald/store/jetstream"
 	"github.com/herald-eventing/herald/transports/guard"
 	"github.com/herald-eventing/herald/transports/httpapi"
 	"github.com/herald-eventing/herald/transports/metrics"
@@ -34,6 +35,9 @@ type serveConfig struct {
 	natsCreds       string
 	natsTLSCA       string
 	replicas        int
+	node            string
+	partitions      int
+	leaseTTL        time.Duration
 	logLevel        string
 	logFormat       string
 	defaultLease    time.Duration
@@ -77,6 +81,9 @@ func (c *serveConfig) define(s *settings) {
 	s.String(&c.store, "store", "", "where the data lives: empty for bbolt under --data; nats://h1:4222,h2:4222 for NATS JetStream; embedded-nats for a one-server JetStream in this process, under --data")
 	s.String(&c.natsCreds, "nats-creds", "", "NATS credentials file (JWT and seed) for --store nats://…")
 	s.String(&c.natsTLSCA, "nats-tls-ca", "", "CA certificates (PEM) that verify the NATS servers of --store tls://…")
+	s.String(&c.node, "node", "", "this node's name among the Herald nodes on one --store nats://… (default: host name and listen port)")
+	s.Int(&c.partitions, "partitions", eventing.DefaultPartitions, "partitions the subscriptions are hashed into on --store nats://… (the same on every node); each is delivered by one node at a time")
+	s.Duration(&c.leaseTTL, "lease-ttl", jetstream.DefaultLeaseTTL, "on --store nats://…, how long a dead node's partitions wait before another node takes them; a node that cannot renew stops delivering before then")
 	s.Int(&c.replicas, "replicas", 3, "copies of each stream Herald creates on NATS (0: 3 on a cluster, 1 on a single server); existing streams keep theirs")
 	s.String(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	s.String(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -271,6 +278,28 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if failureLimit <= 0 {
 		failureLimit = -1
 	}
+	dispatcherOpts := eventing.DispatcherOptions{
+		Workers: cfg.workers, Timeout: cfg.timeout, Schedule: schedule,
+		FailureLimit: failureLimit, FailureWindow: cfg.failureWindow, Retention: cfg.retention,
+		Observer: m,
+	}
+	var subsRev uint64
+	if be.shared != nil {
+		if cfg.partitions < 1 {
+			return fmt.Errorf("--partitions %d: use 1 or more", cfg.partitions)
+		}
+		if cfg.endOnShutdown {
+			// One node stopping must not end the subscriptions the
+			// other nodes go on delivering.
+			return errors.New("--end-subscriptions-on-shutdown ends every subscription, and other nodes share them on --store nats://…; leave it off")
+		}
+		dispatcherOpts.Partitions = cfg.partitions
+		// Changes after this revision reach the node through the watch,
+		// those before it through the service's listing.
+		if subsRev, err = be.shared.SubscriptionsRevision(ctx); err != nil {
+			return err
+		}
+	}
 	svc, err := eventing.NewService(ctx, eventing.Options{
 		Store: db, Logger: logger, Ender: &soap.Ender{Client: client},
 		DefaultLease: cfg.defaultLease, MaxLease: maxLease, EndOnShutdown: cfg.endOnShutdown,
@@ -282,11 +311,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		},
 		HTTPClient: client, ServiceHTTPClient: serviceClient, Targets: targets,
 		Authorize: authOn, MaxSubscriptionsPerOwner: cfg.maxSubsPerKey,
-		Dispatcher: eventing.DispatcherOptions{
-			Workers: cfg.workers, Timeout: cfg.timeout, Schedule: schedule,
-			FailureLimit: failureLimit, FailureWindow: cfg.failureWindow, Retention: cfg.retention,
-			Observer: m,
-		},
+		Dispatcher: dispatcherOpts,
 	})
 	if err != nil {
 		return err
@@ -352,6 +377,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
+	var node *clusterNode
+	if be.shared != nil {
+		if node, err = joinCluster(ctx, be.shared, svc, cfg, subsRev, ln.Addr(), logger); err != nil {
+			ln.Close()
+			_ = svc.Shutdown(context.Background())
+			return err
+		}
+	}
 	srv := &http.Server{Handler: handler, TLSConfig: tlsConfig,
 		ReadHeaderTimeout: cfg.readHeaderTimeout, ReadTimeout: cfg.readTimeout,
 		WriteTimeout: cfg.writeTimeout, IdleTimeout: cfg.idleTimeout,
@@ -390,6 +423,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tracker.Close() // publishes what it still holds, before delivery stops
 	if err := svc.Shutdown(dctx); err != nil {
 		logger.Warn("delivery shutdown", slog.Any("err", err))
+	}
+	if node != nil {
+		// After the last flush: the next holders start from it.
+		node.leave(dctx)
 	}
 	logger.Info("stopped")
 	return serveErr

@@ -31,7 +31,11 @@ type backend struct {
 	dbPath string
 	// where says in the startup log line where the data is.
 	where string
-	close func()
+	// shared is the JetStream store of --store nats://…, which other
+	// Herald nodes may share (nil for bbolt and embedded-nats): the node
+	// then delivers only the partitions it leases (cluster.go).
+	shared *jetstream.Store
+	close  func()
 }
 
 // openBackend opens the store --store names: empty, bbolt under --data;
@@ -93,7 +97,11 @@ func (c *serveConfig) openBackend(ctx context.Context, logger *slog.Logger, gath
 		where = "embedded nats-server " + srv.URL() + " storing under " + c.data
 	}
 	logger.Info("store on NATS JetStream", slog.String("servers", where), slog.Int("replicas", o.Replicas))
-	return &backend{store: st, keys: st, ready: st.Ready, where: where, close: func() {
+	var shared *jetstream.Store
+	if srv == nil {
+		shared = st
+	}
+	return &backend{store: st, keys: st, ready: st.Ready, where: where, shared: shared, close: func() {
 		st.Close()
 		if srv != nil {
 			srv.Shutdown()
