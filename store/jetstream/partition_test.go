@@ -221,3 +221,59 @@ func seqRange(from, to uint64) []uint64 {
 	}
 	return out
 }
+
+// A node learns of the subscriptions other nodes create, renew and
+// delete, from the revision it started at, in order.
+func TestWatchSubscriptions(t *testing.T) {
+	srv := embedded(t)
+	a, b := openStore(t, []string{srv.URL()}, "ws"), openStore(t, []string{srv.URL()}, "ws")
+	before := &eventing.Subscription{ID: "uuid:before", Processor: "test", Message: "<x/>", Created: time.Now()}
+	if _, err := a.CreateSubscription(t.Context(), before); err != nil {
+		t.Fatal(err)
+	}
+	rev, err := b.SubscriptionsRevision(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	err = b.WatchSubscriptions(t.Context(), rev+1, func(id string, sub *eventing.Subscription) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case sub == nil:
+			seen = append(seen, "-"+id)
+		case !sub.Expires.IsZero():
+			seen = append(seen, "~"+id)
+		default:
+			seen = append(seen, "+"+id)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &eventing.Subscription{ID: "uuid:w1", Processor: "test", Message: "<x/>", Created: time.Now()}
+	if _, err := a.CreateSubscription(t.Context(), sub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.UpdateSubscription(t.Context(), sub.ID, func(s *eventing.Subscription) error {
+		s.Expires = time.Now().Add(time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DeleteSubscription(t.Context(), sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"+uuid:w1", "~uuid:w1", "-uuid:w1"}
+	waitFor(t, "the watch to see the changes", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) >= len(want)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(seen, want) {
+		t.Fatalf("watch saw %v; want %v", seen, want)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
@@ -38,9 +37,8 @@ func (s *Store) WatchSubscriptions(ctx context.Context, from uint64, fn func(id 
 	if from > 0 {
 		opts = []natsjs.WatchOpt{natsjs.ResumeFromRevision(from)}
 	}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	w, err := s.subs.kv.WatchAll(wctx, opts...)
+	// The watcher lives as long as the context it is made with.
+	w, err := s.subs.kv.WatchAll(ctx, opts...)
 	if err != nil {
 		return fmt.Errorf("jetstream: watch subscriptions: %w", err)
 	}
