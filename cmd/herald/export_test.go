@@ -262,6 +262,13 @@ func TestExport_MoveBboltToJetStreamAndBack(t *testing.T) {
 		}
 	}
 	waitTexts(t, wseRec, "order after the move")
+	// A JetStream store a Herald node reads is refused too (the imports
+	// above, run one after another, were not: a closed store's consumer
+	// has no pull request waiting).
+	r = execHerald(t, cmdOpts{}, "export", "--store", ns.URL(), "--out", filepath.Join(t.TempDir(), "no.jsonl"))
+	if r.code != 1 || !strings.Contains(r.stderr, "the store is in use") {
+		t.Errorf("export of a JetStream store herald serve reads: want exit 1 and 'the store is in use':\n%s", r)
+	}
 	// The dead letter marked for replay is delivered from the new store.
 	waitTexts(t, c42Rec, "cloud42 after the move", "died before the move")
 	if head != 0 {

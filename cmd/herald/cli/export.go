@@ -14,11 +14,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/eventing/access"
 	"github.com/herald-eventing/herald/store"
+	"github.com/herald-eventing/herald/store/jetstream"
 )
 
 // herald export and herald import move what a store holds to another
@@ -262,6 +265,11 @@ func (sf *storeFlags) open(ctx context.Context, mustExist bool) (*backend, strin
 			return nil, "", fmt.Errorf("--data %s: no nats-server store there (%w)", sf.data, err)
 		}
 	}
+	if sf.store != storeEmbeddedNATS {
+		if err := sf.checkNATSIdle(ctx); err != nil {
+			return nil, "", err
+		}
+	}
 	c := &serveConfig{data: sf.data, store: sf.store, natsCreds: sf.creds, natsTLSCA: sf.tlsCA, replicas: sf.replicas}
 	be, err := c.openBackend(ctx, slog.New(slog.DiscardHandler), 0, nil)
 	if err != nil {
@@ -274,10 +282,64 @@ func (sf *storeFlags) open(ctx context.Context, mustExist bool) (*backend, strin
 	return be, where, nil
 }
 
+// checkNATSIdle refuses a JetStream store that a Herald node is reading:
+// every open store reads the event log through a consumer with a pull
+// request outstanding while it is connected (the servers drop the
+// requests of a closed connection at once, though the consumer itself
+// lingers for minutes). It looks before this command opens the store, so
+// its own consumer is not counted.
+func (sf *storeFlags) checkNATSIdle(ctx context.Context) error {
+	urls, err := natsURLs(sf.store)
+	if err != nil {
+		return err
+	}
+	opts := []nats.Option{nats.Name("herald export/import check"), nats.Timeout(10 * time.Second)}
+	if sf.creds != "" {
+		opts = append(opts, nats.UserCredentials(sf.creds))
+	}
+	if sf.tlsCA != "" {
+		opts = append(opts, nats.RootCAs(sf.tlsCA))
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","), opts...)
+	if err != nil {
+		return fmt.Errorf("--store: connect: %w", err)
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		return fmt.Errorf("--store: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	name := jetstream.DefaultPrefix + "_events"
+	stream, err := js.Stream(ctx, name)
+	if errors.Is(err, natsjs.ErrStreamNotFound) {
+		return nil // no Herald store yet
+	}
+	if err != nil {
+		return fmt.Errorf("--store: stream %s: %w", name, err)
+	}
+	readers := 0
+	list := stream.ListConsumers(ctx)
+	for ci := range list.Info() {
+		if ci.NumWaiting > 0 {
+			readers++
+		}
+	}
+	if err := list.Err(); err != nil {
+		return fmt.Errorf("--store: consumers of %s: %w", name, err)
+	}
+	if readers > 0 {
+		return fmt.Errorf("--store: the store is in use: %d clients are reading stream %s (a running herald serve, or another herald command); stop every Herald node on it first", readers, name)
+	}
+	return nil
+}
+
 const storeNotes = `The store must not be in use: stop every herald serve on it first. A bbolt
-store is locked by the server that has it open, and the command refuses it;
-a JetStream store (and embedded-nats' directory) has no such lock, so
-Herald cannot tell: make sure yourself.`
+store is locked by the server that has it open, and a JetStream store read
+by a connected Herald node is seen by its event log's consumers: the
+command refuses either. embedded-nats' directory has no such lock: make
+sure yourself that no herald serve runs on it.`
 
 // exportCmd is herald export: the subscriptions, their delivery positions
 // and dead letters, the API keys and settings of a stopped server's store,
@@ -293,8 +355,8 @@ it with mode 0600 (only you can read it); with --out - (stdout) keep it as
 safe yourself. Read it into another store with herald import.
 
 The event log is not exported: events not yet delivered when the export runs
-are not carried over (herald status ID shows a subscription's backlog); stop
-publishers and let delivery drain first.`, storeNotes)
+are not carried over (herald status ID shows a subscription's position
+against the log's head); stop publishers and let delivery drain first.`, storeNotes)
 	if err := fs.parseNone(args); err != nil {
 		return err
 	}
@@ -446,8 +508,9 @@ The event log is not moved (sequence numbers are each store's own): an
 imported subscription starts at the target log's head, receiving only
 events published after the import. Events the old store accepted but had
 not delivered are not carried over: stop publishers and let delivery drain
-before herald export (herald status ID shows the backlog), or accept that
-gap. Dead letters keep their old sequence numbers, and can be replayed.
+before herald export (herald status ID shows a subscription's position
+against the log's head), or accept that gap. Dead letters keep their old
+sequence numbers, and can be replayed.
 
 A file (not stdin) is checked completely before anything is written.`, storeNotes)
 	if err := fs.parseNone(args); err != nil {
