@@ -25,6 +25,8 @@
 //	herald cancel ID
 //	herald deadletters ID
 //	herald replay ID [--since T] [--wait]
+//	herald export [--data DIR | --store URL] [--out FILE]
+//	herald import [--data DIR | --store URL] [--in FILE]
 //	herald version
 //
 // Run "herald help" or "herald help CMD" for the flags of each.
@@ -153,6 +155,8 @@ func commands() map[string]command {
 		"replay":      {"deliver a subscription's dead letters again", replayCmd},
 		"bench":       {"measure Herald against a bare net/http handler and print a table", benchCmd},
 		"compact":     {"rewrite the stopped server's bbolt file to give back free space", compactCmd},
+		"export":      {"write a stopped server's subscriptions, dead letters, keys and settings to a file (JSON lines, holds secrets)", exportCmd},
+		"import":      {"read a herald export into a stopped server's store (bbolt or JetStream)", importCmd},
 		"pull":        {"read a pull subscription's events by cursor", pullCmd},
 		"keys":        {"create, list and revoke API keys (with an admin key)", keysCmd},
 		"version":     {"print Herald's version, Go version and commit", versionCmd},
