@@ -159,6 +159,9 @@ type Leases struct {
 	// until holds, by partition, when this node stops owning it at the
 	// latest, as the time since epoch on clock (0: not owned).
 	until []atomic.Int64
+	// beatUntil is when this node's heartbeat stops counting as
+	// renewed (as until; see Healthy).
+	beatUntil atomic.Int64
 
 	quit      chan struct{}
 	closeCtx  chan context.Context // Close's context, for the final releases
@@ -242,6 +245,7 @@ func (s *Store) Leases(ctx context.Context, o LeaseOptions) (*Leases, error) {
 		closeCtx: make(chan context.Context, 1),
 		done:     make(chan struct{}),
 	}
+	l.beatUntil.Store(int64(l.fenceAfter()))
 	life, stop := context.WithCancel(context.Background())
 	st := &leaseState{
 		l:      l,
@@ -328,6 +332,16 @@ func (l *Leases) Close(ctx context.Context) error {
 }
 
 // setUntil records that this node owns p until start + fenceAfter.
+// Healthy reports whether this node renewed its heartbeat within the
+// fencing deadline (2/3 of the TTL): false for a node cut off from the
+// store, which has fenced itself or is about to. Readiness follows it,
+// so that a load balancer stops sending requests a node cannot serve.
+// A node is healthy during its first fencing period, before its first
+// heartbeat's answer.
+func (l *Leases) Healthy() bool {
+	return int64(l.clock.Now().Sub(l.epoch)) < l.beatUntil.Load()
+}
+
 func (l *Leases) setUntil(p int, start time.Time) {
 	l.until[p].Store(max(int64(start.Add(l.fenceAfter()).Sub(l.epoch)), 1))
 }
@@ -671,6 +685,7 @@ func (st *leaseState) round(life context.Context, start time.Time) {
 	}
 	st.beatOK = beatErr == nil
 	if beatErr == nil {
+		l.beatUntil.Store(int64(start.Add(l.fenceAfter()).Sub(l.epoch)))
 		st.beatRev = beatRev
 	} else {
 		retry = true

@@ -319,9 +319,16 @@ func TestLeases_CutOffNodeFencesWithinTTL(t *testing.T) {
 	b := startNode(t, g, []string{s.URL()}, "l", "b")
 	c := startNode(t, g, []string{px.URL()}, "l", "c")
 	within(t, settle, "partitions shared", func() bool { return g.balanced("a", "b", "c") })
+	if !c.leases.Healthy() {
+		t.Error("c is not healthy before the cut")
+	}
 	start := time.Now()
 	px.cut()
 	fenced := within(t, leaseTTL, "c to fence itself", func() bool { return len(g.owned("c")) == 0 })
+	within(t, leaseTTL, "c to report itself unhealthy (readiness)", func() bool { return !c.leases.Healthy() })
+	if !a.leases.Healthy() || !b.leases.Healthy() {
+		t.Error("a node that was not cut off reports itself unhealthy")
+	}
 	within(t, settle, "a and b to take over", func() bool { return g.balanced("a", "b") })
 	t.Logf("c fenced after %v; a and b own everything after %v", fenced, time.Since(start))
 	if !agree(g, a, b) || len(c.leases.Owned()) != 0 {

@@ -348,6 +348,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			clientSubject = func(r *http.Request) (string, bool) { return tlsconf.ClientSubject(r.TLS) }
 		}
 	}
+	// node is set (by joinCluster, below) before the server answers.
+	var node *clusterNode
 	handler, err := httpapi.New(httpapi.Options{
 		Service: svc, Logger: logger, Keyring: keyring, Authorize: authOn, ClientSubject: clientSubject,
 		ManagementLimiter: ratelimit.New(cfg.rateManagement, int(2*cfg.rateManagement), nil),
@@ -361,6 +363,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return errors.New("the store is closed")
 			case !svc.Dispatcher().Running():
 				return errors.New("delivery is not running")
+			case node != nil && !node.leases.Healthy():
+				return errors.New("cut off from the other nodes: the partition leases cannot be renewed")
 			}
 			return nil
 		},
@@ -377,7 +381,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
-	var node *clusterNode
 	if be.shared != nil {
 		if node, err = joinCluster(ctx, be.shared, svc, cfg, subsRev, ln.Addr(), logger); err != nil {
 			ln.Close()
