@@ -24,10 +24,12 @@ type PartitionFeed struct {
 	// opMu orders a batch's Acquire against Release: a Release that
 	// comes while its partition is being acquired waits for it, then
 	// parks it.
-	opMu    sync.Mutex
-	mu      sync.Mutex
-	pending map[int]bool
-	signal  chan struct{}
+	opMu sync.Mutex
+	mu   sync.Mutex
+	// held: the partitions the lease manager gave and has not taken
+	// back; pending: those of them not acquired yet.
+	held, pending map[int]bool
+	signal        chan struct{}
 }
 
 // NewPartitionFeed returns a feed for d (a partitioned dispatcher). Call
@@ -39,13 +41,13 @@ func NewPartitionFeed(d *Dispatcher, clock Clock, logger *slog.Logger) *Partitio
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &PartitionFeed{d: d, logger: logger, clock: clock, pending: map[int]bool{}, signal: make(chan struct{}, 1)}
+	return &PartitionFeed{d: d, logger: logger, clock: clock, held: map[int]bool{}, pending: map[int]bool{}, signal: make(chan struct{}, 1)}
 }
 
 // Acquired queues partition p to be delivered by this node.
 func (f *PartitionFeed) Acquired(p int) {
 	f.mu.Lock()
-	f.pending[p] = true
+	f.held[p], f.pending[p] = true, true
 	f.mu.Unlock()
 	select {
 	case f.signal <- struct{}{}:
@@ -53,9 +55,23 @@ func (f *PartitionFeed) Acquired(p int) {
 	}
 }
 
+// Held returns the partitions the lease manager gave this node and did
+// not take back, in order (acquired, or waiting to be).
+func (f *PartitionFeed) Held() []int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]int, 0, len(f.held))
+	for p := range f.held {
+		out = append(out, p)
+	}
+	sort.Ints(out)
+	return out
+}
+
 // Released stops delivering partition p before it returns.
 func (f *PartitionFeed) Released(p int) {
 	f.mu.Lock()
+	delete(f.held, p)
 	delete(f.pending, p)
 	f.mu.Unlock()
 	f.opMu.Lock()
@@ -89,7 +105,10 @@ func (f *PartitionFeed) Run(ctx context.Context) {
 		f.logger.Error("cannot take over partitions; trying again", slog.Any("partitions", parts), slog.Any("err", err))
 		f.mu.Lock()
 		for _, p := range parts {
-			f.pending[p] = true
+			// Only those the lease manager did not take back meanwhile.
+			if f.held[p] {
+				f.pending[p] = true
+			}
 		}
 		f.mu.Unlock()
 		retry := make(chan struct{})

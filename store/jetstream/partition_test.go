@@ -2,13 +2,17 @@ package jetstream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/eventing/eventingtest"
+	"github.com/herald-eventing/herald/store/jetstream"
 )
 
 // recorder is an endpoint that records the sequence numbers delivered to
@@ -275,5 +279,60 @@ func TestWatchSubscriptions(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Equal(seen, want) {
 		t.Fatalf("watch saw %v; want %v", seen, want)
+	}
+}
+
+// failingStates fails PartitionStates while fail is set, after calling
+// during (if set) on the failing call.
+type failingStates struct {
+	*jetstream.Store
+	fail   atomic.Bool
+	calls  atomic.Int32
+	during func()
+}
+
+func (f *failingStates) PartitionStates(ctx context.Context, parts []int, n int) (map[int]uint64, map[string]*eventing.DeliveryState, error) {
+	f.calls.Add(1)
+	if f.fail.Load() {
+		if f.during != nil {
+			f.during()
+		}
+		return nil, nil, errors.New("store unreachable")
+	}
+	return f.Store.PartitionStates(ctx, parts, n)
+}
+
+// A partition whose takeover failed, and whose lease was then lost, is
+// not taken over when the feed tries again: a node cut off from the store
+// must not start delivering what it no longer leases.
+func TestPartitionFeed_ReleasedWhileRetrying(t *testing.T) {
+	srv := embedded(t)
+	st := &failingStates{Store: openStore(t, []string{srv.URL()}, "pf")}
+	st.fail.Store(true)
+	clock := eventingtest.NewClock(time.Now())
+	d := eventing.NewDispatcher(st, clock, nil, eventing.DispatcherOptions{Partitions: 2, FlushInterval: time.Hour, RetentionInterval: time.Hour})
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+	feed := eventing.NewPartitionFeed(d, clock, nil)
+	// The lease on partition 0 is lost while its takeover is failing.
+	st.during = func() {
+		go feed.Released(0)
+		waitFor(t, "the lease manager to take partition 0 back", func() bool { return !slices.Contains(feed.Held(), 0) })
+	}
+	go feed.Run(t.Context())
+	feed.Acquired(0)
+	feed.Acquired(1)
+	waitFor(t, "the failed takeover", func() bool { return st.calls.Load() == 1 })
+	st.fail.Store(false)
+	waitFor(t, "the retry to be due", func() bool {
+		p := clock.Pending() // the first is the retry's: the dispatcher's loops wait an hour
+		return len(p) > 0 && p[0].Before(clock.Now().Add(time.Minute))
+	})
+	clock.Advance(2 * time.Second)
+	waitFor(t, "partition 1 taken over on the retry", func() bool { return d.Holds(1) })
+	if d.Holds(0) {
+		t.Fatal("partition 0 was taken over after its lease was released")
 	}
 }
