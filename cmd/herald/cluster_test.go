@@ -130,6 +130,9 @@ cluster {
   name: herald
   listen: "127.0.0.1:%d"
   routes: [%s]
+  # clients keep the servers they were given (no discovery), so that a
+  # node given one address behind a proxy can be cut off
+  no_advertise: true
 }
 `
 
@@ -816,17 +819,82 @@ func deliveryAttempts(client *http.Client, node *heraldNode) (float64, bool) {
 	return sum, true
 }
 
-// TestCluster_CutOffNodeFencesItself stops (SIGSTOP) the only
-// nats-server a Herald node knows, while the cluster goes on without
-// it: the node stops delivering within the lease TTL and says so on
-// /readyz, the other two deliver its subscriptions, and when its server
-// comes back (SIGCONT) it delivers nothing it no longer owns.
+// A tcpProxy forwards connections to target until it is cut: then it
+// closes them and refuses new ones, as a network partition would.
+type tcpProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	cut    bool
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close(); p.setCut(true) })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.mu.Lock()
+			cut := p.cut
+			p.mu.Unlock()
+			if cut {
+				c.Close()
+				continue
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+// url is the proxy's nats:// URL.
+func (p *tcpProxy) url() string { return "nats://" + p.ln.Addr().String() }
+
+// setCut cuts the proxy (closing what it carries) or lets it carry again.
+func (p *tcpProxy) setCut(cut bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = cut
+	if cut {
+		for _, c := range p.conns {
+			c.Close()
+		}
+		p.conns = nil
+	}
+}
+
+// TestCluster_CutOffNodeFencesItself cuts a Herald node off from NATS
+// (its only server address is a proxy, which is cut; the servers do not
+// advertise the others) while the cluster goes on without it: the node
+// stops delivering within the lease TTL and says so on /readyz, the
+// other two deliver its subscriptions, and when it is reconnected it
+// delivers nothing it no longer owns.
 func TestCluster_CutOffNodeFencesItself(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS cluster and three Herald nodes")
 	}
 	ns := startNATSCluster(t)
-	hs := []*heraldNode{startHerald(t, "herald-1", ns[:2]), startHerald(t, "herald-2", ns[:2]), startHerald(t, "herald-3", ns[2:])}
+	px := newTCPProxy(t, strings.TrimPrefix(ns[2].url, "nats://"))
+	behind := &natsNode{name: "a proxy to " + ns[2].name, url: px.url()}
+	hs := []*heraldNode{startHerald(t, "herald-1", ns[:2]), startHerald(t, "herald-2", ns[:2]), startHerald(t, "herald-3", []*natsNode{behind})}
 	cut := hs[2]
 	w := newWorkload(t, 2)
 	w.subscribe(t, 60, hs)
@@ -839,8 +907,8 @@ func TestCluster_CutOffNodeFencesItself(t *testing.T) {
 	}
 
 	stopped := time.Now()
-	ns[2].cmd.Process.Signal(syscall.SIGSTOP) // SIGKILL in its cleanup ends it stopped or not
-	t.Logf("stopped %s, the only nats-server of %s", ns[2].name, cut.name)
+	px.setCut(true)
+	t.Logf("cut %s off from NATS (%s)", cut.name, behind.name)
 	// Watch the cut-off node until the others must have taken over and
 	// delivered a while: events acknowledged up to snapshot, two seconds
 	// after the TTL, reach everyone, and the node has said it is fenced.
@@ -885,7 +953,7 @@ func TestCluster_CutOffNodeFencesItself(t *testing.T) {
 	takeover, never := w.longestStall(stopped, snapshot)
 
 	resumed := time.Now()
-	ns[2].cmd.Process.Signal(syscall.SIGCONT)
+	px.setCut(false)
 	w.waitAcked(t, 40, resumed)
 	w.halt()
 	acked := w.acks()
