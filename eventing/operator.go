@@ -61,6 +61,14 @@ func (s *Service) Replay(ctx context.Context, id string, since time.Time) (int, 
 		return 0, err
 	}
 	s.dispatcher.Replay(id, dls)
+	if d := s.dispatcher; d.opts.Partitions > 0 && !d.Holds(PartitionOf(id, d.opts.Partitions)) && len(dls) > 0 {
+		// Another node delivers it: rewriting the record reaches that
+		// node through the watch, which picks the marked letters up
+		// (SubscriptionChanged).
+		if _, err := s.store.UpdateSubscription(ctx, id, func(*Subscription) error { return nil }); err != nil {
+			return 0, err
+		}
+	}
 	s.logger.Info("dead letters replayed", principalAttr(ctx), slog.String("subscription_id", id), slog.Int("count", len(dls)))
 	return len(dls), nil
 }

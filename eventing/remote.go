@@ -23,6 +23,7 @@ func (s *Service) SubscriptionChanged(ctx context.Context, id string, sub *Subsc
 	}
 	unlock := s.lock(id)
 	defer unlock()
+	defer s.pickUpReplays(ctx, id)
 	cur := s.dispatcher.record(id)
 	if cur != nil && cur.Processor == sub.Processor && reflect.DeepEqual(cur.Filter, sub.Filter) {
 		// A renewal, or a new endpoint for the same filter (a repeated
@@ -75,5 +76,29 @@ func (d *Dispatcher) forgetEndpoint(id string) {
 		l.mu.Lock()
 		l.ep = nil
 		l.mu.Unlock()
+	}
+}
+
+// pickUpReplays queues the dead letters of subscription id that an
+// operator marked for replay through another node, if this node delivers
+// it (Replay rewrites the record so that the change reaches it).
+func (s *Service) pickUpReplays(ctx context.Context, id string) {
+	d := s.dispatcher
+	if d.opts.Partitions == 0 || !d.Holds(PartitionOf(id, d.opts.Partitions)) {
+		return
+	}
+	dls, err := s.store.DeadLetters(ctx, id)
+	if err != nil {
+		s.logger.Warn("cannot read the dead letters of a changed subscription", slog.String("subscription_id", id), slog.Any("err", err))
+		return
+	}
+	var replay []*DeadLetter
+	for _, dl := range dls {
+		if dl.Replay {
+			replay = append(replay, dl)
+		}
+	}
+	if len(replay) > 0 {
+		d.Replay(id, replay)
 	}
 }
