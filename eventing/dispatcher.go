@@ -607,6 +607,15 @@ func (d *Dispatcher) Remove(id string) {
 		s.timer.Stop()
 	}
 	s.mu.Unlock()
+	d.unschedule(s)
+	d.expiryMu.Lock()
+	d.dropExpiry(s)
+	d.expiryMu.Unlock()
+}
+
+// unschedule drops s from the sets of state to write and of parked
+// timers (a subscription removed, or parked on another node's partition).
+func (d *Dispatcher) unschedule(s *subState) {
 	d.dirtyMu.Lock()
 	delete(d.dirty, s)
 	delete(d.logDirty, s)
@@ -615,9 +624,6 @@ func (d *Dispatcher) Remove(id string) {
 	d.timerMu.Lock()
 	delete(d.timers, s)
 	d.timerMu.Unlock()
-	d.expiryMu.Lock()
-	d.dropExpiry(s)
-	d.expiryMu.Unlock()
 }
 
 // Running reports whether the dispatcher has started and not shut down.

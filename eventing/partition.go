@@ -242,14 +242,7 @@ func (d *Dispatcher) park(s *subState) {
 		s.cancel()
 	}
 	s.mu.Unlock()
-	d.dirtyMu.Lock()
-	delete(d.dirty, s)
-	delete(d.logDirty, s)
-	delete(d.own, s)
-	d.dirtyMu.Unlock()
-	d.timerMu.Lock()
-	delete(d.timers, s)
-	d.timerMu.Unlock()
+	d.unschedule(s)
 }
 
 // indexPart files s under its partition; d.mu must be held.

@@ -63,34 +63,11 @@ const (
 	clusterRetries = "100ms,200ms,400ms,800ms,1s,1s,1s,1s,1s,1s,1s"
 )
 
-var (
-	natsOnce sync.Once
-	natsPath string
-	natsErr  error
-)
+var natsBinary = &binary{name: "nats-server", pkg: "github.com/nats-io/nats-server/v2"}
 
 // natsServer builds nats-server from the module go.mod requires, once
 // per test run.
-func natsServer(t *testing.T) string {
-	t.Helper()
-	natsOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "herald-nats-")
-		if err != nil {
-			natsErr = err
-			return
-		}
-		natsPath = filepath.Join(dir, "nats-server")
-		out, err := exec.Command("go", "build", "-o", natsPath, "github.com/nats-io/nats-server/v2").CombinedOutput()
-		if err != nil {
-			natsErr = err
-			natsPath = string(out)
-		}
-	})
-	if natsErr != nil {
-		t.Fatalf("go build nats-server: %v\n%s", natsErr, natsPath)
-	}
-	return natsPath
-}
+func natsServer(t *testing.T) string { t.Helper(); return natsBinary.get(t) }
 
 // freePorts returns n distinct loopback ports that were free a moment
 // ago. A JetStream cluster needs its route ports in every server's

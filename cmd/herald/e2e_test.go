@@ -21,32 +21,37 @@ import (
 // The end-to-end tests build the herald binary and drive it as separate
 // processes, as a user would.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// A binary is a program the tests build once per run.
+type binary struct {
+	name, pkg string
+	once      sync.Once
+	path      string
+	err       error
+}
 
-func herald(t *testing.T) string {
+// get builds the binary on the first call and returns its path.
+func (b *binary) get(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "herald-e2e-")
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "herald-test-")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "herald")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = err
-			binPath = string(out)
+		b.path = filepath.Join(dir, b.name)
+		if out, err := exec.Command("go", "build", "-o", b.path, b.pkg).CombinedOutput(); err != nil {
+			b.err, b.path = err, string(out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatalf("go build: %v\n%s", buildErr, binPath)
+	if b.err != nil {
+		t.Fatalf("go build %s: %v\n%s", b.pkg, b.err, b.path)
 	}
-	return binPath
+	return b.path
 }
+
+var heraldBinary = &binary{name: "herald", pkg: "."}
+
+func herald(t *testing.T) string { t.Helper(); return heraldBinary.get(t) }
 
 // proc is a running herald subcommand whose output lines are collected.
 type proc struct {
