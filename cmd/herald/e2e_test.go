@@ -216,7 +216,7 @@ func TestEndToEnd_WSEventingLifecycle(t *testing.T) {
 
 func TestEndToEnd_HelpOnEveryCommand(t *testing.T) {
 	for _, c := range []string{"serve", "config", "listen", "subscribe", "unsubscribe", "publish", "renew", "status", "cancel",
-		"deadletters", "replay", "bench", "compact", "pull", "version", "keys create", "keys list", "keys revoke"} {
+		"deadletters", "replay", "bench", "compact", "export", "import", "pull", "version", "keys create", "keys list", "keys revoke"} {
 		args := append(strings.Fields(c), "--help")
 		var stdout, stderr strings.Builder
 		cmd := exec.Command(herald(t), args...)
