@@ -412,7 +412,9 @@ func (s *Store) ReadEvents(ctx context.Context, after uint64, max int, topic str
 		}
 		return true
 	}
-	next := after + 1
+	// A follower that has not applied this Store's last purge yet would
+	// still answer the events it removed.
+	next := maxU64(after+1, s.trimmed.Load())
 read:
 	for len(out) < max && next <= limit {
 		want := min(max-len(out), readBatchMax)
@@ -577,5 +579,6 @@ scan:
 	if err := s.events.Purge(ctx, natsjs.WithPurgeSequence(cut)); err != nil {
 		return 0, fmt.Errorf("jetstream: trim below %d: %w", cut, err)
 	}
+	raise(&s.trimmed, cut)
 	return n, nil
 }

@@ -85,6 +85,9 @@ type Store struct {
 	subs, subKeys, states, dead, settings, keys *bucket
 
 	head atomic.Uint64
+	// trimmed is the sequence number this Store's last Trim purged
+	// below (log.go).
+	trimmed atomic.Uint64
 
 	watchMu  sync.RWMutex
 	watchers []func([]*eventing.Event)
