@@ -85,6 +85,9 @@ type Store struct {
 	subs, subKeys, states, dead, settings, keys *bucket
 
 	head atomic.Uint64
+	// trimmed is the sequence number this Store's last Trim purged
+	// below (log.go).
+	trimmed atomic.Uint64
 
 	watchMu  sync.RWMutex
 	watchers []func([]*eventing.Event)
@@ -459,7 +462,7 @@ func (b *bucket) list(ctx context.Context, s *Store, pattern string, fn func(ent
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.watch.stop()
+		s.stopWatch(s.watch)
 		s.nc.Close()
 	})
 	return nil

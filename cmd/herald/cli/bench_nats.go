@@ -16,8 +16,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/store/eventcodec"
 	"github.com/herald-eventing/herald/store/jetstream"
 	"github.com/herald-eventing/herald/transports/httpapi"
 	"github.com/herald-eventing/herald/transports/soap"
@@ -121,12 +124,20 @@ func (b *bench) rounds() (int, time.Duration) {
 // natsIngest measures durable ingest over HTTP at 1, 16, 64 and 256
 // publishers, JetStream and bbolt alternating (see alternate).
 func (b *bench) natsIngest(ctx context.Context, cl *jetstream.Cluster) error {
-	ins, err := b.startPair(ctx, cl, "ingest")
+	var ins [2]*instance
+	in, st, err := b.startNATS(ctx, cl, "ingest")
 	if err != nil {
 		return err
 	}
+	defer in.stop()
+	ins[0] = in
+	if ins[1], err = b.start(ctx, "ingest-bbolt", false); err != nil {
+		return err
+	}
 	defer ins[1].stop()
-	defer ins[0].stop()
+	if err := b.natsIngestLayers(ctx, cl, in, st); err != nil {
+		return err
+	}
 	for _, n := range []int{1, 16, 64, 256} {
 		got, base, ratio, err := b.alternate(ctx, fmt.Sprintf("durable ingest, %d publishers", n), n,
 			ingestTarget{"JetStream", ins[0].url + "/messages", nil}, ingestTarget{"bbolt", ins[1].url + "/messages", nil})
@@ -140,6 +151,101 @@ func (b *bench) natsIngest(ctx context.Context, cl *jetstream.Cluster) error {
 		b.row(fmt.Sprintf("durable ingest, %d publishers (events/s)", n), rate(got), rate(base), pct(ratio), target)
 	}
 	return nil
+}
+
+// natsIngestLayers measures, at 64 publishers, the layers under Herald's
+// durable ingest on the cluster, alternating in rounds (as alternate
+// does): the whole (HTTP publishes to in), its Store.Append called
+// directly, and the raw durable publish that Append wraps (js.PublishMsg
+// on a connection of its own, to the same stream and subject, with a
+// Nats-Msg-Id and the expected stream, as Append sends it). What the
+// first lacks of the second is Herald's HTTP and message handling, what
+// the second lacks of the third is Append's own. st is in's store.
+func (b *bench) natsIngestLayers(ctx context.Context, cl *jetstream.Cluster, in *instance, st *jetstream.Store) error {
+	const n = 64
+	nc, err := nats.Connect(strings.Join(cl.URLs(), ","))
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		return err
+	}
+	m := &eventing.Message{Topic: "ingest", InstanceID: "i-bench", Timestamp: "2026-11-22 10:00:00 GMT", Text: "x", Info: "bench"}
+	data := eventcodec.Encode(time.Now(), m)
+	client := benchClient(n)
+	defer client.CloseIdleConnections()
+	layers := []struct {
+		name string
+		run  func(seg time.Duration) (float64, error)
+	}{
+		{"HTTP ingest", func(seg time.Duration) (float64, error) {
+			return hammer(ctx, client, in.url+"/messages", nil, n, seg)
+		}},
+		{"Store.Append", func(seg time.Duration) (float64, error) {
+			return callFor(n, seg, func() error { _, err := st.Append(ctx, m, time.Now()); return err })
+		}},
+		{"raw js.PublishMsg", func(seg time.Duration) (float64, error) {
+			return callFor(n, seg, func() error {
+				msg := &nats.Msg{Subject: "ingest.ev.ingest", Data: data, Header: nats.Header{}}
+				_, err := js.PublishMsg(ctx, msg, natsjs.WithMsgID(nuid.Next()), natsjs.WithExpectStream("ingest_events"))
+				return err
+			})
+		}},
+	}
+	rounds, seg := ingestRounds, b.cfg.duration/3
+	if b.cfg.quick {
+		rounds, seg = 1, b.cfg.duration
+	}
+	b.progress("durable ingest layers, %d publishers, %d rounds", n, rounds)
+	rates := make([][]float64, len(layers))
+	for r := range rounds {
+		line := ""
+		for k := range layers {
+			j := (r + k) % len(layers)
+			v, err := layers[j].run(seg)
+			if err != nil {
+				return fmt.Errorf("durable ingest layers, %s: %w", layers[j].name, err)
+			}
+			rates[j] = append(rates[j], v)
+		}
+		for j, l := range layers {
+			line += fmt.Sprintf(", %s %s", l.name, rate(rates[j][r]))
+		}
+		b.progress("  round %d%s", r+1, line)
+	}
+	raw := median(rates[2])
+	for j, l := range layers {
+		b.row(fmt.Sprintf("durable ingest, %d publishers: %s (events/s)", n, l.name), rate(median(rates[j])), "", pct(median(rates[j])/raw)+" of raw", "")
+	}
+	return nil
+}
+
+// callFor calls f from n goroutines for d and returns the rate of calls
+// that succeeded; the first error stops it.
+func callFor(n int, d time.Duration, f func() error) (float64, error) {
+	var wg sync.WaitGroup
+	var ok atomic.Int64
+	var first atomic.Value
+	start := time.Now()
+	deadline := start.Add(d)
+	for range n {
+		wg.Go(func() {
+			for time.Now().Before(deadline) && first.Load() == nil {
+				if err := f(); err != nil {
+					first.CompareAndSwap(nil, err)
+					return
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, isErr := first.Load().(error); isErr {
+		return 0, err
+	}
+	return float64(ok.Load()) / time.Since(start).Seconds(), nil
 }
 
 // subscribeConcurrently subscribes url/0 … url/n-1 to topic from 32
