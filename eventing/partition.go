@@ -235,8 +235,11 @@ func (d *Dispatcher) park(s *subState) {
 	s.parked, s.live = true, false
 	s.queue, s.replay, s.checked = nil, nil, false
 	s.dirty, s.logDirty = false, false
-	if s.timer != nil {
-		s.timer.Stop()
+	if s.timer != nil && s.timer.Stop() {
+		// Parked on a retry timer that will not fire now: no worker
+		// holds s, so it is no longer scheduled (and Acquire's kick
+		// schedules it again).
+		s.scheduled = false
 	}
 	if s.cancel != nil {
 		s.cancel()

@@ -18,8 +18,9 @@ import (
 // recorder is an endpoint that records the sequence numbers delivered to
 // each subscription.
 type recorder struct {
-	mu  sync.Mutex
-	got map[string][]uint64
+	mu   sync.Mutex
+	got  map[string][]uint64
+	fail atomic.Bool // answer every delivery with an error
 }
 
 func newRecorder() *recorder { return &recorder{got: map[string][]uint64{}} }
@@ -38,6 +39,9 @@ type recEndpoint struct {
 }
 
 func (e recEndpoint) Deliver(_ context.Context, n *eventing.Notification) error {
+	if e.r.fail.Load() {
+		return errors.New("refused")
+	}
 	e.r.mu.Lock()
 	e.r.got[e.id] = append(e.r.got[e.id], n.Event.Seq)
 	e.r.mu.Unlock()
@@ -335,4 +339,36 @@ func TestPartitionFeed_ReleasedWhileRetrying(t *testing.T) {
 	if d.Holds(0) {
 		t.Fatal("partition 0 was taken over after its lease was released")
 	}
+}
+
+// A subscription waiting on a retry timer when its partition goes is
+// delivered again when the partition comes back to the same node.
+func TestPartitions_BackAfterARetryWait(t *testing.T) {
+	srv := embedded(t)
+	st := openStore(t, []string{srv.URL()}, "rw")
+	sub := &eventing.Subscription{ID: "uuid:r1", Processor: "test", Message: "<x/>", Created: time.Now()}
+	if _, err := st.CreateSubscription(t.Context(), sub); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	rec.fail.Store(true)
+	all, _ := eventing.CompileFilter(nil)
+	d := eventing.NewDispatcher(st, nil, nil, eventing.DispatcherOptions{Partitions: 1, FlushInterval: time.Hour, Schedule: []time.Duration{time.Hour}})
+	cp := *sub
+	d.Add(&cp, all, rec.endpoint(sub.ID))
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+	if err := d.Acquire(t.Context(), []int{0}); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, st, 1)
+	waitFor(t, "the failed first attempt", func() bool { s, _ := d.State(sub.ID); return s != nil && s.Attempts == 1 })
+	d.Release([]int{0})
+	rec.fail.Store(false)
+	if err := d.Acquire(t.Context(), []int{0}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the delivery after the partition came back", func() bool { return len(rec.seqs(sub.ID)) == 1 })
 }
