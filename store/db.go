@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,7 +152,7 @@ func (db *DB) init() error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		switch v := meta.Get(keySchemaVersion); {
-		case v == nil:
+		case v == nil || slices.Contains(upgradable, string(v)):
 			if err := meta.Put(keySchemaVersion, []byte(SchemaVersion)); err != nil {
 				return err
 			}
@@ -209,7 +210,7 @@ func getSub(tx *bolt.Tx, id string) (*eventing.Subscription, error) {
 	if v == nil {
 		return nil, fmt.Errorf("store: subscription %s: %w", id, eventing.ErrNotFound)
 	}
-	s, err := decodeSub(v, nil)
+	s, err := decodeSub([]byte(id), v, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: subscription %s: %w", id, err)
 	}
@@ -385,7 +386,7 @@ func (db *DB) Subscriptions(ctx context.Context, fn func(*eventing.Subscription)
 	return db.view(ctx, func(tx *bolt.Tx) error {
 		in := interner{}
 		return tx.Bucket(bucketSubscriptions).ForEach(func(k, v []byte) error {
-			s, err := decodeSub(v, in)
+			s, err := decodeSub(k, v, in)
 			if err != nil {
 				return fmt.Errorf("store: subscription %s: %w", k, err)
 			}

@@ -1,7 +1,13 @@
 package store
 
 // SchemaVersion is the on-disk layout version written to the meta bucket.
-const SchemaVersion = "1"
+// Version 2 writes subscription records as subRecordV2, which version 1
+// cannot read; Open upgrades a version 1 file (whose records it reads) by
+// writing the new version.
+const SchemaVersion = "2"
+
+// upgradable lists the earlier versions Open upgrades to SchemaVersion.
+var upgradable = []string{"1"}
 
 // FileName is the name of the database file inside the data directory.
 const FileName = "herald.db"
