@@ -735,9 +735,11 @@ func eventingNS(v Version) string {
 }
 
 func elementString(el *etree.Element) (string, error) {
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	return doc.WriteToString()
+	// Written straight to the builder: a Document's WriteTo allocates a
+	// 4 KiB buffer each time, and every subscribe stores its element.
+	var b strings.Builder
+	el.WriteTo(&b, &etree.WriteSettings{})
+	return b.String(), nil
 }
 
 // live returns the subscription id unless it is unknown or expired.
