@@ -645,7 +645,7 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	unlock := s.lock(sub.ID)
 	existing, err := s.store.CreateSubscription(ctx, sub)
 	if err == nil && existing == nil {
-		s.dispatcher.Add(sub, filter, ep)
+		s.dispatcher.Add(sub, filter, s.unparsed(sub, ep))
 	}
 	unlock()
 	switch {
