@@ -57,15 +57,21 @@ func TestUnparsed_NewSubscriptionKeepsNoParsedEndpoint(t *testing.T) {
 	}
 	s := &Service{dispatcher: d}
 	sub := &Subscription{ID: "uuid:n", Processor: "soap", Message: "<x/>"}
-	l, ok := s.unparsed(sub, countedEndpoint{"parsed"}).(*lazyEndpoint)
+	kept, ep := s.unparsed(sub, countedEndpoint{"parsed"})
+	l, ok := ep.(*lazyEndpoint)
 	if !ok || l.ep != nil || len(d.endpoints.entries) != 0 {
-		t.Fatalf("unparsed gave %#v with %d cached; want a lazy endpoint, unparsed, none cached", l, len(d.endpoints.entries))
+		t.Fatalf("unparsed gave %#v with %d cached; want a lazy endpoint, unparsed, none cached", ep, len(d.endpoints.entries))
+	}
+	// The dispatcher keeps a record that comes with a lazy endpoint as it
+	// is: it must come trimmed.
+	if kept.Message != "" || kept.ID != sub.ID || sub.Message == "" {
+		t.Fatalf("the dispatcher's record keeps Message %q (id %q); the caller's %q; want it trimmed from a copy", kept.Message, kept.ID, sub.Message)
 	}
 	if k := l.Key(); k != "reloaded-uuid:n" || loads != 1 || len(d.endpoints.entries) != 1 {
 		t.Fatalf("first use: key %q, %d loads, %d cached; want the record's endpoint, 1, 1", k, loads, len(d.endpoints.entries))
 	}
 	pull := pulledEndpoint{countedEndpoint{"pull"}}
-	if ep := s.unparsed(sub, pull); ep != Endpoint(pull) {
+	if _, ep := s.unparsed(sub, pull); ep != Endpoint(pull) {
 		t.Fatalf("a pull endpoint became %T", ep)
 	}
 }

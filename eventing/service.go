@@ -645,7 +645,8 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	unlock := s.lock(sub.ID)
 	existing, err := s.store.CreateSubscription(ctx, sub)
 	if err == nil && existing == nil {
-		s.dispatcher.Add(sub, filter, s.unparsed(sub, ep))
+		dsub, dep := s.unparsed(sub, ep)
+		s.dispatcher.Add(dsub, filter, dep)
 	}
 	unlock()
 	switch {
