@@ -40,3 +40,38 @@ func TestEndpointCache_BoundsTheParsedEndpoints(t *testing.T) {
 		t.Fatalf("a loaded %d times; want 2 (dropped, then parsed again)", loads["a"])
 	}
 }
+
+type pulledEndpoint struct{ countedEndpoint }
+
+func (pulledEndpoint) Pulled() {}
+
+// A new subscription is handed to the dispatcher without its parsed
+// endpoint (nor a place in the cache) until it delivers: its first use
+// parses the stored record. A pull endpoint stays as it is.
+func TestUnparsed_NewSubscriptionKeepsNoParsedEndpoint(t *testing.T) {
+	loads := 0
+	d := &Dispatcher{endpoints: newEndpointCache(4)}
+	d.hooks.reload = func(id, _ string) Endpoint {
+		loads++
+		return countedEndpoint{"reloaded-" + id}
+	}
+	s := &Service{dispatcher: d}
+	sub := &Subscription{ID: "uuid:n", Processor: "soap", Message: "<x/>"}
+	kept, ep := s.unparsed(sub, countedEndpoint{"parsed"})
+	l, ok := ep.(*lazyEndpoint)
+	if !ok || l.ep != nil || len(d.endpoints.entries) != 0 {
+		t.Fatalf("unparsed gave %#v with %d cached; want a lazy endpoint, unparsed, none cached", ep, len(d.endpoints.entries))
+	}
+	// The dispatcher keeps a record that comes with a lazy endpoint as it
+	// is: it must come trimmed.
+	if kept.Message != "" || kept.ID != sub.ID || sub.Message == "" {
+		t.Fatalf("the dispatcher's record keeps Message %q (id %q); the caller's %q; want it trimmed from a copy", kept.Message, kept.ID, sub.Message)
+	}
+	if k := l.Key(); k != "reloaded-uuid:n" || loads != 1 || len(d.endpoints.entries) != 1 {
+		t.Fatalf("first use: key %q, %d loads, %d cached; want the record's endpoint, 1, 1", k, loads, len(d.endpoints.entries))
+	}
+	pull := pulledEndpoint{countedEndpoint{"pull"}}
+	if _, ep := s.unparsed(sub, pull); ep != Endpoint(pull) {
+		t.Fatalf("a pull endpoint became %T", ep)
+	}
+}

@@ -645,7 +645,8 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	unlock := s.lock(sub.ID)
 	existing, err := s.store.CreateSubscription(ctx, sub)
 	if err == nil && existing == nil {
-		s.dispatcher.Add(sub, filter, ep)
+		dsub, dep := s.unparsed(sub, ep)
+		s.dispatcher.Add(dsub, filter, dep)
 	}
 	unlock()
 	switch {
@@ -735,9 +736,11 @@ func eventingNS(v Version) string {
 }
 
 func elementString(el *etree.Element) (string, error) {
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	return doc.WriteToString()
+	// Written straight to the builder: a Document's WriteTo allocates a
+	// 4 KiB buffer each time, and every subscribe stores its element.
+	var b strings.Builder
+	el.WriteTo(&b, &etree.WriteSettings{})
+	return b.String(), nil
 }
 
 // live returns the subscription id unless it is unknown or expired.

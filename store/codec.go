@@ -16,10 +16,3 @@ func prefixKey(prefix string, seq uint64) []byte {
 	k = append(k, 0)
 	return binary.BigEndian.AppendUint64(k, seq)
 }
-
-func idKey(prefix, id string) []byte {
-	k := make([]byte, 0, len(prefix)+1+len(id))
-	k = append(k, prefix...)
-	k = append(k, 0)
-	return append(k, id...)
-}

@@ -448,3 +448,50 @@ func TestCreateSubscription_GroupCommitWithAppends(t *testing.T) {
 		t.Fatalf("%d subscriptions and head %d; want %d and %d", count, db.Head(), n, n)
 	}
 }
+
+func TestCreateSubscription_WritesNoTopicIndex(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateSubscription(t.Context(), &eventing.Subscription{ID: "uuid:a", Filter: eventing.TopicFilter("t")}); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := db.SubscriptionsByTopic(t.Context(), "t"); len(ids) != 1 || ids[0] != "uuid:a" {
+		t.Fatalf("by topic = %v; want [uuid:a]", ids)
+	}
+	db.Close()
+	keys, err := store.BucketKeysForTest(filepath.Join(dir, store.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := keys["subscriptions_by_topic"]; ok {
+		t.Fatalf("the file has a subscriptions_by_topic bucket (%d keys); want none", n)
+	}
+}
+
+func TestOpen_DropsTheTopicIndexOfEarlierVersions(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, store.FileName)
+	db, err := store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if err := store.PutForTest(path, "subscriptions_by_topic", "t\x00uuid:a", ""); err != nil {
+		t.Fatal(err)
+	}
+	db, err = store.Open(dir, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	keys, err := store.BucketKeysForTest(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := keys["subscriptions_by_topic"]; ok {
+		t.Fatalf("after Open the file still has subscriptions_by_topic; want it dropped")
+	}
+}

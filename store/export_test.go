@@ -33,3 +33,38 @@ func (db *DB) IndexedThroughForTest() (uint64, error) {
 	err := db.bolt.View(func(tx *bolt.Tx) error { n = indexedThrough(tx); return nil })
 	return n, err
 }
+
+// BucketKeysForTest returns how many keys each top-level bucket of a closed
+// file holds.
+func BucketKeysForTest(path string) (map[string]int, error) {
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	out := map[string]int{}
+	err = b.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			out[string(name)] = bk.Stats().KeyN
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PutForTest writes key=value into bucket (created if needed) of a closed
+// file, as an earlier version may have left it.
+func PutForTest(path, bucket, key, value string) error {
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	return b.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte(key), []byte(value))
+	})
+}

@@ -1,7 +1,13 @@
 package store
 
 // SchemaVersion is the on-disk layout version written to the meta bucket.
-const SchemaVersion = "1"
+// Version 2 writes subscription records as subRecordV2, which version 1
+// cannot read; Open upgrades a version 1 file (whose records it reads) by
+// writing the new version.
+const SchemaVersion = "2"
+
+// upgradable lists the earlier versions Open upgrades to SchemaVersion.
+var upgradable = []string{"1"}
 
 // FileName is the name of the database file inside the data directory.
 const FileName = "herald.db"
@@ -14,9 +20,6 @@ var (
 	// bucketSubscriptions maps a subscription id to its record (the
 	// binary form of subcodec.go; JSON in files written before it).
 	bucketSubscriptions = []byte("subscriptions")
-	// bucketSubscriptionsByTopic maps topic 0x00 id to nothing: the
-	// subscriptions with a topic filter, by topic.
-	bucketSubscriptionsByTopic = []byte("subscriptions_by_topic")
 	// bucketSubscriptionsByKey maps a management identity key to the id.
 	bucketSubscriptionsByKey = []byte("subscriptions_by_key")
 	// bucketSettings maps a setting name to its value.
@@ -37,9 +40,15 @@ var (
 
 // allBuckets lists the buckets Open creates.
 var allBuckets = [][]byte{
-	bucketMeta, bucketSubscriptions, bucketSubscriptionsByTopic, bucketSubscriptionsByKey,
+	bucketMeta, bucketSubscriptions, bucketSubscriptionsByKey,
 	bucketSettings, bucketEvents, bucketEventsByTopic, bucketDeliveryState, bucketDeadLetters, bucketKeys,
 }
+
+// droppedBuckets lists the buckets of earlier versions that Open deletes:
+//   - subscriptions_by_topic mapped topic 0x00 id to nothing. Nothing read
+//     it but tests, while every subscribe wrote a random page of it (a
+//     third of a subscription's share of the file and of its commit).
+var droppedBuckets = [][]byte{[]byte("subscriptions_by_topic")}
 
 // Keys in bucketMeta.
 var (

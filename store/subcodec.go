@@ -2,10 +2,12 @@ package store
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/herald-eventing/herald/eventing"
@@ -13,33 +15,144 @@ import (
 
 // Subscription records are stored in a compact binary form, so that a
 // start decodes a million of them in a fraction of what JSON took (issue
-// 12: loading 1,000,000 took 59.5 s). Records written as JSON by earlier
-// versions (they begin with '{') are still read.
+// 12: loading 1,000,000 took 59.5 s), and so that a subscription takes
+// little of the file (and of the pages of it a process maps). Records of
+// the earlier forms are still read: JSON (they begin with '{') and
+// subRecordV1.
 //
-// The form: subRecordV1, then every field of eventing.Subscription in
-// declaration order: strings as a uvarint length and the bytes, times as
-// a presence byte, then Unix seconds (varint) and nanoseconds (uvarint),
-// Start as a uvarint,
-// and the filter as a presence byte, its dialect and expression, and its
-// namespace bindings (a count, then prefix and URI, sorted by prefix).
-// TestSubscriptionCodec_EveryField fails when Subscription gains a field
-// this codec does not know.
-const subRecordV1 = 0x01
+// The form (subRecordV2): the version byte, then every field of
+// eventing.Subscription but ID (the record's key) in declaration order:
+// strings as a uvarint of their stored length times 4 plus their form
+// (strRaw, strPacked, strHex) and the stored bytes; times as a presence
+// byte, then Unix seconds (varint) and nanoseconds (uvarint); Start as a
+// uvarint; the filter as a presence byte, its dialect and expression, and
+// its namespace bindings (a count, then prefix and URI, sorted by prefix).
+// subRecordV1 is the same with ID first and every string raw, its length a
+// plain uvarint. TestSubscriptionCodec_EveryField fails when Subscription
+// gains a field this codec does not know.
+const (
+	subRecordV1 = 0x01
+	subRecordV2 = 0x02
+)
+
+// The forms of a string in a subRecordV2 record.
+const (
+	strRaw    = 0 // the bytes as they are
+	strPacked = 1 // packWords replaced by their codes (see packer)
+	strHex    = 2 // lowercase hexadecimal, stored as the bytes it spells
+)
+
+// packWords are the strings that most records repeat (namespace URIs,
+// dialects, the elements of a wse:Subscribe, the manager's path). A packed
+// string has each replaced by one byte: a control character that XML 1.0
+// forbids, so that only strings without such characters are packed (the
+// others are stored raw), and unpacking is unambiguous. The list is part
+// of the file format: entries may be added at the end (up to the 29 codes
+// of packCodes), never changed or reordered. Where one entry begins
+// another, the longer comes first (the packer takes the first that
+// matches).
+var packWords = []string{
+	"http://herald-eventing.github.io/ns/2026/herald/dialects/topic",
+	"http://herald-eventing.github.io/ns/2026/herald",
+	"http://schemas.xmlsoap.org/ws/2004/08/eventing",
+	"http://schemas.xmlsoap.org/ws/2004/08/addressing",
+	"http://www.w3.org/2005/08/addressing",
+	"http://www.w3.org/2011/03/ws-evt",
+	"http://www.w3.org/TR/1999/REC-xpath-19991116",
+	`<wse:Subscribe xmlns:wse="`,
+	"</wse:Subscribe>",
+	"<wse:Delivery",
+	"</wse:Delivery>",
+	"<wse:NotifyTo>",
+	"</wse:NotifyTo>",
+	"<wse:EndTo>",
+	"</wse:EndTo>",
+	"<wsa:Address",
+	"</wsa:Address>",
+	` xmlns:wsa="`,
+	"/subscriptions",
+	"http://",
+	"https://",
+}
+
+// packCodes are the bytes that stand for packWords, in order: the C0
+// controls but tab, line feed and carriage return.
+var packCodes = func() []byte {
+	var c []byte
+	for b := byte(0); b < 0x20; b++ {
+		if b != '\t' && b != '\n' && b != '\r' {
+			c = append(c, b)
+		}
+	}
+	return c
+}()
+
+var packer, unpacker = func() (*strings.Replacer, *strings.Replacer) {
+	if len(packWords) > len(packCodes) {
+		panic("store: more packWords than codes")
+	}
+	var p, u []string
+	for i, w := range packWords {
+		p = append(p, w, string(packCodes[i]))
+		u = append(u, string(packCodes[i]), w)
+	}
+	return strings.NewReplacer(p...), strings.NewReplacer(u...)
+}()
+
+// packable reports whether v has none of the bytes packCodes uses.
+func packable(v string) bool {
+	for i := range len(v) {
+		if c := v[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+func unhex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}
+
+// isHex reports whether v is lowercase hexadecimal of whole bytes (the
+// identity keys are SHA-256 sums so written).
+func isHex(v string) bool {
+	if len(v) == 0 || len(v)%2 != 0 {
+		return false
+	}
+	for i := range len(v) {
+		if c := v[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 var errCorruptSub = errors.New("store: corrupt subscription record")
 
-// encodeSub returns s's record.
+// encodeSub returns s's record (subRecordV2).
 func encodeSub(s *eventing.Subscription) []byte {
-	n := 64 + len(s.ID) + len(s.Processor) + len(s.Message) + len(s.Secret) + len(s.EndTo) + len(s.Manager) +
+	n := 48 + len(s.Processor) + len(s.Message) + len(s.Secret) + len(s.EndTo) + len(s.Manager) +
 		len(s.AddressingNS) + len(s.EventingNS) + len(s.Key) + len(s.Owner)
 	if s.Filter != nil {
 		n += len(s.Filter.Dialect) + len(s.Filter.Expression)
 	}
 	b := make([]byte, 0, n)
-	b = append(b, subRecordV1)
-	str := func(v string) {
-		b = binary.AppendUvarint(b, uint64(len(v)))
+	b = append(b, subRecordV2)
+	field := func(form int, v string) {
+		b = binary.AppendUvarint(b, uint64(len(v))<<2|uint64(form))
 		b = append(b, v...)
+	}
+	raw := func(v string) { field(strRaw, v) }
+	// packed stores XML and URIs with packWords replaced.
+	packed := func(v string) {
+		if p := packer.Replace(v); len(p) < len(v) && packable(v) {
+			field(strPacked, p)
+			return
+		}
+		raw(v)
 	}
 	tm := func(t time.Time) {
 		// Seconds and nanoseconds apart: Unix nanoseconds overflow after
@@ -52,31 +165,37 @@ func encodeSub(s *eventing.Subscription) []byte {
 		b = binary.AppendVarint(b, t.Unix())
 		b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
 	}
-	str(s.ID)
-	str(s.Processor)
-	str(s.Message)
-	str(s.Secret)
+	raw(s.Processor)
+	packed(s.Message)
+	raw(s.Secret)
 	if f := s.Filter; f == nil {
 		b = append(b, 0)
 	} else {
 		b = append(b, 1)
-		str(f.Dialect)
-		str(f.Expression)
+		packed(f.Dialect)
+		raw(f.Expression)
 		b = binary.AppendUvarint(b, uint64(len(f.Namespaces)))
 		for _, k := range slices.Sorted(maps.Keys(f.Namespaces)) {
-			str(k)
-			str(f.Namespaces[k])
+			raw(k)
+			packed(f.Namespaces[k])
 		}
 	}
-	str(s.EndTo)
-	str(s.Manager)
-	str(s.AddressingNS)
-	str(s.EventingNS)
+	packed(s.EndTo)
+	packed(s.Manager)
+	packed(s.AddressingNS)
+	packed(s.EventingNS)
 	tm(s.Expires)
 	tm(s.Created)
 	b = binary.AppendUvarint(b, s.Start)
-	str(s.Key)
-	str(s.Owner)
+	if isHex(s.Key) {
+		b = binary.AppendUvarint(b, uint64(len(s.Key)/2)<<2|strHex)
+		for i := 0; i < len(s.Key); i += 2 {
+			b = append(b, unhex(s.Key[i])<<4|unhex(s.Key[i+1]))
+		}
+	} else {
+		raw(s.Key)
+	}
+	raw(s.Owner)
 	return b
 }
 
@@ -99,11 +218,12 @@ func (in interner) get(b []byte) string {
 	return s
 }
 
-// decodeSub decodes a record (binary or legacy JSON). The record's bytes
-// belong to bbolt: every string is copied on its own, so that a caller may
-// drop one (the dispatcher drops Message, the bulk), and in, when not nil,
-// shares the repeated ones between records.
-func decodeSub(v []byte, in interner) (*eventing.Subscription, error) {
+// decodeSub decodes the record v stored under the key k (binary or
+// legacy JSON). The record's bytes belong to bbolt: every string is copied
+// on its own, so that a caller may drop one (the dispatcher drops Message,
+// the bulk), and in, when not nil, shares the repeated ones between
+// records.
+func decodeSub(k, v []byte, in interner) (*eventing.Subscription, error) {
 	if len(v) > 0 && v[0] == '{' {
 		var s eventing.Subscription
 		if err := json.Unmarshal(v, &s); err != nil {
@@ -111,9 +231,50 @@ func decodeSub(v []byte, in interner) (*eventing.Subscription, error) {
 		}
 		return &s, nil
 	}
-	if len(v) == 0 || v[0] != subRecordV1 {
+	if len(v) == 0 {
 		return nil, errCorruptSub
 	}
+	switch v[0] {
+	case subRecordV1:
+		return decodeSubV1(v, in)
+	case subRecordV2:
+	default:
+		return nil, errCorruptSub
+	}
+	d := subDecoder{b: v[1:]}
+	s := &eventing.Subscription{ID: string(k)}
+	s.Processor = d.field(in)
+	s.Message = d.field(nil)
+	s.Secret = d.field(nil)
+	if d.byte() == 1 {
+		f := &eventing.FilterSpec{Dialect: d.field(in)}
+		f.Expression = d.field(nil)
+		if n := d.uvarint(); n > 0 && n < uint64(len(d.b)) {
+			f.Namespaces = make(map[string]string, n)
+			for range n {
+				k := d.field(in)
+				f.Namespaces[k] = d.field(in)
+			}
+		}
+		s.Filter = f
+	}
+	s.EndTo = d.field(nil)
+	s.Manager = d.field(in)
+	s.AddressingNS = d.field(in)
+	s.EventingNS = d.field(in)
+	s.Expires = d.time()
+	s.Created = d.time()
+	s.Start = d.uvarint()
+	s.Key = d.field(nil)
+	s.Owner = d.field(in)
+	if d.bad {
+		return nil, errCorruptSub
+	}
+	return s, nil
+}
+
+// decodeSubV1 decodes a subRecordV1 record.
+func decodeSubV1(v []byte, in interner) (*eventing.Subscription, error) {
 	d := subDecoder{b: v[1:]}
 	s := &eventing.Subscription{}
 	s.ID = d.str()
@@ -183,6 +344,44 @@ func (d *subDecoder) raw() []byte {
 	v := d.b[:n:n]
 	d.b = d.b[n:]
 	return v
+}
+
+// field returns the next string of a subRecordV2 record, in its form;
+// in, when not nil, shares it with other records that store the same
+// bytes.
+func (d *subDecoder) field(in interner) string {
+	rest := d.b
+	h := d.uvarint()
+	n := h >> 2
+	if d.bad || n > uint64(len(d.b)) {
+		d.bad = true
+		return ""
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	if n == 0 {
+		return ""
+	}
+	whole := rest[:len(rest)-len(d.b)] // header and bytes: the interner's key
+	if s, ok := in[string(whole)]; ok {
+		return s
+	}
+	var s string
+	switch h & 3 {
+	case strRaw:
+		s = string(v)
+	case strPacked:
+		s = unpacker.Replace(string(v))
+	case strHex:
+		s = hex.EncodeToString(v)
+	default:
+		d.bad = true
+		return ""
+	}
+	if in != nil && len(in) < 4096 {
+		in[string(whole)] = s
+	}
+	return s
 }
 
 // str returns a copy of the next string.

@@ -1,10 +1,16 @@
 package store
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"maps"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/herald-eventing/herald/eventing"
 )
@@ -41,7 +47,7 @@ func fill(t *testing.T, v reflect.Value, seed int) {
 func TestSubscriptionCodec_EveryField(t *testing.T) {
 	var s eventing.Subscription
 	fill(t, reflect.ValueOf(&s).Elem(), 0)
-	got, err := decodeSub(encodeSub(&s), interner{})
+	got, err := decodeSub([]byte(s.ID), encodeSub(&s), interner{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +56,7 @@ func TestSubscriptionCodec_EveryField(t *testing.T) {
 	}
 	// Zero values (no filter, no times) too.
 	z := &eventing.Subscription{ID: "uuid:z"}
-	if got, err := decodeSub(encodeSub(z), nil); err != nil || !reflect.DeepEqual(got, z) {
+	if got, err := decodeSub([]byte(z.ID), encodeSub(z), nil); err != nil || !reflect.DeepEqual(got, z) {
 		t.Fatalf("zero round trip: %+v, %v", got, err)
 	}
 }
@@ -59,7 +65,7 @@ func TestSubscriptionCodec_EveryField(t *testing.T) {
 func TestSubscriptionCodec_ReadsJSON(t *testing.T) {
 	s := &eventing.Subscription{ID: "uuid:j", Processor: "soap", Message: "<x/>", Filter: eventing.TopicFilter("t"), Start: 7}
 	v, _ := json.Marshal(s)
-	got, err := decodeSub(v, nil)
+	got, err := decodeSub([]byte(s.ID), v, nil)
 	if err != nil || got.ID != s.ID || got.Topic() != "t" || got.Start != 7 {
 		t.Fatalf("JSON record: %+v, %v", got, err)
 	}
@@ -67,8 +73,9 @@ func TestSubscriptionCodec_ReadsJSON(t *testing.T) {
 
 func FuzzDecodeSub(f *testing.F) {
 	f.Add(encodeSub(&eventing.Subscription{ID: "uuid:f", Filter: &eventing.FilterSpec{Dialect: "d", Expression: "e", Namespaces: map[string]string{"p": "u"}}}))
+	f.Add(encodeSubV1ForTest(&eventing.Subscription{ID: "uuid:f", Message: "<x/>"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		decodeSub(b, interner{}) // must not panic
+		decodeSub([]byte("uuid:f"), b, interner{}) // must not panic
 	})
 }
 
@@ -77,11 +84,158 @@ func FuzzDecodeSub(f *testing.F) {
 func TestSubscriptionCodec_FarTimes(t *testing.T) {
 	far := time.Date(9999, 12, 31, 0, 0, 0, 5, time.UTC)
 	s := &eventing.Subscription{ID: "uuid:x", Processor: "soap", Expires: far}
-	got, err := decodeSub(encodeSub(s), nil)
+	got, err := decodeSub([]byte(s.ID), encodeSub(s), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !got.Expires.Equal(far) || !got.Created.IsZero() {
 		t.Fatalf("Expires %v, Created %v; want %v and zero", got.Expires, got.Created, far)
+	}
+}
+
+// encodeSubV1ForTest writes s as subRecordV1 (what files of the previous
+// version hold).
+func encodeSubV1ForTest(s *eventing.Subscription) []byte {
+	b := []byte{subRecordV1}
+	str := func(v string) {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	tm := func(t time.Time) {
+		if t.IsZero() {
+			b = append(b, 0)
+			return
+		}
+		b = append(b, 1)
+		b = binary.AppendVarint(b, t.Unix())
+		b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
+	}
+	str(s.ID)
+	str(s.Processor)
+	str(s.Message)
+	str(s.Secret)
+	if f := s.Filter; f == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		str(f.Dialect)
+		str(f.Expression)
+		b = binary.AppendUvarint(b, uint64(len(f.Namespaces)))
+		for _, k := range slices.Sorted(maps.Keys(f.Namespaces)) {
+			str(k)
+			str(f.Namespaces[k])
+		}
+	}
+	str(s.EndTo)
+	str(s.Manager)
+	str(s.AddressingNS)
+	str(s.EventingNS)
+	tm(s.Expires)
+	tm(s.Created)
+	b = binary.AppendUvarint(b, s.Start)
+	str(s.Key)
+	str(s.Owner)
+	return b
+}
+
+// Records of the previous binary form (subRecordV1) are read.
+func TestSubscriptionCodec_ReadsV1(t *testing.T) {
+	var s eventing.Subscription
+	fill(t, reflect.ValueOf(&s).Elem(), 3)
+	got, err := decodeSub([]byte("ignored: v1 holds its id"), encodeSubV1ForTest(&s), interner{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, &s) {
+		t.Fatalf("v1 record:\n got %+v\nwant %+v", got, &s)
+	}
+}
+
+// seedSubscription is what the Cloud42 seed request's subscription holds
+// (a management subscription over SOAP, its identity key a SHA-256).
+func seedSubscription() *eventing.Subscription {
+	return &eventing.Subscription{
+		ID: "uuid:01a234be-f722-7ad2-a074-9bdb1a3809fd", Processor: "soap",
+		Message: `<wse:Subscribe xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing"><wse:Delivery><wse:NotifyTo>` +
+			`<wsa:Address xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing">http://127.0.0.1:9/s/98</wsa:Address>` +
+			`</wse:NotifyTo></wse:Delivery></wse:Subscribe>`,
+		Filter:       eventing.TopicFilter("acc9-98"),
+		Manager:      "http://127.0.0.1:23375/subscriptions",
+		AddressingNS: "http://schemas.xmlsoap.org/ws/2004/08/addressing",
+		Created:      time.Unix(1_800_000_000, 123456789).UTC(), Start: 12345,
+		Key: "0faa3b8ac4f352ccf14d3cdaf7d37b808da09f9d8d81569f28850f30d4a7d539",
+	}
+}
+
+// A subscription's record leaves out its id (the record's key) and packs
+// the namespaces, the elements of a wse:Subscribe and its identity key:
+// the seed's subscription, 550 bytes as subRecordV1, takes at most 160.
+func TestSubscriptionCodec_SeedRecordIsSmall(t *testing.T) {
+	s := seedSubscription()
+	v := encodeSub(s)
+	if len(v) > 160 {
+		t.Fatalf("the seed subscription's record is %d bytes (v1: %d); want at most 160", len(v), len(encodeSubV1ForTest(s)))
+	}
+	got, err := decodeSub([]byte(s.ID), v, nil)
+	if err != nil || !reflect.DeepEqual(got, s) {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+}
+
+// Strings that hold the bytes the packed form uses as codes, and keys
+// that are not lowercase hexadecimal, are stored as they are.
+func TestSubscriptionCodec_UnpackableStrings(t *testing.T) {
+	s := seedSubscription()
+	s.Message = "\x01<wsa:Address \x02http://x"
+	s.Manager = "http://h/subscriptions\x1f"
+	s.Key = "0FAA3B"
+	s.Owner = "abc" // odd length: not hexadecimal bytes
+	s.Filter.Namespaces = map[string]string{"p": "http://www.w3.org/2005/08/addressing", "q": "\x00"}
+	got, err := decodeSub([]byte(s.ID), encodeSub(s), interner{})
+	if err != nil || !reflect.DeepEqual(got, s) {
+		t.Fatalf("round trip:\n got %+v, %v\nwant %+v", got, err, s)
+	}
+}
+
+// A file of schema version 1 opens as version 2, and its subRecordV1
+// records are read beside the new ones.
+func TestOpen_UpgradesSchemaVersion1(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, FileName)
+	db, err := Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	old := seedSubscription()
+	old.ID = "uuid:old"
+	if err := ForceSchemaVersionForTest(path, "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := PutForTest(path, string(bucketSubscriptions), old.ID, string(encodeSubV1ForTest(old))); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(dir, Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("open of a version 1 file: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.CreateSubscription(t.Context(), seedSubscription()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if err := db.Subscriptions(t.Context(), func(s *eventing.Subscription) error {
+		ids = append(ids, s.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.Subscription(t.Context(), old.ID); err != nil || got.Message != old.Message || len(ids) != 2 {
+		t.Fatalf("after the upgrade: %+v, %v; all: %v", got, err, ids)
+	}
+	var v string
+	db.bolt.View(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); return nil })
+	if v != "2" {
+		t.Fatalf("schema version after open %q; want 2", v)
 	}
 }

@@ -1,11 +1,13 @@
 package soap
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"reflect"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 
@@ -100,12 +102,12 @@ func encode(v any, op wsdl.Operation, prefix string) (*etree.Element, error) {
 	if t := reflect.TypeOf(v); t.Kind() != reflect.Pointer || t.Elem() != op.Response {
 		return nil, fmt.Errorf("soap: %s answers %v, but the WSDL's response type is %v", op.Name, t, op.Response)
 	}
-	b, err := xml.Marshal(v)
+	b, err := marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(b); err != nil {
+	doc, err := readTree(b)
+	if err != nil {
 		return nil, err
 	}
 	root := doc.Root()
@@ -123,6 +125,32 @@ func encode(v any, op wsdl.Operation, prefix string) (*etree.Element, error) {
 	walk(root)
 	root.CreateAttr("xmlns:"+prefix, ns)
 	return root, nil
+}
+
+// An encoder is a reusable xml.Encoder and its output: xml.Marshal
+// allocates a 4 KiB buffer for each value, and every answer of a fixed
+// shape encodes one.
+type encoder struct {
+	buf bytes.Buffer
+	enc *xml.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = xml.NewEncoder(&e.buf)
+	return e
+}}
+
+// marshal is xml.Marshal(v) through a pooled encoder.
+func marshal(v any) ([]byte, error) {
+	e := encoders.Get().(*encoder)
+	e.buf.Reset()
+	err := e.enc.Encode(v)
+	out := bytes.Clone(e.buf.Bytes())
+	if err == nil {
+		encoders.Put(e) // after an error the encoder's state is unknown
+	}
+	return out, err
 }
 
 // bodyOf turns a handler's typed answer into the Body's element.

@@ -108,8 +108,8 @@ func ParseLimits(data []byte, l xmllimit.Limits) (*Envelope, error) {
 	if err := xmllimit.Precheck(data, l); err != nil {
 		return nil, &ParseError{Reason: err.Error()}
 	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(data); err != nil {
+	doc, err := readTree(data)
+	if err != nil {
 		return nil, &ParseError{Reason: "the request is not well-formed XML: " + trimXMLError(err)}
 	}
 	for _, t := range doc.Child {
@@ -182,7 +182,8 @@ func (e *Envelope) Bytes() []byte {
 		e.Header = nil
 	}
 	var b bytes.Buffer
+	b.Grow(1024)
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	e.Doc.WriteTo(&b)
+	writeTree(&b, e.Doc)
 	return b.Bytes()
 }

@@ -15,6 +15,19 @@ import (
 // ManagerPath is the path of the subscription manager.
 const ManagerPath = "/subscriptions"
 
+// manager returns the subscription manager's address for base: the same
+// string as for the request before when base is the same (as it is for
+// every request through one address), so that the subscriptions held in
+// memory share it instead of each keeping its own copy.
+func (s *Server) manager(base string) string {
+	if m := s.lastManager.Load(); m != nil && len(*m) == len(base)+len(ManagerPath) && strings.HasPrefix(*m, base) {
+		return *m
+	}
+	m := base + ManagerPath
+	s.lastManager.Store(&m)
+	return m
+}
+
 // manageSubscribe serves the Cloud42 subscribe(subscriptionProcessor,
 // topic, subscriptionMessage): a subscription with a topic filter, made by
 // the same operation as wse:Subscribe. When the processor's message is a
@@ -71,7 +84,7 @@ func (s *Server) manageSubscribe(ctx context.Context, r *Request) (*Response, er
 	req.Processor = processor
 	req.Filter = eventing.TopicFilter(topic)
 	req.Management = true
-	req.Manager = r.Base + ManagerPath
+	req.Manager = s.manager(r.Base)
 	g, err := s.svc.Subscribe(ctx, req)
 	if err != nil {
 		return nil, err
@@ -189,7 +202,7 @@ func (s *Server) subscribe(ctx context.Context, r *Request) (*Response, error) {
 	if req.AddressingNS == "" {
 		req.AddressingNS = r.Addressing.Version.Namespace()
 	}
-	req.Manager = r.Base + ManagerPath
+	req.Manager = s.manager(r.Base)
 	g, err := s.svc.Subscribe(ctx, req)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/beevik/etree"
 
@@ -83,6 +84,9 @@ type Server struct {
 	byBody   map[xml.Name]*route
 	auth     *auth.Authenticator
 	limiter  *ratelimit.Limiter
+	// lastManager is the manager address of the last subscribe (see
+	// manager).
+	lastManager atomic.Pointer[string]
 }
 
 type route struct {
