@@ -50,6 +50,11 @@ const (
 	// delivered to again: the lease TTL, a stream leader election
 	// (measured 0.1–5 s) and a retry or two.
 	resumeBound = clusterLeaseTTL + 5*time.Second
+	// loadSlack widens the failover's bound for a machine that runs the
+	// other packages' tests (-race) beside this one: the bound is a check
+	// that delivery resumes after the TTL, not a benchmark; the measured
+	// stall is logged.
+	loadSlack = 5 * time.Second
 	// unsavedWindow is how far back a dead or cut-off node's deliveries
 	// may be repeated: cursors are saved every 200 ms, and a save fails
 	// for as long as the bucket's leader election lasts.
@@ -773,8 +778,8 @@ func TestCluster_Failover(t *testing.T) {
 	outage := longestAckGap(acked, killed, stopped)
 	if never > 0 {
 		t.Errorf("%d subscriptions were never delivered to after the kill", never)
-	} else if stall > resumeBound+outage {
-		t.Errorf("a subscription waited %v for its next delivery after the kill; want at most %v (lease TTL %v, a few seconds, and the %v the store took no writes)", stall, resumeBound+outage, clusterLeaseTTL, outage.Round(time.Millisecond))
+	} else if bound := resumeBound + outage + loadSlack; stall > bound {
+		t.Errorf("a subscription waited %v for its next delivery after the kill; want at most %v (lease TTL %v, a few seconds, the %v the store took no writes, and %v for a loaded machine)", stall, bound, clusterLeaseTTL, outage.Round(time.Millisecond), loadSlack)
 	}
 	// The dead node's unsaved deliveries; a delivery of a live node's is
 	// never repeated.
@@ -1007,11 +1012,11 @@ func TestCluster_RollingRestart(t *testing.T) {
 		back := at.Add(down + up)
 		ds = append(ds, disruption{"SIGTERM " + h.name, at.Add(-time.Second), at.Add(down + inFlight)},
 			disruption{"restart " + h.name, back.Add(-time.Second), back.Add(ttl + 5*time.Second)})
-		w.waitResumed(at, at.Add(ttl+5*time.Second))
-		stall, never := w.longestStall(at, time.Now())
-		if never > 0 || stall >= ttl {
-			t.Errorf("after SIGTERM to %s a subscription waited %v for its next delivery (%d got none); a clean shutdown hands over at once, want less than the lease TTL %v",
-				h.name, stall.Round(time.Millisecond), never, ttl)
+		stuck := w.waitResumed(at, at.Add(ttl+5*time.Second))
+		stall, _ := w.longestStall(at, time.Now())
+		if stuck > 0 || stall >= ttl {
+			t.Errorf("after SIGTERM to %s a subscription waited %v for its next delivery (%d got none of the events published since); a clean shutdown hands over at once, want less than the lease TTL %v",
+				h.name, stall.Round(time.Millisecond), stuck, ttl)
 		}
 		figures = append(figures, fmt.Sprintf("%s: shutdown %v, restart %v, longest stall %v", h.name,
 			down.Round(time.Millisecond), up.Round(time.Millisecond), stall.Round(time.Millisecond)))
