@@ -200,6 +200,10 @@ type Dispatcher struct {
 	// delivers; both empty without partitions (partition.go).
 	byPart  [][]*subState
 	held    []atomic.Bool
+	// partGen counts each partition's acquisitions and releases, so
+	// that a flush raises the position only of partitions that stayed
+	// held throughout it.
+	partGen []atomic.Uint64
 	pstates PartitionedStateStore
 
 	// matching: events committed by the log, waiting for the matcher.
@@ -330,6 +334,7 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 	if opts.Partitions > 0 {
 		d.byPart = make([][]*subState, opts.Partitions)
 		d.held = make([]atomic.Bool, opts.Partitions)
+		d.partGen = make([]atomic.Uint64, opts.Partitions)
 		d.pstates, _ = st.(PartitionedStateStore)
 		if d.pstates == nil {
 			panic("eventing: DispatcherOptions.Partitions needs a PartitionedStateStore")

@@ -180,7 +180,7 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 	// Read before the dirty set is taken: see the comment at the top,
 	// and partition.go for the partitions held.
 	matched := d.matched.Load()
-	var held []int
+	var held map[int]uint64
 	if d.opts.Partitions > 0 {
 		held = d.heldParts()
 	}
@@ -244,11 +244,8 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 	}
 	var err error
 	if d.opts.Partitions > 0 {
-		throughs := make(map[int]uint64, len(held))
-		for _, p := range held {
-			throughs[p] = matched
-		}
-		err = d.pstates.SavePartitionStates(ctx, throughs, states)
+		// Read after the states were gathered: see stillHeld.
+		err = d.pstates.SavePartitionStates(ctx, d.stillHeld(held, matched), states)
 	} else {
 		err = d.states.SaveDeliveryStates(ctx, matched, states)
 	}

@@ -118,12 +118,27 @@ func (d *Dispatcher) delivers(s *subState) bool {
 	return d.opts.Partitions == 0 || d.held[s.part].Load()
 }
 
-// heldParts returns the partitions held now, for a flush.
-func (d *Dispatcher) heldParts() []int {
-	var out []int
+// heldParts returns the partitions held now, with their generations,
+// for a flush.
+func (d *Dispatcher) heldParts() map[int]uint64 {
+	out := map[int]uint64{}
 	for p := range d.held {
-		if d.held[p].Load() {
-			out = append(out, p)
+		if g := d.partGen[p].Load(); d.held[p].Load() {
+			out[p] = g
+		}
+	}
+	return out
+}
+
+// stillHeld returns those of held (from heldParts) that have been held
+// all along since: a partition released while a flush gathered states
+// had subscriptions the flush skipped (parked), so its position must not
+// be raised over them.
+func (d *Dispatcher) stillHeld(held map[int]uint64, matched uint64) map[int]uint64 {
+	out := make(map[int]uint64, len(held))
+	for p, g := range held {
+		if d.held[p].Load() && d.partGen[p].Load() == g {
+			out[p] = matched
 		}
 	}
 	return out
@@ -195,6 +210,7 @@ func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
 		d.dirtyMu.Unlock()
 	}
 	for _, p := range take {
+		d.partGen[p].Add(1)
 		d.held[p].Store(true)
 	}
 	for _, s := range subs {
@@ -216,6 +232,7 @@ func (d *Dispatcher) Release(parts []int) {
 	d.mu.RLock()
 	for _, p := range parts {
 		if p >= 0 && p < len(d.held) && d.held[p].Swap(false) {
+			d.partGen[p].Add(1)
 			gave = append(gave, p)
 			subs = append(subs, d.byPart[p]...)
 		}
