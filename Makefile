@@ -9,10 +9,12 @@ DATA ?= ./data
 run:
 	$(GO) run ./cmd/herald serve --addr $(ADDR) --data $(DATA)
 
-## test: vet, then every test with the race detector
+## test: vet, then every test with the race detector, then the cluster
+## tests (separate herald and nats-server processes) without it
 test:
 	$(GO) vet ./...
 	$(GO) test -race -timeout 15m ./...
+	$(GO) test -count=1 -timeout 10m -run '^TestCluster_' ./cmd/herald
 
 ## build: the herald binary in ./bin (stamped with the commit when built
 ## from a git clone: herald version shows it)

@@ -743,9 +743,7 @@ func (w *workload) checkDeliveries(t *testing.T, acked []ack, ds []disruption) (
 // lost, the dead node's subscriptions move within the lease TTL, and the
 // repeats are only its unsaved deliveries, with their first MessageID.
 func TestCluster_Failover(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a NATS cluster and three Herald nodes")
-	}
+	skipCluster(t)
 	ns := startNATSCluster(t)
 	hs := startHeralds(t, 3, ns)
 	w := newWorkload(t, 4)
@@ -814,6 +812,21 @@ func deliveryAttempts(client *http.Client, node *heraldNode) (float64, bool) {
 		sum += v
 	}
 	return sum, true
+}
+
+// skipCluster skips a cluster test under -short, and under the race
+// detector: the nodes are separate processes the detector does not see,
+// and an instrumented harness (200 sinks, the publishers) starves them on
+// a small machine until timeouts, not Herald, decide the result. `make
+// test` runs these tests again without -race.
+func skipCluster(t *testing.T) {
+	t.Helper()
+	switch {
+	case testing.Short():
+		t.Skip("starts a NATS cluster and three Herald nodes")
+	case raceEnabled:
+		t.Skip("runs without -race (make test runs it so): the nodes are other processes")
+	}
 }
 
 // A tcpProxy forwards connections to target until it is cut: then it
@@ -885,9 +898,7 @@ func (p *tcpProxy) setCut(cut bool) {
 // other two deliver its subscriptions, and when it is reconnected it
 // delivers nothing it no longer owns.
 func TestCluster_CutOffNodeFencesItself(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a NATS cluster and three Herald nodes")
-	}
+	skipCluster(t)
 	ns := startNATSCluster(t)
 	px := newTCPProxy(t, strings.TrimPrefix(ns[2].url, "nats://"))
 	behind := &natsNode{name: "a proxy to " + ns[2].name, url: px.url()}
@@ -977,9 +988,7 @@ func TestCluster_CutOffNodeFencesItself(t *testing.T) {
 // nothing is lost, a clean shutdown hands its subscriptions over at once
 // (not after the lease TTL), and repeats happen only at a handover.
 func TestCluster_RollingRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a NATS cluster and three Herald nodes")
-	}
+	skipCluster(t)
 	ns := startNATSCluster(t)
 	// A longer TTL than the other tests': what is checked is that a
 	// clean shutdown does not wait for it, which a loaded machine
