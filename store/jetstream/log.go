@@ -5,8 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/herald-eventing/herald/store/eventcodec"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,6 +15,7 @@ import (
 	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/store/eventcodec"
 )
 
 // The event log is one stream. An event is one message on the subject
@@ -430,4 +431,14 @@ scan:
 	}
 	raise(&s.trimmed, cut)
 	return n, nil
+}
+
+// raise moves v up to seq (never down).
+func raise(v *atomic.Uint64, seq uint64) {
+	for {
+		h := v.Load()
+		if seq <= h || v.CompareAndSwap(h, seq) {
+			return
+		}
+	}
 }
