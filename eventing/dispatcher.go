@@ -198,8 +198,8 @@ type Dispatcher struct {
 	// byPart lists the subscriptions by partition (subState.partPos is
 	// each one's place), and held says which partitions this node
 	// delivers; both empty without partitions (partition.go).
-	byPart  [][]*subState
-	held    []atomic.Bool
+	byPart [][]*subState
+	held   []atomic.Bool
 	// partGen counts each partition's acquisitions and releases, so
 	// that a flush raises the position only of partitions that stayed
 	// held throughout it.
