@@ -44,7 +44,11 @@ func readTree(data []byte) (*etree.Document, error) {
 				if a.Name.Space != "" {
 					key = a.Name.Space + ":" + key
 				}
-				el.CreateAttr(key, a.Value) // a repeated name keeps its place, takes the last value
+				// A repeated name keeps its place and takes the last value.
+				// The name is the token's, as etree keeps it: CreateAttr
+				// would split a key such as ":" again, differently.
+				at := el.CreateAttr(key, a.Value)
+				at.Space, at.Key = a.Name.Space, a.Name.Local
 			}
 			top.AddChild(el)
 			stack = append(stack, el)
