@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -95,13 +94,10 @@ func retryable(err error) bool {
 // advanceHead raises the known head to seq. The stream acknowledges (and
 // the ordered consumer delivers) a sequence number only when every
 // earlier one is stored, so every event up to the head can be read.
-func (s *Store) advanceHead(seq uint64) { raise(&s.head, seq) }
-
-// raise sets v to seq if that is more.
-func raise(v *atomic.Uint64, seq uint64) {
+func (s *Store) advanceHead(seq uint64) {
 	for {
-		h := v.Load()
-		if seq <= h || v.CompareAndSwap(h, seq) {
+		h := s.head.Load()
+		if seq <= h || s.head.CompareAndSwap(h, seq) {
 			return
 		}
 	}
@@ -123,74 +119,17 @@ func (s *Store) Watch(fn func([]*eventing.Event)) {
 	s.watchMu.Unlock()
 }
 
-// A watcher reads the log for Watch through an ordered consumer (a feed).
-// The stream leader sees an event committed first: a consumer on a
-// follower delivers it only once that follower has heard of the commit,
-// a round trip later (and under load much later: the p99 of the delay
-// from the publisher's acknowledgement to delivery was 86 ms on a
-// follower and 3 ms on the leader). An R1 consumer is placed on a random
-// replica, so placeLoop checks where the feed's consumer is and, when it
-// is not on the stream leader, starts another feed from the last event
-// taken, until one lands there. watchLoop drops what a feed delivers at
-// or below the last sequence number it took, so two feeds may overlap
-// while one replaces the other: every event is handed out once, in order.
 type watcher struct {
+	cc   natsjs.ConsumeContext
 	msgs chan natsjs.Msg
 	quit chan struct{}
-	done chan struct{} // closed when watchLoop and placeLoop returned
-	wg   sync.WaitGroup
-
-	mu   sync.Mutex
-	feed *feed
-
-	// last is the stream sequence of the last message watchLoop took.
-	last atomic.Uint64
-}
-
-// A feed is one ordered consumer of the log delivering into msgs.
-type feed struct {
-	cons natsjs.Consumer
-	cc   natsjs.ConsumeContext
-	quit chan struct{}
+	done chan struct{}
 }
 
 // watchBatch caps how many events one watcher call carries.
 const watchBatch = 1024
 
-// placeInterval is how often placeLoop checks that the feed's consumer is
-// on the stream leader (which changes on failover, and the ordered
-// consumer recreates itself when it misses heartbeats), the first time
-// placeDelay after Open (a Store that lives less long, as in tests, does
-// not make consumers for nothing); placeTries is how many new consumers
-// it makes at most in one check to land one there (each lands there with
-// probability 1/replicas).
-const (
-	placeDelay    = time.Second
-	placeInterval = 5 * time.Second
-	placeTries    = 8
-)
-
 func (s *Store) startWatch(ctx context.Context, from uint64) (*watcher, error) {
-	w := &watcher{msgs: make(chan natsjs.Msg, 4*watchBatch), quit: make(chan struct{}), done: make(chan struct{})}
-	w.last.Store(from - 1)
-	f, err := s.startFeed(ctx, w, from)
-	if err != nil {
-		return nil, err
-	}
-	w.feed = f
-	w.wg.Add(2)
-	go s.watchLoop(w)
-	go s.placeLoop(w)
-	go func() {
-		w.wg.Wait()
-		close(w.done)
-	}()
-	return w, nil
-}
-
-// startFeed starts an ordered consumer of the whole log from seq from,
-// delivering into w.msgs.
-func (s *Store) startFeed(ctx context.Context, w *watcher, from uint64) (*feed, error) {
 	cons, err := s.js.OrderedConsumer(ctx, s.streamName, natsjs.OrderedConsumerConfig{
 		DeliverPolicy: natsjs.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
@@ -198,11 +137,10 @@ func (s *Store) startFeed(ctx context.Context, w *watcher, from uint64) (*feed, 
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: watch %s: %w", s.streamName, err)
 	}
-	f := &feed{cons: cons, quit: make(chan struct{})}
-	f.cc, err = cons.Consume(func(m natsjs.Msg) {
+	w := &watcher{msgs: make(chan natsjs.Msg, 4*watchBatch), quit: make(chan struct{}), done: make(chan struct{})}
+	w.cc, err = cons.Consume(func(m natsjs.Msg) {
 		select {
 		case w.msgs <- m:
-		case <-f.quit:
 		case <-w.quit:
 		}
 	}, natsjs.ConsumeErrHandler(func(_ natsjs.ConsumeContext, err error) {
@@ -217,101 +155,14 @@ func (s *Store) startFeed(ctx context.Context, w *watcher, from uint64) (*feed, 
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: watch %s: %w", s.streamName, err)
 	}
-	return f, nil
+	go s.watchLoop(w)
+	return w, nil
 }
 
-// stop stops the feed and deletes its consumer (which would otherwise
-// stay on the server until its inactivity threshold).
-func (s *Store) stopFeed(ctx context.Context, f *feed) {
-	f.cc.Stop()
-	close(f.quit)
-	if info := f.cons.CachedInfo(); info != nil {
-		_ = s.js.DeleteConsumer(ctx, s.streamName, info.Name)
-	}
-}
-
-// placeLoop keeps the feed's consumer on the stream leader (see watcher).
-func (s *Store) placeLoop(w *watcher) {
-	defer w.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-w.quit:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	t := time.NewTimer(placeDelay)
-	defer t.Stop()
-	for {
-		select {
-		case <-w.quit:
-			return
-		case <-t.C:
-		}
-		if err := s.place(ctx, w); err != nil && ctx.Err() == nil {
-			s.logger.Debug("event watcher placement", slog.Any("err", err))
-		}
-		t.Reset(placeInterval)
-	}
-}
-
-// place moves the feed to a consumer on the stream leader if it is not on
-// one, trying at most placeTries new consumers.
-func (s *Store) place(ctx context.Context, w *watcher) error {
-	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	info, err := s.events.Info(rctx)
-	if err != nil {
-		return err
-	}
-	if info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) == 0 {
-		return nil // one replica: every consumer is on the leader
-	}
-	leader := info.Cluster.Leader
-	w.mu.Lock()
-	cur := w.feed
-	w.mu.Unlock()
-	if on, err := onServer(rctx, cur, leader); err != nil || on {
-		return err
-	}
-	for range placeTries {
-		f, err := s.startFeed(rctx, w, w.last.Load()+1)
-		if err != nil {
-			return err
-		}
-		on, err := onServer(rctx, f, leader)
-		if err != nil || !on {
-			s.stopFeed(rctx, f)
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		w.mu.Lock()
-		old := w.feed
-		w.feed = f
-		w.mu.Unlock()
-		s.stopFeed(rctx, old)
-		return nil
-	}
-	return nil
-}
-
-// onServer reports whether f's consumer is on the named server.
-func onServer(ctx context.Context, f *feed, server string) (bool, error) {
-	ci, err := f.cons.Info(ctx)
-	if err != nil {
-		return false, err
-	}
-	return ci.Cluster != nil && ci.Cluster.Leader == server, nil
-}
-
-// watchLoop hands the feeds' messages to the watchers, as many at a time
-// as have arrived, each once and in order.
+// watchLoop hands the consumer's messages to the watchers, as many at a
+// time as have arrived.
 func (s *Store) watchLoop(w *watcher) {
-	defer w.wg.Done()
+	defer close(w.done)
 	batch := make([]*eventing.Event, 0, watchBatch)
 	for {
 		var m natsjs.Msg
@@ -322,7 +173,7 @@ func (s *Store) watchLoop(w *watcher) {
 		}
 		batch = batch[:0]
 		for {
-			if ev := s.decodeMsg(m, w); ev != nil {
+			if ev := s.decodeMsg(m); ev != nil {
 				batch = append(batch, ev)
 			}
 			if len(batch) == watchBatch {
@@ -349,19 +200,12 @@ func (s *Store) watchLoop(w *watcher) {
 	}
 }
 
-// decodeMsg returns the event m carries, nil for one at or below the
-// last that w took (a feed that replaced another repeats a few) or one
-// that cannot be read.
-func (s *Store) decodeMsg(m natsjs.Msg, w *watcher) *eventing.Event {
+func (s *Store) decodeMsg(m natsjs.Msg) *eventing.Event {
 	meta, err := m.Metadata()
 	if err != nil {
 		s.logger.Error("event without metadata", slog.Any("err", err))
 		return nil
 	}
-	if meta.Sequence.Stream <= w.last.Load() {
-		return nil
-	}
-	w.last.Store(meta.Sequence.Stream)
 	ev, err := eventcodec.Decode(meta.Sequence.Stream, m.Data())
 	if err != nil {
 		s.logger.Error("undecodable event", slog.Uint64("seq", meta.Sequence.Stream), slog.Any("err", err))
@@ -370,10 +214,10 @@ func (s *Store) decodeMsg(m natsjs.Msg, w *watcher) *eventing.Event {
 	return ev
 }
 
-func (s *Store) stopWatch(w *watcher) {
+func (w *watcher) stop() {
+	w.cc.Stop()
 	close(w.quit)
 	<-w.done
-	w.feed.cc.Stop()
 }
 
 // readBatchMax caps one batch get.
@@ -587,4 +431,14 @@ scan:
 	}
 	raise(&s.trimmed, cut)
 	return n, nil
+}
+
+// raise moves v up to seq (never down).
+func raise(v *atomic.Uint64, seq uint64) {
+	for {
+		h := v.Load()
+		if seq <= h || v.CompareAndSwap(h, seq) {
+			return
+		}
+	}
 }

@@ -462,7 +462,7 @@ func (b *bucket) list(ctx context.Context, s *Store, pattern string, fn func(ent
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.stopWatch(s.watch)
+		s.watch.stop()
 		s.nc.Close()
 	})
 	return nil
