@@ -64,8 +64,21 @@ func (d *Dispatcher) matchLoop() {
 				break
 			}
 			for _, ev := range evs {
-				if ev.Seq <= d.matched.Load() {
+				m := d.matched.Load()
+				if ev.Seq <= m {
 					continue
+				}
+				if !overflow && ev.Seq > m+1 {
+					// The log's feed skipped events (a JetStream watcher
+					// recreated after its server died, an append between
+					// the head read at start and the watch): matching on
+					// would pass them by for every live subscription.
+					// Read them from the log instead.
+					d.logger.Warn("the event feed skipped events; reading them from the log", slog.Uint64("after", m), slog.Uint64("next", ev.Seq))
+					d.inMu.Lock()
+					d.overflow, d.incoming = true, nil
+					d.inMu.Unlock()
+					break
 				}
 				d.match(ev)
 			}
