@@ -354,14 +354,7 @@ func TestLeases_JoiningNodeGetsItsShare(t *testing.T) {
 // while the bucket's stream changes leader (requests to it go unanswered
 // for a moment).
 func TestLeases_ClusterLeaderChange(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-node cluster")
-	}
-	c, err := jetstream.StartCluster(t.Context(), t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Shutdown)
+	c := cluster(t)
 	g := newLedger(t)
 	names := []string{"a", "b", "c"}
 	nodes := make([]*leaseNode, len(names))

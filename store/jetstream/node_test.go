@@ -13,6 +13,7 @@ import (
 
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/store/jetstream"
+	"github.com/herald-eventing/herald/store/storetest"
 )
 
 func embedded(t *testing.T) *jetstream.Server {
@@ -37,15 +38,22 @@ func openStore(t *testing.T, urls []string, prefix string) *jetstream.Store {
 	return st
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor is storetest.WaitFor.
+var waitFor = storetest.WaitFor
+
+// cluster starts a 3-node in-process JetStream cluster for t (skipped
+// under -short) and shuts it down after.
+func cluster(t *testing.T) *jetstream.Cluster {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if testing.Short() {
+		t.Skip("a 3-node cluster")
 	}
+	c, err := jetstream.StartCluster(t.Context(), t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Shutdown)
+	return c
 }
 
 // A node whose view of a delivery state is out of date (another node wrote
@@ -198,14 +206,7 @@ func TestOpen_SchemaVersion(t *testing.T) {
 // Two nodes on different servers of a cluster share one log: one sequence,
 // and each node's watcher and head follow the other's appends.
 func TestCluster_TwoNodesShareTheLog(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-node cluster")
-	}
-	c, err := jetstream.StartCluster(t.Context(), t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Shutdown)
+	c := cluster(t)
 	ctx := t.Context()
 	a := openStore(t, []string{c.Servers[0].URL()}, "h")
 	b := openStore(t, []string{c.Servers[2].URL()}, "h")
@@ -246,14 +247,7 @@ func TestCluster_TwoNodesShareTheLog(t *testing.T) {
 // Appends keep succeeding while the stream's leader changes, and a retried
 // publish is stored once: the log holds exactly the appends acknowledged.
 func TestCluster_AppendAcrossLeaderChange(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-node cluster")
-	}
-	c, err := jetstream.StartCluster(t.Context(), t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Shutdown)
+	c := cluster(t)
 	ctx := t.Context()
 	st := openStore(t, c.URLs(), "h")
 	nc, err := nats.Connect(c.Servers[1].URL())

@@ -8,8 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
-	"sync"
+	"sync/atomic"
 
 	"github.com/herald-eventing/herald/eventing"
 )
@@ -48,21 +47,10 @@ func (s *Store) PartitionStates(ctx context.Context, parts []int, n int) (map[in
 	}
 	out := map[string]*eventing.DeliveryState{}
 	revs := map[string]uint64{}
-	err := s.states.list(ctx, s, ">", func(e entry) error {
-		if strings.HasPrefix(e.key, "=") {
-			return nil
+	err := s.listStates(ctx, func(id string, st *eventing.DeliveryState, rev uint64) {
+		if slices.Contains(parts, eventing.PartitionOf(id, n)) {
+			out[id], revs[id] = st, rev
 		}
-		var rec stateRecord
-		if err := json.Unmarshal(e.value, &rec); err != nil {
-			return fmt.Errorf("jetstream: delivery state %q: %w", e.key, err)
-		}
-		if !slices.Contains(parts, eventing.PartitionOf(rec.ID, n)) {
-			return nil
-		}
-		st := rec.DeliveryState
-		out[rec.ID] = &st
-		revs[rec.ID] = e.rev
-		return nil
 	})
 	if err != nil {
 		return nil, nil, err
@@ -88,51 +76,29 @@ func (s *Store) SavePartitionStates(ctx context.Context, throughs map[int]uint64
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		errs  []error
-		stale int
-		sem   = make(chan struct{}, saveParallel)
-	)
-	for id, st := range states {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			err := s.saveState(ctx, id, st)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case errors.Is(err, ErrStale):
-				stale++
-				s.revMu.Lock()
-				delete(s.revs, id)
-				s.revMu.Unlock()
-			case err != nil:
-				errs = append(errs, err)
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	var stale atomic.Int64
+	err := inParallel(states, func(id string, st *eventing.DeliveryState) error {
+		err := s.saveState(ctx, id, st)
+		if errors.Is(err, ErrStale) {
+			stale.Add(1)
+			s.revMu.Lock()
+			delete(s.revs, id)
+			s.revMu.Unlock()
+			return nil
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
-	if stale > 0 {
-		s.logger.Warn("delivery states changed by another node were not written over", slog.Int("states", stale))
+	if n := stale.Load(); n > 0 {
+		s.logger.Warn("delivery states changed by another node were not written over", slog.Int64("states", n))
 	}
+	positions := make(map[string]uint64, len(throughs))
 	for p, through := range throughs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := s.raisePosition(ctx, partitionKey(p), through); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
+		positions[partitionKey(p)] = through
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return inParallel(positions, func(key string, through uint64) error { return s.raisePosition(ctx, key, through) })
 }
 
 // LowWater implements eventing.PartitionedStateStore: the lowest of the n
@@ -151,16 +117,8 @@ func (s *Store) LowWater(ctx context.Context, n int) (uint64, error) {
 		throughs[p] = through
 	}
 	low := slices.Min(throughs)
-	err := s.states.list(ctx, s, ">", func(e entry) error {
-		if strings.HasPrefix(e.key, "=") {
-			return nil
-		}
-		var rec stateRecord
-		if err := json.Unmarshal(e.value, &rec); err != nil {
-			return fmt.Errorf("jetstream: delivery state %q: %w", e.key, err)
-		}
-		low = min(low, rec.Position(throughs[eventing.PartitionOf(rec.ID, n)]))
-		return nil
+	err := s.listStates(ctx, func(id string, st *eventing.DeliveryState, _ uint64) {
+		low = min(low, st.Position(throughs[eventing.PartitionOf(id, n)]))
 	})
 	return low, err
 }

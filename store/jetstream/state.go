@@ -62,18 +62,8 @@ func (s *Store) DeliveryStates(ctx context.Context) (uint64, map[string]*eventin
 	}
 	out := map[string]*eventing.DeliveryState{}
 	revs := map[string]uint64{}
-	err = s.states.list(ctx, s, ">", func(e entry) error {
-		if strings.HasPrefix(e.key, "=") {
-			return nil // a position (throughKey, partitionKey)
-		}
-		var rec stateRecord
-		if err := json.Unmarshal(e.value, &rec); err != nil {
-			return fmt.Errorf("jetstream: delivery state %q: %w", e.key, err)
-		}
-		st := rec.DeliveryState
-		out[rec.ID] = &st
-		revs[rec.ID] = e.rev
-		return nil
+	err = s.listStates(ctx, func(id string, st *eventing.DeliveryState, rev uint64) {
+		out[id], revs[id] = st, rev
 	})
 	if err != nil {
 		return 0, nil, err
@@ -85,6 +75,46 @@ func (s *Store) DeliveryStates(ctx context.Context) (uint64, map[string]*eventin
 	s.through, s.throughRev = through, trev
 	s.revMu.Unlock()
 	return through, out, nil
+}
+
+// listStates calls fn for every stored delivery state (not the
+// positions stored beside them), with its revision.
+func (s *Store) listStates(ctx context.Context, fn func(id string, st *eventing.DeliveryState, rev uint64)) error {
+	return s.states.list(ctx, s, ">", func(e entry) error {
+		if strings.HasPrefix(e.key, "=") {
+			return nil // a position (throughKey, partitionKey)
+		}
+		var rec stateRecord
+		if err := json.Unmarshal(e.value, &rec); err != nil {
+			return fmt.Errorf("jetstream: delivery state %q: %w", e.key, err)
+		}
+		fn(rec.ID, &rec.DeliveryState, e.rev)
+		return nil
+	})
+}
+
+// inParallel calls fn for every key of m, at most saveParallel at once,
+// and joins their errors.
+func inParallel[V any](m map[string]V, fn func(string, V) error) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		sem  = make(chan struct{}, saveParallel)
+	)
+	for k, v := range m {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := fn(k, v); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // readThrough reads the stored matched-through position and its revision
@@ -121,25 +151,7 @@ func (s *Store) SaveDeliveryStates(ctx context.Context, through uint64, states m
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		sem  = make(chan struct{}, saveParallel)
-	)
-	for id, st := range states {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := s.saveState(ctx, id, st); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := inParallel(states, func(id string, st *eventing.DeliveryState) error { return s.saveState(ctx, id, st) }); err != nil {
 		return err
 	}
 	return s.raiseThrough(ctx, through)

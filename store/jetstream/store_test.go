@@ -58,15 +58,8 @@ func TestConformance_Embedded(t *testing.T) {
 }
 
 func TestConformance_Cluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-node cluster")
-	}
 	start := time.Now()
-	c, err := jetstream.StartCluster(t.Context(), t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Shutdown)
+	c := cluster(t)
 	t.Logf("3-node cluster formed in %v", time.Since(start))
 	storetest.Run(t, opener(c.URLs(), 3))
 	storetest.RunReopen(t, reopener(c.URLs(), 3))
@@ -76,14 +69,7 @@ func TestConformance_Cluster(t *testing.T) {
 // once, as three Herald nodes started together do: they race to create
 // the same streams and buckets, and all must open.
 func TestCluster_OpenConcurrently(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-node cluster")
-	}
-	c, err := jetstream.StartCluster(t.Context(), t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Shutdown)
+	c := cluster(t)
 	urls := c.URLs()
 	errs := make(chan error, 3)
 	for i := range 3 {

@@ -149,9 +149,9 @@ func mustAppend(t *testing.T, st eventing.Store, m *eventing.Message, received t
 	return ev
 }
 
-// waitFor polls cond until it holds or 10 s pass (the nats-server
-// checkFor idiom: no fixed sleeps).
-func waitFor(t *testing.T, what string, cond func() bool) {
+// WaitFor polls cond until it holds, and fails t when 10 s pass first
+// (the nats-server checkFor idiom: no fixed sleeps).
+func WaitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -323,7 +323,7 @@ func testWatchInOrderOnce(t *testing.T, st eventing.Store) {
 		})
 	}
 	wg.Wait()
-	waitFor(t, "the watcher to see every event", func() bool {
+	WaitFor(t, "the watcher to see every event", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(watched) >= n
