@@ -151,19 +151,7 @@ func (s *Service) reload(id, processor string) Endpoint {
 // dispatcher without lazy endpoints, keep both as they are (the
 // dispatcher's compact decides for them).
 func (s *Service) unparsed(sub *Subscription, ep Endpoint) (*Subscription, Endpoint) {
-	d := s.dispatcher
-	if d.hooks.reload == nil || d.endpoints == nil {
-		return sub, ep
-	}
-	switch ep.(type) {
-	case PullEndpoint, *lazyEndpoint, brokenEndpoint:
-		return sub, ep
-	}
-	// The copy is trimmed here: the dispatcher keeps a record handed in
-	// with a lazy endpoint as it is.
-	cp := *sub
-	trimRecord(&cp)
-	return &cp, &lazyEndpoint{load: d.hooks.reload, id: sub.ID, processor: sub.Processor, cache: d.endpoints}
+	return s.dispatcher.lazy(sub, ep, false)
 }
 
 // compact returns what the dispatcher keeps of a subscription made while
@@ -172,6 +160,12 @@ func (s *Service) unparsed(sub *Subscription, ep Endpoint) (*Subscription, Endpo
 // endpoints. Pull endpoints, endpoints already lazy, and a dispatcher
 // without a reload hook keep them as they are.
 func (d *Dispatcher) compact(sub *Subscription, ep Endpoint) (*Subscription, Endpoint) {
+	return d.lazy(sub, ep, true)
+}
+
+// lazy is compact (keep: ep stays parsed, in the cache) and unparsed
+// (ep is dropped and parsed again on first delivery).
+func (d *Dispatcher) lazy(sub *Subscription, ep Endpoint, keep bool) (*Subscription, Endpoint) {
 	if d.hooks.reload == nil || d.endpoints == nil {
 		return sub, ep
 	}
@@ -181,8 +175,11 @@ func (d *Dispatcher) compact(sub *Subscription, ep Endpoint) (*Subscription, End
 	}
 	cp := *sub
 	trimRecord(&cp)
-	l := &lazyEndpoint{load: d.hooks.reload, id: sub.ID, processor: sub.Processor, cache: d.endpoints, ep: ep, used: true}
-	d.endpoints.add(l)
+	l := &lazyEndpoint{load: d.hooks.reload, id: sub.ID, processor: sub.Processor, cache: d.endpoints}
+	if keep {
+		l.ep, l.used = ep, true
+		d.endpoints.add(l)
+	}
 	return &cp, l
 }
 
