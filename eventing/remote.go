@@ -14,7 +14,8 @@ import (
 // parsed endpoint, which is parsed again at the next delivery.
 
 // SubscriptionChanged applies a stored subscription's new record (sub), or
-// its deletion (sub nil), to this node's dispatcher. A deleted one is
+// its deletion (sub nil), to this node's dispatcher. Calls come one at a
+// time (the watch's goroutine), after NewService. A deleted one is
 // removed without a SubscriptionEnd: the node that deleted it sent any.
 func (s *Service) SubscriptionChanged(ctx context.Context, id string, sub *Subscription) {
 	if sub == nil {
@@ -43,7 +44,7 @@ func (s *Service) SubscriptionChanged(ctx context.Context, id string, sub *Subsc
 		s.dispatcher.Remove(id)
 		return
 	}
-	ep := s.storedEndpoint(ctx, sub, map[string]bool{}, s.dispatcher.endpoints)
+	ep := s.storedEndpoint(ctx, sub, s.pullProcs, s.dispatcher.endpoints)
 	if cur == nil {
 		s.dispatcher.Add(sub, f, ep)
 		return

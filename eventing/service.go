@@ -95,6 +95,10 @@ type Service struct {
 	opts       Options
 	dispatcher *Dispatcher
 	processors map[string]openedProcessor
+	// pullProcs remembers which processors give pull endpoints
+	// (storedEndpoint), for the start's listing and then for the
+	// changes other nodes make, which arrive one at a time.
+	pullProcs map[string]bool
 	locks      [64]sync.Mutex // per subscription id, orders store and dispatcher updates
 	path       atomic.Value   // string: the message endpoint's path
 	wg         sync.WaitGroup
@@ -174,7 +178,8 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	s.dispatcher.hooks.filterFailed = s.filterFailed
 	// Endpoints are parsed on first delivery (lazyendpoint.go).
 	s.dispatcher.hooks.reload = s.reload
-	pullProcs, cache := map[string]bool{}, s.dispatcher.endpoints
+	s.pullProcs = map[string]bool{}
+	pullProcs, cache := s.pullProcs, s.dispatcher.endpoints
 	err = o.Store.Subscriptions(ctx, func(sub *Subscription) error {
 		f, err := CompileFilter(sub.Filter)
 		if err == nil {
