@@ -193,12 +193,10 @@ func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
 		s.retry, s.replayRetry = retryState{}, retryState{}
 		s.failures, s.failingSince, s.log = 0, time.Time{}, nil
 		if st, ok := states[s.id]; ok {
-			pos = st.Position(through)
-			if s.pull {
-				pos = st.Cursor
-			}
+			// The stored state replaces whatever this node knew.
 			s.enqueued = 0
 			s.restore(st, through)
+			pos = s.enqueued
 		}
 		s.enqueued, s.saved, s.pullCursor = pos, pos, pos
 		s.parked, s.live = false, false
