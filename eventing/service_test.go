@@ -765,3 +765,19 @@ func TestSendEnd_NotAfterShutdown(t *testing.T) {
 		}
 	})
 }
+
+// The lease sweeper waits on the service's clock: moving a fake clock past
+// a lease and a sweep interval reclaims the subscription with no call to
+// Sweep, and without waiting for wall time.
+func TestLease_SweeperFollowsTheClock(t *testing.T) {
+	e := newEnv(t, "", eventing.Options{SweepInterval: time.Hour})
+	s := newSink(t, e.clock)
+	exp := eventing.Expiration{IsDuration: true, Duration: time.Minute}
+	sub := e.subscribe(t, s.URL, eventing.TopicFilter("t"), &exp)
+	waitFor(t, "the sweeper's timer", func() bool { return len(pending(e.clock)) > 0 })
+	e.clock.Advance(time.Hour)
+	waitFor(t, "the expired subscription to be swept", func() bool {
+		_, err := e.db.Subscription(t.Context(), sub.ID)
+		return errors.Is(err, eventing.ErrNotFound)
+	})
+}
