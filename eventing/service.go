@@ -99,17 +99,17 @@ type Service struct {
 	// (storedEndpoint), for the start's listing and then for the
 	// changes other nodes make, which arrive one at a time.
 	pullProcs map[string]bool
-	locks      [64]sync.Mutex // per subscription id, orders store and dispatcher updates
-	path       atomic.Value   // string: the message endpoint's path
-	wg         sync.WaitGroup
-	ctx        context.Context
-	cancel     context.CancelFunc
-	closing    atomic.Bool
-	endMu      sync.Mutex // orders sendEnd's wg.Add before Shutdown's wg.Wait
-	ended      bool       // Shutdown waits for the SubscriptionEnd senders
-	draining   chan struct{}
-	drainOnce  sync.Once
-	refused    []refusedFilter // stored subscriptions to end at Start
+	locks     [64]sync.Mutex // per subscription id, orders store and dispatcher updates
+	path      atomic.Value   // string: the message endpoint's path
+	wg        sync.WaitGroup
+	ctx       context.Context
+	cancel    context.CancelFunc
+	closing   atomic.Bool
+	endMu     sync.Mutex // orders sendEnd's wg.Add before Shutdown's wg.Wait
+	ended     bool       // Shutdown waits for the SubscriptionEnd senders
+	draining  chan struct{}
+	drainOnce sync.Once
+	refused   []refusedFilter // stored subscriptions to end at Start
 }
 
 type openedProcessor struct {
