@@ -5,3 +5,17 @@ var (
 	Escape   = escape
 	Unescape = unescape
 )
+
+// ConnectedServer names the server s's connection is on.
+func (s *Store) ConnectedServer() string { return s.nc.ConnectedServerName() }
+
+// StallWatcher stops the event watcher's consumer without a word, as a
+// consumer whose recovery never ends does.
+func (s *Store) StallWatcher() {
+	s.watch.mu.Lock()
+	defer s.watch.mu.Unlock()
+	s.watch.cc.Stop()
+}
+
+// WatcherReplaced counts the consumers the watcher's guard replaced.
+func (s *Store) WatcherReplaced() int64 { return s.watch.replaced.Load() }

@@ -64,6 +64,13 @@ type Options struct {
 	// included): the counterpart of the bbolt store's commit callback,
 	// without group commit (the servers batch replicated writes).
 	OnCommit func(events int, took time.Duration)
+	// Clock runs the event watcher's guard (default
+	// eventing.SystemClock); requests stay bounded on wall time.
+	Clock eventing.Clock
+	// WatchStall is how long the event watcher may deliver nothing while
+	// the stream holds events after the last one it delivered before its
+	// guard replaces it (default 5 s, see watch.go).
+	WatchStall time.Duration
 }
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
@@ -77,6 +84,9 @@ type Store struct {
 	js       natsjs.JetStream
 	logger   *slog.Logger
 	onCommit func(events int, took time.Duration)
+	clock    eventing.Clock
+	// watchStall: see Options.WatchStall.
+	watchStall time.Duration
 
 	streamName string // the event log
 	subjPrefix string // "herald.ev."
@@ -136,6 +146,12 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.Name == "" {
 		o.Name = "herald"
 	}
+	if o.Clock == nil {
+		o.Clock = eventing.SystemClock{}
+	}
+	if o.WatchStall <= 0 {
+		o.WatchStall = defaultWatchStall
+	}
 	logger := o.Logger
 	opts := []nats.Option{
 		nats.Name(o.Name),
@@ -190,6 +206,7 @@ func open(ctx context.Context, nc *nats.Conn, o Options) (*Store, error) {
 	}
 	s := &Store{
 		nc: nc, js: js, logger: o.Logger, onCommit: o.OnCommit,
+		clock: o.Clock, watchStall: o.WatchStall,
 		streamName: o.Prefix + "_events",
 		subjPrefix: o.Prefix + ".ev.",
 		revs:       map[string]uint64{},

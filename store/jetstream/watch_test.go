@@ -1,0 +1,241 @@
+package jetstream_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/herald-eventing/herald/eventing"
+	"github.com/herald-eventing/herald/store/jetstream"
+)
+
+// seen collects the sequence numbers a Store's watcher delivers.
+type seen struct {
+	mu   sync.Mutex
+	seqs map[uint64]int
+	last atomic.Uint64
+}
+
+func watchAll(st *jetstream.Store) *seen {
+	s := &seen{seqs: map[uint64]int{}}
+	st.Watch(func(evs []*eventing.Event) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, ev := range evs {
+			s.seqs[ev.Seq]++
+			s.last.Store(ev.Seq)
+		}
+	})
+	return s
+}
+
+// missing returns how many of 1..head the watcher has not delivered, and
+// how many it delivered more than once.
+func (s *seen) missing(head uint64) (missing, repeated int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for seq := uint64(1); seq <= head; seq++ {
+		switch n := s.seqs[seq]; {
+		case n == 0:
+			missing++
+		case n > 1:
+			repeated++
+		}
+	}
+	return missing, repeated
+}
+
+// consumerHosts returns the servers that host the event stream's
+// consumers (the watchers' ordered consumers) and the stream's leader.
+func consumerHosts(t *testing.T, url, stream string) (hosts map[string]bool, leader string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	str, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts = map[string]bool{}
+	for ci := range str.ListConsumers(ctx).Info() {
+		if ci.Cluster != nil {
+			hosts[ci.Cluster.Leader] = true
+		}
+	}
+	info, err := str.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hosts, info.Cluster.Leader
+}
+
+// stepDown asks the stream's leader to hand over to the server named to.
+func stepDown(t *testing.T, url, stream, to string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	req := fmt.Sprintf(`{"placement":{"preferred":%q}}`, to)
+	for range 20 {
+		if _, err = nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+stream, []byte(req), 5*time.Second); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("step down: %v", err)
+}
+
+// A node's event watcher goes on delivering every event, each once, when
+// the server its connection is on, which also leads the event stream, is
+// killed while another node appends. This is the failure that left a
+// surviving Herald node without events for good: nats.go's ordered
+// consumer did not come back after the reconnect.
+func TestWatch_SurvivesItsServersDeath(t *testing.T) {
+	c := cluster(t)
+	ctx := t.Context()
+	watching := openStore(t, c.URLs(), "h")
+	got := watchAll(watching)
+	victim := watching.ConnectedServer()
+	_, leader := consumerHosts(t, c.Servers[0].URL(), "h_events")
+	if leader != victim {
+		stepDown(t, c.Servers[0].URL(), "h_events", victim)
+		for leader = ""; leader == ""; time.Sleep(50 * time.Millisecond) {
+			_, leader = consumerHosts(t, c.Servers[0].URL(), "h_events")
+		}
+	}
+	var keep, kill *jetstream.Server
+	for _, s := range c.Servers {
+		switch {
+		case s.Name() == victim:
+			kill = s
+		case keep == nil:
+			keep = s
+		}
+	}
+	t.Logf("watcher connected to %s, stream leader %s", victim, leader)
+	appending := openStore(t, []string{keep.URL()}, "h")
+
+	var (
+		head    atomic.Uint64
+		stop    = make(chan struct{})
+		appends sync.WaitGroup
+	)
+	for p := range 4 {
+		appends.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ev, err := appending.Append(ctx, &eventing.Message{Topic: "t", Text: fmt.Sprint(p, "/", i)}, time.Now())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for h := head.Load(); ev.Seq > h && !head.CompareAndSwap(h, ev.Seq); h = head.Load() {
+				}
+				time.Sleep(2 * time.Millisecond)
+			}
+		})
+	}
+	time.Sleep(500 * time.Millisecond)
+	kill.Shutdown()
+	time.Sleep(8 * time.Second)
+	close(stop)
+	appends.Wait()
+	if t.Failed() {
+		return
+	}
+	want := head.Load()
+	deadline := time.Now().Add(30 * time.Second)
+	for got.last.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	missing, repeated := got.missing(want)
+	t.Logf("%d events appended, last watched %d, %d missing, %d repeated", want, got.last.Load(), missing, repeated)
+	if missing > 0 || repeated > 0 {
+		t.Fatalf("the watcher missed %d and repeated %d of %d events", missing, repeated, want)
+	}
+}
+
+// A watcher whose consumer stops delivering without an error is replaced
+// by its guard once it has delivered nothing for WatchStall while the
+// stream holds more, and the new consumer starts after the last event
+// delivered: every event reaches the watchers once, in order.
+func TestWatch_GuardReplacesAStalledConsumer(t *testing.T) {
+	srv := embedded(t)
+	ctx := t.Context()
+	open, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	st, err := jetstream.Open(open, jetstream.Options{URLs: []string{srv.URL()}, WatchStall: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	got := watchAll(st)
+	var order []uint64
+	var mu sync.Mutex
+	st.Watch(func(evs []*eventing.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ev := range evs {
+			order = append(order, ev.Seq)
+		}
+	})
+	add := func(n int) uint64 {
+		var last uint64
+		for i := range n {
+			ev, err := st.Append(ctx, &eventing.Message{Topic: "t", Text: fmt.Sprint(i)}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			last = ev.Seq
+		}
+		return last
+	}
+	waitWatched := func(want uint64) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for got.last.Load() < want && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got.last.Load() < want {
+			t.Fatalf("watched through %d, want %d (consumers replaced: %d)", got.last.Load(), want, st.WatcherReplaced())
+		}
+	}
+	waitWatched(add(20))
+	st.StallWatcher()
+	head := add(30)
+	waitWatched(head)
+	if st.WatcherReplaced() == 0 {
+		t.Fatal("the events arrived without the guard replacing the consumer")
+	}
+	missing, repeated := got.missing(head)
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < len(order); i++ {
+		if order[i] != order[i-1]+1 {
+			t.Fatalf("watched %d after %d", order[i], order[i-1])
+		}
+	}
+	if missing > 0 || repeated > 0 {
+		t.Fatalf("missed %d, repeated %d of %d", missing, repeated, head)
+	}
+}
