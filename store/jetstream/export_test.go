@@ -19,3 +19,10 @@ func (s *Store) StallWatcher() {
 
 // WatcherReplaced counts the consumers the watcher's guard replaced.
 func (s *Store) WatcherReplaced() int64 { return s.watch.replaced.Load() }
+
+// StallSubscriptionWatch makes the current subscription watcher deliver
+// nothing more, as a stalled consumer does; its replacement delivers.
+func (s *Store) StallSubscriptionWatch() { s.subsDeaf.Store(s.subsReplaced.Load() + 1) }
+
+// SubscriptionWatchReplaced counts the subscription watchers replaced.
+func (s *Store) SubscriptionWatchReplaced() int64 { return s.subsReplaced.Load() }

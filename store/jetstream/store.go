@@ -102,6 +102,11 @@ type Store struct {
 	watchMu  sync.RWMutex
 	watchers []func([]*eventing.Event)
 	watch    *watcher
+	// subsReplaced counts the subscription watchers replaced (watchsubs.go).
+	subsReplaced atomic.Int64
+	// subsDeaf, when it is subsReplaced+1, makes the current subscription
+	// watcher drop what it receives: tests stall it so (export_test.go).
+	subsDeaf atomic.Int64
 
 	revMu      sync.Mutex
 	revs       map[string]uint64 // delivery state revisions, by subscription id (state.go)

@@ -239,3 +239,58 @@ func TestWatch_GuardReplacesAStalledConsumer(t *testing.T) {
 		t.Fatalf("missed %d, repeated %d of %d", missing, repeated, head)
 	}
 }
+
+// A subscription watcher that stops delivering is replaced by its guard,
+// and the replacement resumes after the last revision delivered: no
+// change is lost or seen twice.
+func TestWatchSubscriptions_GuardReplacesAStalledWatcher(t *testing.T) {
+	srv := embedded(t)
+	ctx := t.Context()
+	open, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a := openStore(t, []string{srv.URL()}, "wg")
+	b, err := jetstream.Open(open, jetstream.Options{URLs: []string{srv.URL()}, Prefix: "wg", WatchStall: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	var mu sync.Mutex
+	seen := map[string]int{}
+	if err := b.WatchSubscriptions(ctx, 0, func(id string, sub *eventing.Subscription) {
+		mu.Lock()
+		defer mu.Unlock()
+		if sub != nil {
+			seen[id]++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	create := func(from, to int) {
+		for i := from; i < to; i++ {
+			sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:g%d", i), Processor: "test", Message: "<x/>", Created: time.Now()}
+			if _, err := a.CreateSubscription(ctx, sub); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	create(0, 5)
+	waitFor(t, "the first changes", func() bool { return count() == 5 })
+	b.StallSubscriptionWatch()
+	create(5, 15)
+	waitFor(t, "the changes after the stall", func() bool { return count() == 15 })
+	if b.SubscriptionWatchReplaced() == 0 {
+		t.Fatal("the changes arrived without the guard replacing the watcher")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("%s seen %d times", id, n)
+		}
+	}
+}

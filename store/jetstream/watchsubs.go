@@ -32,18 +32,39 @@ func (s *Store) SubscriptionsRevision(ctx context.Context) (uint64, error) {
 // order, for every change of a stored subscription from revision from on:
 // the new record, or nil when it was deleted. It returns once the watch is
 // set up; the watch ends with ctx, or when the Store closes.
+//
+// The KV watcher is an ordered consumer too, and is guarded like the
+// event watcher (watch.go): when it has delivered nothing for WatchStall
+// while the bucket holds revisions after the last one it delivered, it is
+// replaced by a new one that resumes after that revision.
 func (s *Store) WatchSubscriptions(ctx context.Context, from uint64, fn func(id string, sub *eventing.Subscription)) error {
-	opts := []natsjs.WatchOpt{natsjs.UpdatesOnly()}
-	if from > 0 {
-		opts = []natsjs.WatchOpt{natsjs.ResumeFromRevision(from)}
+	if from == 0 {
+		// From now on: from the revision after the last, so that the
+		// guard knows where the watcher is.
+		rev, err := s.SubscriptionsRevision(ctx)
+		if err != nil {
+			return err
+		}
+		from = rev + 1
 	}
-	// The watcher lives as long as the context it is made with.
-	w, err := s.subs.kv.WatchAll(ctx, opts...)
+	w, err := s.watchSubsFrom(ctx, from)
 	if err != nil {
-		return fmt.Errorf("jetstream: watch subscriptions: %w", err)
+		return err
 	}
 	go func() {
 		defer func() { _ = w.Stop() }()
+		last := from - 1
+		moved := s.clock.Now()
+		check := make(chan struct{}, 1)
+		tick := func() {
+			s.clock.AfterFunc(watchCheckEvery, func() {
+				select {
+				case check <- struct{}{}:
+				default:
+				}
+			})
+		}
+		tick()
 		for {
 			select {
 			case <-ctx.Done():
@@ -52,14 +73,49 @@ func (s *Store) WatchSubscriptions(ctx context.Context, from uint64, fn func(id 
 				if !ok {
 					return
 				}
-				if e == nil {
-					continue // the end of the initial values
+				if e == nil || e.Revision() <= last {
+					continue // the end of the initial values, or seen before a replacement
 				}
+				if s.subsDeaf.Load() == s.subsReplaced.Load()+1 {
+					continue // a test's stalled watcher (StallSubscriptionWatch)
+				}
+				last, moved = e.Revision(), s.clock.Now()
 				s.subscriptionChanged(e, fn)
+			case <-check:
+				tick()
+				if s.clock.Now().Sub(moved) < s.watchStall {
+					continue
+				}
+				rctx, cancel := context.WithTimeout(ctx, streamRequestTimeout)
+				head, err := s.SubscriptionsRevision(rctx)
+				cancel()
+				if err != nil || head <= last {
+					continue
+				}
+				s.logger.Warn("subscription watcher stalled; replacing it", slog.Uint64("last", last), slog.Uint64("bucket_last", head))
+				next, err := s.watchSubsFrom(ctx, last+1)
+				if err != nil {
+					s.logger.Warn("subscription watcher not replaced; trying again", slog.Any("err", err))
+					continue
+				}
+				old := w
+				w, moved = next, s.clock.Now()
+				s.subsReplaced.Add(1)
+				go func() { _ = old.Stop() }()
 			}
 		}
 	}()
 	return nil
+}
+
+// watchSubsFrom starts a KV watcher of the subscriptions from revision
+// from on; it lives as long as ctx.
+func (s *Store) watchSubsFrom(ctx context.Context, from uint64) (natsjs.KeyWatcher, error) {
+	w, err := s.subs.kv.WatchAll(ctx, natsjs.ResumeFromRevision(from))
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: watch subscriptions: %w", err)
+	}
+	return w, nil
 }
 
 func (s *Store) subscriptionChanged(e natsjs.KeyValueEntry, fn func(string, *eventing.Subscription)) {
