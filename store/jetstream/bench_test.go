@@ -199,3 +199,128 @@ func medianOf(v []float64) float64 {
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
+
+// BenchmarkWatchDelay measures how long after Append returned the Store's
+// watchers get the event, at 1,000 appends a second on a 3-node cluster,
+// beside an ordered consumer of the same stream placed on a follower (where
+// the Store's consumer was two times in three before it moved it to the
+// stream leader), in the same run. It reports the p50 and p99 of each:
+//
+//	go test ./store/jetstream -run '^$' -bench WatchDelay -benchtime 1x
+func BenchmarkWatchDelay(b *testing.B) {
+	ctx := b.Context()
+	c, err := jetstream.StartCluster(ctx, b.TempDir(), 3)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(c.Shutdown)
+	st := openBench(b, c.URLs(), 3).(*jetstream.Store)
+	nc, err := nats.Connect(strings.Join(c.URLs(), ","))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	js, err := natsjs.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var leader string
+	for _, s := range c.Servers {
+		if s.IsStreamLeader("herald_events") {
+			leader = s.Name()
+		}
+	}
+	if err := st.PlaceWatch(); err != nil {
+		b.Fatal(err)
+	}
+	if on, err := st.WatchServer(ctx); err != nil || on != leader {
+		b.Logf("the Store's watcher is on %s, not on the leader %s (%v)", on, leader, err)
+	}
+	var mu sync.Mutex
+	got := map[string]map[uint64]time.Time{"store": {}, "follower": {}}
+	st.Watch(func(evs []*eventing.Event) {
+		now := time.Now()
+		mu.Lock()
+		for _, ev := range evs {
+			got["store"][ev.Seq] = now
+		}
+		mu.Unlock()
+	})
+	for try := 0; ; try++ {
+		cons, err := js.OrderedConsumer(ctx, "herald_events", natsjs.OrderedConsumerConfig{DeliverPolicy: natsjs.DeliverNewPolicy})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cc, err := cons.Consume(func(m natsjs.Msg) {
+			now := time.Now()
+			if meta, err := m.Metadata(); err == nil {
+				mu.Lock()
+				got["follower"][meta.Sequence.Stream] = now
+				mu.Unlock()
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ci, err := cons.Info(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if ci.Cluster != nil && ci.Cluster.Leader != leader {
+			b.Cleanup(cc.Stop)
+			break
+		}
+		cc.Stop()
+		if try == 20 {
+			b.Fatal("no consumer landed on a follower")
+		}
+	}
+	acked := map[uint64]time.Time{}
+	m := &eventing.Message{Topic: "bench", Text: "a benchmark event of a typical size, with some text in it", Info: "info"}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range 2000 {
+		<-tick.C
+		wg.Go(func() {
+			ev, err := st.Append(ctx, m, time.Now())
+			now := time.Now()
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			acked[ev.Seq] = now
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := min(len(got["store"]), len(got["follower"]))
+		mu.Unlock()
+		if n >= len(acked) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, who := range []string{"store", "follower"} {
+		var d []time.Duration
+		for seq, a := range acked {
+			if at, ok := got[who][seq]; ok {
+				d = append(d, at.Sub(a))
+			}
+		}
+		if len(d) < len(acked) {
+			b.Errorf("%s: %d of %d events watched", who, len(d), len(acked))
+			continue
+		}
+		slices.Sort(d)
+		b.ReportMetric(float64(d[len(d)/2].Microseconds())/1000, who+"_p50_ms")
+		b.ReportMetric(float64(d[len(d)*99/100].Microseconds())/1000, who+"_p99_ms")
+	}
+}

@@ -1,5 +1,7 @@
 package jetstream
 
+import "context"
+
 // Escape and Unescape expose the key codec to the tests.
 var (
 	Escape   = escape
@@ -14,7 +16,7 @@ func (s *Store) ConnectedServer() string { return s.nc.ConnectedServerName() }
 func (s *Store) StallWatcher() {
 	s.watch.mu.Lock()
 	defer s.watch.mu.Unlock()
-	s.watch.cc.Stop()
+	s.watch.feed.cc.Stop()
 }
 
 // WatcherReplaced counts the consumers the watcher's guard replaced.
@@ -26,3 +28,22 @@ func (s *Store) StallSubscriptionWatch() { s.subsDeaf.Store(s.subsReplaced.Load(
 
 // SubscriptionWatchReplaced counts the subscription watchers replaced.
 func (s *Store) SubscriptionWatchReplaced() int64 { return s.subsReplaced.Load() }
+
+// PlaceWatch runs one placement check of the Store's event watcher.
+func (s *Store) PlaceWatch() error { return s.place(s.watch) }
+
+// WatchServer returns the name of the server that holds the event
+// watcher's consumer.
+func (s *Store) WatchServer(ctx context.Context) (string, error) {
+	s.watch.mu.Lock()
+	f := s.watch.feed
+	s.watch.mu.Unlock()
+	ci, err := f.cons.Info(ctx)
+	if err != nil {
+		return "", err
+	}
+	if ci.Cluster == nil {
+		return "", nil
+	}
+	return ci.Cluster.Leader, nil
+}

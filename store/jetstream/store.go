@@ -484,7 +484,7 @@ func (b *bucket) list(ctx context.Context, s *Store, pattern string, fn func(ent
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.watch.stop()
+		s.stopWatch(s.watch)
 		s.nc.Close()
 	})
 	return nil
