@@ -31,7 +31,9 @@
 // write. The event log allows direct gets, which followers answer too,
 // and a follower may lag: ReadEvents uses them for its batches and asks
 // the leader before it calls a read complete (see ReadEvents). Watch
-// reads the log through one ordered consumer per Store.
+// reads the log through one ordered consumer per Store, kept on the
+// stream leader and replaced when it stalls (watch.go); the watch of the
+// subscriptions is guarded the same way (watchsubs.go).
 //
 // # Transactions
 //
