@@ -273,16 +273,27 @@ func TestWatchSubscriptions(t *testing.T) {
 	if _, err := a.DeleteSubscription(t.Context(), sub.ID); err != nil {
 		t.Fatal(err)
 	}
+	// The bucket keeps one revision per key: a change overwritten before
+	// the watcher read it is not seen (under load the create can be), but
+	// the last one is, and what is seen comes in order.
 	want := []string{"+uuid:w1", "~uuid:w1", "-uuid:w1"}
-	waitFor(t, "the watch to see the changes", func() bool {
+	waitFor(t, "the watch to see the deletion", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(seen) >= len(want)
+		return len(seen) > 0 && seen[len(seen)-1] == "-uuid:w1"
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	if !slices.Equal(seen, want) {
-		t.Fatalf("watch saw %v; want %v", seen, want)
+	rest := want
+	for _, c := range seen {
+		i := slices.Index(rest, c)
+		if i < 0 {
+			t.Fatalf("watch saw %v; want an ordered subsequence of %v ending with the deletion", seen, want)
+		}
+		rest = rest[i+1:]
+	}
+	if len(seen) < len(want) {
+		t.Logf("watch saw %v (an overwritten revision was compacted before it was read)", seen)
 	}
 }
 

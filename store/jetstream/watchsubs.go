@@ -31,7 +31,11 @@ func (s *Store) SubscriptionsRevision(ctx context.Context) (uint64, error) {
 // WatchSubscriptions calls fn, from one goroutine and in the bucket's
 // order, for every change of a stored subscription from revision from on:
 // the new record, or nil when it was deleted. It returns once the watch is
-// set up; the watch ends with ctx, or when the Store closes.
+// set up; the watch ends with ctx, or when the Store closes. The bucket
+// keeps one revision per key, so a change overwritten before the watcher
+// read it is not seen, but the key's last one is: a caller takes a change
+// of a subscription it does not know for a new one (as
+// eventing.Service.SubscriptionChanged does).
 //
 // The KV watcher is an ordered consumer too, and is guarded like the
 // event watcher (watch.go): when it has delivered nothing for WatchStall
