@@ -197,8 +197,8 @@ func TestSubscriptionCodec_UnpackableStrings(t *testing.T) {
 	}
 }
 
-// A file of schema version 1 opens as version 2, and its subRecordV1
-// records are read beside the new ones.
+// A file of schema version 1 opens as the current version, and its
+// subRecordV1 records are read beside the new ones, keys included.
 func TestOpen_UpgradesSchemaVersion1(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
@@ -220,8 +220,14 @@ func TestOpen_UpgradesSchemaVersion1(t *testing.T) {
 		t.Fatalf("open of a version 1 file: %v", err)
 	}
 	defer db.Close()
-	if _, err := db.CreateSubscription(t.Context(), seedSubscription()); err != nil {
-		t.Fatal(err)
+	// The old record's key is indexed: the same key finds it.
+	if ex, err := db.CreateSubscription(t.Context(), seedSubscription()); err != nil || ex == nil || ex.ID != old.ID {
+		t.Fatalf("create with the old record's key returned %v, %v; want the existing %s", ex, err, old.ID)
+	}
+	fresh := seedSubscription()
+	fresh.Key = "another"
+	if ex, err := db.CreateSubscription(t.Context(), fresh); err != nil || ex != nil {
+		t.Fatalf("create: %v, %v", ex, err)
 	}
 	var ids []string
 	if err := db.Subscriptions(t.Context(), func(s *eventing.Subscription) error {
@@ -235,7 +241,7 @@ func TestOpen_UpgradesSchemaVersion1(t *testing.T) {
 	}
 	var v string
 	db.bolt.View(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); return nil })
-	if v != "2" {
-		t.Fatalf("schema version after open %q; want 2", v)
+	if v != SchemaVersion {
+		t.Fatalf("schema version after open %q; want %s", v, SchemaVersion)
 	}
 }
