@@ -72,7 +72,7 @@ func (d *Dispatcher) outcome(s *subState, ev *Event, n *Notification, err error,
 		s.failingSince = now
 	}
 	logger := d.logger.With(slog.String("subscription_id", s.id), slog.Uint64("seq", ev.Seq), slog.Int("attempt", n.Attempt))
-	failedOut := d.opts.FailureLimit > 0 && s.failures >= d.opts.FailureLimit && now.Sub(s.failingSince) >= d.opts.FailureWindow
+	failedOut := d.opts.FailureLimit > 0 && int(s.failures) >= d.opts.FailureLimit && now.Sub(s.failingSince) >= d.opts.FailureWindow
 	sub := s.sub
 	if !exhausted {
 		delay := d.opts.Schedule[n.Attempt-1]

@@ -369,7 +369,7 @@ func (s *subState) head() *Event {
 // turn is the only caller), and switches s to live when it caught up.
 func (d *Dispatcher) scan(s *subState) error {
 	s.mu.Lock()
-	after, topic, filter, evaluates := s.enqueued, s.topic, s.filter, s.evaluates
+	after, topic, filter, evaluates := s.enqueued, s.indexedTopic(), s.filter, s.evaluates
 	s.mu.Unlock()
 	evs, through, err := d.log.ReadEvents(d.ctx, after, d.opts.ScanBatch, topic)
 	if err != nil {

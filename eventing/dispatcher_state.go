@@ -3,6 +3,7 @@ package eventing
 import (
 	"context"
 	"log/slog"
+	"math"
 )
 
 // State persistence: cursors and retry state written behind delivery, and
@@ -43,7 +44,7 @@ func (s *subState) restore(st *DeliveryState, through uint64) (own bool) {
 	if st.ReplaySeq != 0 && len(s.replay) > 0 && s.replay[0].Seq == st.ReplaySeq {
 		s.replayRetry = retryState{attempts: st.ReplayAttempts, next: st.ReplayNext}
 	}
-	s.failures = st.Failures
+	s.failures = int32(min(st.Failures, math.MaxInt32))
 	s.failingSince = st.FailingSince
 	s.log = append([]Attempt(nil), st.Log...)
 	return st.pending()
@@ -141,7 +142,7 @@ func (d *Dispatcher) markLog(s *subState) {
 func (s *subState) state(matched uint64) *DeliveryState {
 	st := &DeliveryState{
 		Cursor: s.cursor(matched), Pending: s.pending(), Attempts: s.retry.attempts, NextAttempt: s.retry.next,
-		Failures: s.failures, FailingSince: s.failingSince,
+		Failures: int(s.failures), FailingSince: s.failingSince,
 		Log: append([]Attempt{}, s.log...),
 	}
 	if len(s.replay) > 0 && s.replayRetry.attempts > 0 {
@@ -199,9 +200,10 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 		return nil
 	}
 	type written struct {
-		cursor, log uint64
-		pending     bool
-		withLog     bool
+		cursor  uint64
+		log     uint32
+		pending bool
+		withLog bool
 	}
 	states := make(map[string]*DeliveryState, len(dirty)+len(logs))
 	saved := make(map[*subState]written, len(dirty)+len(logs))

@@ -143,7 +143,7 @@ func (d *Dispatcher) Page(q SubscriptionQuery, now time.Time) (*SubscriptionPage
 		}
 		row := SubscriptionRow{
 			Subscription: sub, Cursor: s.cursor(matched), Queued: len(s.queue), Replaying: len(s.replay),
-			Failures: s.failures, NextAttempt: s.retry.next,
+			Failures: int(s.failures), NextAttempt: s.retry.next,
 		}
 		if len(s.replay) > 0 {
 			row.NextAttempt = s.replayRetry.next
