@@ -188,11 +188,10 @@ type Dispatcher struct {
 
 	mu   sync.RWMutex
 	subs map[string]*subState
-	// byTopic lists the subscriptions with a topic filter by topic (a
-	// slice, not a set: most topics have one subscription, and a
-	// million small maps cost hundreds of bytes each); subState.topicPos
-	// is each one's place in its list.
-	byTopic map[string][]*subState
+	// byTopic files the subscriptions with a topic filter by topic (see
+	// topicIndex: not a set per topic, since most topics have one
+	// subscription, and a million small maps cost hundreds of bytes each).
+	byTopic topicIndex
 	others  map[*subState]struct{} // push subscriptions without a topic filter
 	owners  map[string]int         // subscriptions per owner (for quotas)
 	// byPart lists the subscriptions by partition (subState.partPos is
@@ -285,7 +284,7 @@ type subState struct {
 
 	mu sync.Mutex
 
-	// topicPos is s's place in Dispatcher.byTopic[s.indexedTopic()];
+	// topicPos is s's place in its topic's list in Dispatcher.byTopic;
 	// part is s's partition and partPos its place in byPart[part]
 	// (guarded by the Dispatcher's mu).
 	topicPos, part, partPos int32
@@ -340,7 +339,7 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 	d := &Dispatcher{
 		log: st, states: st, dead: st, clock: clock, logger: logger, opts: opts,
 		subs:      map[string]*subState{},
-		byTopic:   map[string][]*subState{},
+		byTopic:   newTopicIndex(),
 		others:    map[*subState]struct{}{},
 		owners:    map[string]int{},
 		inSignal:  make(chan struct{}, 1),
@@ -537,8 +536,7 @@ func (d *Dispatcher) index(s *subState, sub *Subscription) {
 	switch topic := s.indexedTopic(); {
 	case s.pull:
 	case topic != "":
-		s.topicPos = int32(len(d.byTopic[topic]))
-		d.byTopic[topic] = append(d.byTopic[topic], s)
+		d.byTopic.add(topic, s)
 	default:
 		d.others[s] = struct{}{}
 	}
@@ -576,17 +574,8 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 
 // unindex removes s from the indexes; d.mu must be held.
 func (d *Dispatcher) unindex(s *subState) {
-	topic := s.indexedTopic()
-	if list := d.byTopic[topic]; topic != "" && int(s.topicPos) < len(list) && list[s.topicPos] == s {
-		last := len(list) - 1
-		list[s.topicPos] = list[last]
-		list[s.topicPos].topicPos = s.topicPos
-		list[last] = nil
-		if last == 0 {
-			delete(d.byTopic, topic)
-		} else {
-			d.byTopic[topic] = list[:last]
-		}
+	if topic := s.indexedTopic(); topic != "" {
+		d.byTopic.remove(topic, s)
 	}
 	delete(d.others, s)
 }

@@ -90,7 +90,7 @@ func (d *Dispatcher) matchLoop() {
 func (d *Dispatcher) match(ev *Event) {
 	d.matching.Store(ev.Seq)
 	d.mu.RLock()
-	targets := append([]*subState(nil), d.byTopic[ev.Topic]...)
+	targets := d.byTopic.appendTo(nil, ev.Topic)
 	for s := range d.others {
 		// A filter that is evaluated per event is evaluated by the
 		// subscription's worker, not here: one costly filter must not

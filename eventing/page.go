@@ -112,11 +112,11 @@ func (d *Dispatcher) Page(q SubscriptionQuery, now time.Time) (*SubscriptionPage
 	total := len(d.subs)
 	var all []*subState
 	if topic != "" {
-		for t, set := range d.byTopic {
+		d.byTopic.each(func(t string, set []*subState) {
 			if topic.Match(t) {
 				all = append(all, set...)
 			}
-		}
+		})
 		for _, s := range d.subs {
 			if s.pull { // immutable
 				all = append(all, s)
