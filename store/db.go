@@ -325,7 +325,7 @@ func (db *DB) CreateSubscriptions(ctx context.Context, subs []*eventing.Subscrip
 // flush may raise past Start before the dispatcher knows the subscription,
 // does not cover events it has not been given (eventing.StateStore).
 func pendingAtStart(s *eventing.Subscription) []byte {
-	v, _ := json.Marshal(&eventing.DeliveryState{Cursor: s.Start, Pending: true})
+	v, _ := encodeState(&eventing.DeliveryState{Cursor: s.Start, Pending: true})
 	return v
 }
 
@@ -434,7 +434,7 @@ func (db *DB) DeliveryStates(ctx context.Context) (uint64, map[string]*eventing.
 		through = matchedThrough(tx)
 		return tx.Bucket(bucketDeliveryState).ForEach(func(k, v []byte) error {
 			var st eventing.DeliveryState
-			if err := json.Unmarshal(v, &st); err != nil {
+			if err := decodeState(v, &st); err != nil {
 				return fmt.Errorf("store: delivery state %s: %w", k, err)
 			}
 			out[string(k)] = &st
@@ -467,13 +467,13 @@ func (db *DB) SaveDeliveryStates(ctx context.Context, through uint64, states map
 			}
 			if st.Log == nil {
 				var old eventing.DeliveryState
-				if v := b.Get([]byte(id)); v != nil && json.Unmarshal(v, &old) == nil {
+				if v := b.Get([]byte(id)); v != nil && decodeState(v, &old) == nil {
 					cp := *st
 					cp.Log = old.Log
 					st = &cp
 				}
 			}
-			v, err := json.Marshal(st)
+			v, err := encodeState(st)
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,8 @@ package store
 // Version 2 writes subscription records as subRecordV2, which version 1
 // cannot read; version 3 has no subscriptions_by_key bucket (the index of
 // identity keys is built in memory from the records, see keyindex.go), so
-// a version 2 Herald would find no subscription by its key. Open upgrades
+// a version 2 Herald would find no subscription by its key, and it stores
+// most delivery states in a short form (statecodec.go). Open upgrades
 // a file of an earlier version (whose records it reads) by dropping what
 // the new version does not keep and writing the new version.
 const SchemaVersion = "3"
@@ -30,7 +31,8 @@ var (
 	// bucketEventsByTopic maps topic 0x00 big-endian sequence to nothing;
 	// written behind the log by the indexer (see log.go).
 	bucketEventsByTopic = []byte("events_by_topic")
-	// bucketDeliveryState maps a subscription id to its JSON delivery state.
+	// bucketDeliveryState maps a subscription id to its delivery state
+	// (JSON, or from version 3 the short form of statecodec.go).
 	bucketDeliveryState = []byte("delivery_state")
 	// bucketDeadLetters maps id 0x00 big-endian sequence to a JSON dead letter.
 	bucketDeadLetters = []byte("dead_letters")
