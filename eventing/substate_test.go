@@ -14,6 +14,15 @@ func TestSubState_Fits320Bytes(t *testing.T) {
 	}
 }
 
+// Every subscription made or loaded while Herald runs has a lazy endpoint:
+// it fits the 64-byte size class (80 while it held its processor, its
+// load hook and its cache itself).
+func TestLazyEndpoint_Fits64Bytes(t *testing.T) {
+	if n := unsafe.Sizeof(lazyEndpoint{}); n > 64 {
+		t.Errorf("lazyEndpoint is %d bytes; want at most 64", n)
+	}
+}
+
 // The lease end a subState keeps in 12 bytes compares as time.Time's Equal.
 func TestSubState_ExpiryIsEqual(t *testing.T) {
 	at := time.Date(2027, 1, 15, 8, 0, 0, 0, time.UTC)
