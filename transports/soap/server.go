@@ -198,7 +198,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Reason: fmt.Sprintf("unsupported Content-Type %q: send application/soap+xml (SOAP 1.2) or text/xml (SOAP 1.1)", media.typ)}, http.StatusUnsupportedMediaType)
 		return
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	data, err := readBody(http.MaxBytesReader(w, r.Body, s.maxBody), r.ContentLength, s.maxBody)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -291,6 +291,32 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", env.Version.ContentType(rt.op.ResponseAction))
 	w.WriteHeader(http.StatusOK)
 	w.Write(out.Bytes())
+}
+
+// readBody is io.ReadAll(body) in one buffer of the request's length when
+// it declares one: ReadAll starts at 512 bytes and grows, which is half of
+// a small request's garbage (a Cloud42 subscribe is about 1.1 KiB).
+func readBody(body io.Reader, length, max int64) ([]byte, error) {
+	if length <= 0 || length > max {
+		return io.ReadAll(body)
+	}
+	// One byte more, so that the read that finds the end needs no room.
+	buf := make([]byte, 0, length+1)
+	for {
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+		if len(buf) == cap(buf) {
+			// Longer than it said: the rest as ReadAll reads it.
+			rest, err := io.ReadAll(body)
+			return append(buf, rest...), err
+		}
+	}
 }
 
 // reply starts the response envelope: same SOAP and WS-Addressing versions
