@@ -27,11 +27,22 @@ func fixedShape(op wsdl.Operation) bool {
 // decode reads the payload into a new value of the operation's generated
 // request type (a pointer). Children without a namespace are read as the
 // payload's (Axis2 clients send them so). The tree is handed to
-// encoding/xml as tokens (elementTokens), not written out and parsed again.
+// encoding/xml as tokens (elementTokens), not written out and parsed again;
+// the payloads of fastDecoders are read straight from the tree.
 func decode(payload *etree.Element, op wsdl.Operation) (any, error) {
 	if payload == nil {
 		return nil, eventing.InvalidMessage(fmt.Sprintf("the Body is empty; %s takes {%s}%s", op.Name, op.Input.Space, op.Input.Local))
 	}
+	if fast := fastDecoders[op.Request]; fast != nil {
+		if v, ok := fast(payload); ok {
+			return v, nil
+		}
+	}
+	return decodeTokens(payload, op)
+}
+
+// decodeTokens is decode through encoding/xml.
+func decodeTokens(payload *etree.Element, op wsdl.Operation) (any, error) {
 	v := reflect.New(op.Request)
 	d := xml.NewTokenDecoder(&elementTokens{stack: []*tokenFrame{{el: payload, start: true}}, root: payload})
 	if err := d.Decode(v.Interface()); err != nil {
