@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"maps"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -243,5 +245,30 @@ func TestOpen_UpgradesSchemaVersion1(t *testing.T) {
 	db.bolt.View(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); return nil })
 	if v != SchemaVersion {
 		t.Fatalf("schema version after open %q; want %s", v, SchemaVersion)
+	}
+}
+
+// appendPacked writes what packer.Replace returns, on strings made of
+// packWords, their pieces and other text.
+func TestAppendPacked_AsReplacer(t *testing.T) {
+	pieces := append(append([]string{}, packWords...), "x", "<", "http", "http:/", "</wse:", " ", "\n  ", "/subscription", "é")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var sb strings.Builder
+		for range rng.IntN(12) {
+			p := pieces[rng.IntN(len(pieces))]
+			if rng.IntN(4) == 0 {
+				p = p[:rng.IntN(len(p)+1)]
+			}
+			sb.WriteString(p)
+		}
+		v := sb.String()
+		want := packer.Replace(v)
+		if got := string(appendPacked([]byte("pre"), v)); got != "pre"+want {
+			t.Fatalf("appendPacked(%q) = %q; want %q", v, got[3:], want)
+		}
+		if n := packedLen(v); n != len(want) {
+			t.Fatalf("packedLen(%q) = %d; want %d", v, n, len(want))
+		}
 	}
 }
