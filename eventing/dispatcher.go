@@ -265,18 +265,18 @@ type subState struct {
 	sub      *Subscription
 	filter   Filter
 	endpoint Endpoint
-	queue    []*Event // matched events not yet delivered, in order
-	replay   []*Event // dead letters sent back by an operator; delivered first
-	enqueued uint64   // every event up to it has been considered
+	queue    *eventQueue // matched events not yet delivered, in order (nil: none)
+	replay   []*Event    // dead letters sent back by an operator; delivered first
+	enqueued uint64      // every event up to it has been considered
 	timer    Timer
 	// cancel ends the attempt in flight (partitioned dispatchers only).
 	cancel       context.CancelFunc
 	retry        retryState // of the oldest queued event
 	replayRetry  retryState // of the replayed dead letter being delivered
 	failingSince time.Time
-	log          []Attempt
-	saved        uint64 // cursor last written
-	pullCursor   uint64 // for pull subscriptions: what the client acknowledged
+	log          *[]Attempt // the delivery log (nil: empty)
+	saved        uint64     // cursor last written
+	pullCursor   uint64     // for pull subscriptions: what the client acknowledged
 
 	// expirySec and expiryNsec are the lease end queued in the expiry
 	// heap for s (see setExpiry); guarded by the Dispatcher's expiryMu.
@@ -556,7 +556,7 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 	sub, ep = d.compact(sub, ep)
 	s.mu.Lock()
 	d.unindex(s)
-	wasEvaluating := s.evaluates && len(s.queue) > 0
+	wasEvaluating := s.evaluates && s.queue.len() > 0
 	s.sub, s.filter, s.endpoint = sub, f, ep
 	s.checked = false // the head is checked again, with the new filter
 	d.index(s, sub)

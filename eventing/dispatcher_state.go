@@ -46,7 +46,11 @@ func (s *subState) restore(st *DeliveryState, through uint64) (own bool) {
 	}
 	s.failures = int32(min(st.Failures, math.MaxInt32))
 	s.failingSince = st.FailingSince
-	s.log = append([]Attempt(nil), st.Log...)
+	s.log = nil
+	if len(st.Log) > 0 {
+		log := append([]Attempt(nil), st.Log...)
+		s.log = &log
+	}
 	return st.pending()
 }
 
@@ -54,7 +58,7 @@ func (s *subState) restore(st *DeliveryState, through uint64) (own bool) {
 // matched-through one: it is a pull subscription, reads the log, or has
 // matched events not yet delivered; s.mu must be held.
 func (s *subState) pending() bool {
-	return s.pull || !s.live || len(s.queue) > 0
+	return s.pull || !s.live || s.queue.len() > 0
 }
 
 // lowWater returns the lowest stored delivery position: the stored
@@ -103,8 +107,8 @@ func (s *subState) cursor(matched uint64) uint64 {
 	if s.pull {
 		return s.pullCursor
 	}
-	if len(s.queue) > 0 {
-		return s.queue[0].Seq - 1
+	if s.queue.len() > 0 {
+		return s.queue.head().Seq - 1
 	}
 	if s.live && matched > s.enqueued {
 		return matched
@@ -143,7 +147,7 @@ func (s *subState) state(matched uint64) *DeliveryState {
 	st := &DeliveryState{
 		Cursor: s.cursor(matched), Pending: s.pending(), Attempts: s.retry.attempts, NextAttempt: s.retry.next,
 		Failures: int(s.failures), FailingSince: s.failingSince,
-		Log: append([]Attempt{}, s.log...),
+		Log: append([]Attempt{}, s.attempts()...),
 	}
 	if len(s.replay) > 0 && s.replayRetry.attempts > 0 {
 		st.ReplaySeq, st.ReplayAttempts, st.ReplayNext = s.replay[0].Seq, s.replayRetry.attempts, s.replayRetry.next

@@ -142,7 +142,7 @@ func (d *Dispatcher) Page(q SubscriptionQuery, now time.Time) (*SubscriptionPage
 			continue
 		}
 		row := SubscriptionRow{
-			Subscription: sub, Cursor: s.cursor(matched), Queued: len(s.queue), Replaying: len(s.replay),
+			Subscription: sub, Cursor: s.cursor(matched), Queued: s.queue.len(), Replaying: len(s.replay),
 			Failures: int(s.failures), NextAttempt: s.retry.next,
 		}
 		if len(s.replay) > 0 {
@@ -153,7 +153,7 @@ func (d *Dispatcher) Page(q SubscriptionQuery, now time.Time) (*SubscriptionPage
 			row.State = SubscriptionExpired
 		case s.failures > 0:
 			row.State = SubscriptionFailing
-		case !s.pull && (len(s.queue) > 0 || len(s.replay) > 0 || !s.live):
+		case !s.pull && (s.queue.len() > 0 || len(s.replay) > 0 || !s.live):
 			row.State = SubscriptionBehind
 		default:
 			row.State = SubscriptionOK
