@@ -113,6 +113,14 @@ func encode(v any, op wsdl.Operation, prefix string) (*etree.Element, error) {
 	if t := reflect.TypeOf(v); t.Kind() != reflect.Pointer || t.Elem() != op.Response {
 		return nil, fmt.Errorf("soap: %s answers %v, but the WSDL's response type is %v", op.Name, t, op.Response)
 	}
+	if r, ok := v.(*wsdl.SubscribeResponse); ok && prefix == "ns" && op.Output.Space == eventing.ManagementNS && printable(r.Return_) {
+		return subscribeResponse(r), nil
+	}
+	return encodeMarshalled(v, prefix)
+}
+
+// encodeMarshalled is encode through xml.Marshal.
+func encodeMarshalled(v any, prefix string) (*etree.Element, error) {
 	b, err := marshal(v)
 	if err != nil {
 		return nil, err
@@ -136,6 +144,36 @@ func encode(v any, op wsdl.Operation, prefix string) (*etree.Element, error) {
 	walk(root)
 	root.CreateAttr("xmlns:"+prefix, ns)
 	return root, nil
+}
+
+// subscribeResponse is encode's element for a Cloud42 subscribe's answer
+// (every subscribe has one), built as the tree that encode reads back from
+// xml.Marshal's output and renames: <ns:subscribeResponse xmlns:ns="…">
+// <ns:return>id</ns:return>, without marshalling and reading it.
+func subscribeResponse(r *wsdl.SubscribeResponse) *etree.Element {
+	root := etree.NewElement("subscribeResponse")
+	root.Space = "ns"
+	ret := etree.NewElement("return")
+	ret.Space = "ns"
+	root.AddChild(ret)
+	if r.Return_ != "" {
+		c := etree.NewText("")
+		c.SetData(r.Return_)
+		ret.AddChild(c)
+	}
+	root.CreateAttr("xmlns:ns", eventing.ManagementNS)
+	return root
+}
+
+// printable reports whether v is printable ASCII, which xml.Marshal writes
+// so that reading it back gives v (it replaces what XML cannot carry).
+func printable(v string) bool {
+	for i := range len(v) {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // An encoder is a reusable xml.Encoder and its output: xml.Marshal

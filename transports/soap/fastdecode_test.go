@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/beevik/etree"
+
 	"github.com/herald-eventing/herald/wsdl"
 )
 
@@ -86,4 +88,26 @@ func FuzzDecodeSubscribe(f *testing.F) {
 		f.Add(in)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { sameAsTokens(t, data) })
+}
+
+// subscribeResponse builds the tree encode builds through xml.Marshal.
+func TestSubscribeResponse_AsMarshalled(t *testing.T) {
+	op := wsdl.Operation{Name: "subscribe", Response: reflect.TypeFor[wsdl.SubscribeResponse]()}
+	for _, id := range []string{"uuid:01a234be-f722-7ad2-a074-9bdb1a3809fd", "", "a<b&c\"'>", "  x  ", "\x01", "\r\n", "é"} {
+		r := &wsdl.SubscribeResponse{Return_: id}
+		want, err := encodeMarshalled(r, "ns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encode(r, op, "ns")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w strings.Builder
+		describe(&g, []etree.Token{got}, 0)
+		describe(&w, []etree.Token{want}, 0)
+		if g.String() != w.String() {
+			t.Errorf("%q: tree\n%s\nthrough xml.Marshal\n%s", id, g.String(), w.String())
+		}
+	}
 }
