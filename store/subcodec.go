@@ -132,13 +132,22 @@ func packedLen(v string) int {
 // packWordAt returns the index of the first of packWords that begins v,
 // -1 if none does.
 func packWordAt(v string) int {
-	for w, word := range packWords {
-		if len(v) >= len(word) && v[0] == word[0] && v[:len(word)] == word {
-			return w
+	for _, w := range packByFirst[v[0]] {
+		if word := packWords[w]; len(v) >= len(word) && v[:len(word)] == word {
+			return int(w)
 		}
 	}
 	return -1
 }
+
+// packByFirst lists, for each byte, the indexes of the packWords that
+// begin with it, in their order (most bytes begin none). Read-only.
+var packByFirst = func() (t [256][]uint8) {
+	for w, word := range packWords {
+		t[word[0]] = append(t[word[0]], uint8(w))
+	}
+	return t
+}()
 
 // packable reports whether v has none of the bytes packCodes uses.
 func packable(v string) bool {

@@ -272,3 +272,23 @@ func TestAppendPacked_AsReplacer(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPack packs the seed subscription's Message: appendPacked
+// against the strings.Replacer it replaced.
+func BenchmarkPack(b *testing.B) {
+	v := seedSubscription().Message
+	b.Run("appendPacked", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 512)
+		for b.Loop() {
+			buf = appendPacked(buf[:0], v)
+		}
+	})
+	b.Run("Replacer", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 512)
+		for b.Loop() {
+			buf = append(buf[:0], packer.Replace(v)...)
+		}
+	})
+}
