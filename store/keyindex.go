@@ -111,46 +111,32 @@ func (ix *keyIndex) remove(key, id string) {
 	}
 }
 
-func (ix *keyIndex) setHash(h uint64, u [16]byte) {
-	old, had := ix.byHash[h]
-	ix.byHash[h] = u
-	ix.undo = append(ix.undo, func() {
+func (ix *keyIndex) setHash(h uint64, u [16]byte) { setUndo(&ix.undo, ix.byHash, h, u) }
+func (ix *keyIndex) delHash(h uint64)             { delUndo(&ix.undo, ix.byHash, h) }
+func (ix *keyIndex) setKey(key, id string)        { setUndo(&ix.undo, ix.byKey, key, id) }
+func (ix *keyIndex) delKey(key string)            { delUndo(&ix.undo, ix.byKey, key) }
+
+// setUndo sets m[k] to v, and appends to undo what puts m[k] back.
+func setUndo[K comparable, V any](undo *[]func(), m map[K]V, k K, v V) {
+	old, had := m[k]
+	m[k] = v
+	*undo = append(*undo, func() {
 		if had {
-			ix.byHash[h] = old
+			m[k] = old
 		} else {
-			delete(ix.byHash, h)
+			delete(m, k)
 		}
 	})
 }
 
-func (ix *keyIndex) delHash(h uint64) {
-	old, had := ix.byHash[h]
+// delUndo deletes m[k], and appends to undo what puts it back.
+func delUndo[K comparable, V any](undo *[]func(), m map[K]V, k K) {
+	old, had := m[k]
 	if !had {
 		return
 	}
-	delete(ix.byHash, h)
-	ix.undo = append(ix.undo, func() { ix.byHash[h] = old })
-}
-
-func (ix *keyIndex) setKey(key, id string) {
-	old, had := ix.byKey[key]
-	ix.byKey[key] = id
-	ix.undo = append(ix.undo, func() {
-		if had {
-			ix.byKey[key] = old
-		} else {
-			delete(ix.byKey, key)
-		}
-	})
-}
-
-func (ix *keyIndex) delKey(key string) {
-	old, had := ix.byKey[key]
-	if !had {
-		return
-	}
-	delete(ix.byKey, key)
-	ix.undo = append(ix.undo, func() { ix.byKey[key] = old })
+	delete(m, k)
+	*undo = append(*undo, func() { m[k] = old })
 }
 
 // settle ends a transaction: its changes stay if it committed, and are
