@@ -188,11 +188,10 @@ type Dispatcher struct {
 
 	mu   sync.RWMutex
 	subs map[string]*subState
-	// byTopic lists the subscriptions with a topic filter by topic (a
-	// slice, not a set: most topics have one subscription, and a
-	// million small maps cost hundreds of bytes each); subState.topicPos
-	// is each one's place in its list.
-	byTopic map[string][]*subState
+	// byTopic files the subscriptions with a topic filter by topic (see
+	// topicIndex: not a set per topic, since most topics have one
+	// subscription, and a million small maps cost hundreds of bytes each).
+	byTopic topicIndex
 	others  map[*subState]struct{} // push subscriptions without a topic filter
 	owners  map[string]int         // subscriptions per owner (for quotas)
 	// byPart lists the subscriptions by partition (subState.partPos is
@@ -255,57 +254,77 @@ type Dispatcher struct {
 	deliverCancel context.CancelFunc
 }
 
-// subState is the Dispatcher's view of one subscription. Fields below mu
-// are guarded by it.
+// subState is the Dispatcher's view of one subscription. A million of
+// them stay in memory, so the fields are ordered by size (pointers and
+// 8-byte fields, then 4-byte ones, then flags) to fit a smaller size class:
+// each says what guards it.
 type subState struct {
-	id    string
-	owner string // the subscription's owner (immutable)
-	topic string // topic of a topic filter, "" otherwise
-	// topicPos is s's place in Dispatcher.byTopic[topic] (guarded by the
-	// Dispatcher's mu).
-	topicPos int
-	pull     bool
+	id string // immutable
+
+	// Guarded by mu:
+	sub      *Subscription
+	filter   Filter
+	endpoint Endpoint
+	queue    *eventQueue // matched events not yet delivered, in order (nil: none)
+	replay   []*Event    // dead letters sent back by an operator; delivered first
+	enqueued uint64      // every event up to it has been considered
+	timer    Timer
+	// cancel ends the attempt in flight (partitioned dispatchers only).
+	cancel       context.CancelFunc
+	retry        retryState // of the oldest queued event
+	replayRetry  retryState // of the replayed dead letter being delivered
+	failingSince time.Time
+	log          *[]Attempt // the delivery log (nil: empty)
+	saved        uint64     // cursor last written
+	pullCursor   uint64     // for pull subscriptions: what the client acknowledged
+
+	// expirySec and expiryNsec are the lease end queued in the expiry
+	// heap for s (see setExpiry); guarded by the Dispatcher's expiryMu.
+	expirySec int64
+
+	mu sync.Mutex
+
+	// topicPos is s's place in its topic's list in Dispatcher.byTopic;
 	// part is s's partition and partPos its place in byPart[part]
-	// (guarded by the Dispatcher's mu); parked marks a subscription of a
-	// partition this node does not hold (guarded by mu below).
-	part, partPos int32
+	// (guarded by the Dispatcher's mu).
+	topicPos, part, partPos int32
+
+	expiryNsec int32
+
+	// Guarded by mu:
+	failures   int32
+	logVersion uint32 // counts changes to the delivery log
+	logSaved   uint32 // the log version last written
+
+	pull bool // immutable
 	// evaluates marks a filter evaluated per event (XPath): the matcher
 	// queues every candidate (all events, or those of the pinned topic)
 	// and the subscription's worker evaluates them, so that no filter
-	// runs under a lock another subscription or a subscribe needs.
+	// runs under a lock another subscription or a subscribe needs
+	// (guarded by the Dispatcher's mu and by mu).
 	evaluates bool
-	mu        sync.Mutex
-	sub       *Subscription
-	filter    Filter
-	endpoint  Endpoint
 
-	queue     []*Event // matched events not yet delivered, in order
-	replay    []*Event // dead letters sent back by an operator; delivered first
-	enqueued  uint64   // every event up to it has been considered
-	live      bool     // the matcher feeds queue; else the worker reads the log
-	scheduled bool     // in the work queue, being worked, or waiting for a timer
-	checked   bool     // the queue's head is known to match the filter
-	timer     Timer
+	// Guarded by mu:
+	live      bool // the matcher feeds queue; else the worker reads the log
+	scheduled bool // in the work queue, being worked, or waiting for a timer
+	checked   bool // the queue's head is known to match the filter
 	removed   bool
-	parked    bool
-	// cancel ends the attempt in flight (partitioned dispatchers only).
-	cancel context.CancelFunc
+	// parked marks a subscription of a partition this node does not
+	// hold.
+	parked bool
 	// dirty and logDirty: s is in the Dispatcher's dirty (logDirty) set
 	// (see markDirty).
 	dirty, logDirty bool
-	// expiryAt is the lease end queued in the expiry heap for s (zero:
-	// none); guarded by the Dispatcher's expiryMu.
-	expiryAt time.Time
+}
 
-	retry        retryState // of the oldest queued event
-	replayRetry  retryState // of the replayed dead letter being delivered
-	failures     int
-	failingSince time.Time
-	log          []Attempt
-	saved        uint64 // cursor last written
-	logVersion   uint64 // counts changes to the delivery log
-	logSaved     uint64 // the log version last written
-	pullCursor   uint64 // for pull subscriptions: what the client acknowledged
+// indexedTopic is the topic s is filed under in Dispatcher.byTopic, ""
+// for none (a pull subscription, or a filter without a topic); the
+// Dispatcher's mu or s.mu must be held.
+func (s *subState) indexedTopic() string {
+	if s.pull {
+		return ""
+	}
+	return FilterTopic(s.filter)
 }
 
 // NewDispatcher returns a dispatcher over the given stores. Call Start.
@@ -320,7 +339,7 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 	d := &Dispatcher{
 		log: st, states: st, dead: st, clock: clock, logger: logger, opts: opts,
 		subs:      map[string]*subState{},
-		byTopic:   map[string][]*subState{},
+		byTopic:   newTopicIndex(),
 		others:    map[*subState]struct{}{},
 		owners:    map[string]int{},
 		inSignal:  make(chan struct{}, 1),
@@ -478,7 +497,7 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 		return
 	}
 	sub, ep = d.compact(sub, ep)
-	s := &subState{id: sub.ID, owner: sub.Owner, sub: sub, filter: f, endpoint: ep, enqueued: sub.Start, saved: sub.Start, pullCursor: sub.Start}
+	s := &subState{id: sub.ID, sub: sub, filter: f, endpoint: ep, enqueued: sub.Start, saved: sub.Start, pullCursor: sub.Start}
 	if _, ok := ep.(PullEndpoint); ok {
 		s.pull = true
 	}
@@ -513,14 +532,11 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 
 // index files s under its topic (or among the others); d.mu must be held.
 func (d *Dispatcher) index(s *subState, sub *Subscription) {
-	s.topic = ""
 	s.evaluates = FilterEvaluates(s.filter)
-	switch {
+	switch topic := s.indexedTopic(); {
 	case s.pull:
-	case FilterTopic(s.filter) != "":
-		s.topic = FilterTopic(s.filter)
-		s.topicPos = len(d.byTopic[s.topic])
-		d.byTopic[s.topic] = append(d.byTopic[s.topic], s)
+	case topic != "":
+		d.byTopic.add(topic, s)
 	default:
 		d.others[s] = struct{}{}
 	}
@@ -540,7 +556,7 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 	sub, ep = d.compact(sub, ep)
 	s.mu.Lock()
 	d.unindex(s)
-	wasEvaluating := s.evaluates && len(s.queue) > 0
+	wasEvaluating := s.evaluates && s.queue.len() > 0
 	s.sub, s.filter, s.endpoint = sub, f, ep
 	s.checked = false // the head is checked again, with the new filter
 	d.index(s, sub)
@@ -558,16 +574,8 @@ func (d *Dispatcher) Replace(sub *Subscription, f Filter, ep Endpoint) {
 
 // unindex removes s from the indexes; d.mu must be held.
 func (d *Dispatcher) unindex(s *subState) {
-	if list := d.byTopic[s.topic]; s.topic != "" && s.topicPos < len(list) && list[s.topicPos] == s {
-		last := len(list) - 1
-		list[s.topicPos] = list[last]
-		list[s.topicPos].topicPos = s.topicPos
-		list[last] = nil
-		if last == 0 {
-			delete(d.byTopic, s.topic)
-		} else {
-			d.byTopic[s.topic] = list[:last]
-		}
+	if topic := s.indexedTopic(); topic != "" {
+		d.byTopic.remove(topic, s)
 	}
 	delete(d.others, s)
 }
@@ -595,8 +603,11 @@ func (d *Dispatcher) Remove(id string) {
 	s := d.subs[id]
 	if s != nil {
 		delete(d.subs, id)
-		if d.owners[s.owner]--; d.owners[s.owner] <= 0 {
-			delete(d.owners, s.owner)
+		s.mu.Lock()
+		owner := s.sub.Owner // the same in every record of s
+		s.mu.Unlock()
+		if d.owners[owner]--; d.owners[owner] <= 0 {
+			delete(d.owners, owner)
 		}
 		d.unindex(s)
 		d.unindexPart(s)

@@ -9,9 +9,30 @@ import (
 // are kept in a min-heap, so that a sweep costs O(the leases that ended),
 // not a scan of every subscription. An entry is stale when its
 // subscription's lease moved (a renewal pushes a new entry) or the
-// subscription went (expiryAt no longer equals the entry's time); stale
+// subscription went (its expiry no longer equals the entry's time); stale
 // entries are dropped when they come due, or all at once when they are the
 // majority, so the heap holds at most twice the leases.
+
+// A subState keeps the lease end queued for it in 12 bytes instead of
+// time.Time's 24: Unix seconds, and nanoseconds plus one, so that zero in
+// both is the zero time. The Dispatcher's expiryMu must be held.
+
+func (s *subState) setExpiry(t time.Time) {
+	if t.IsZero() {
+		s.expirySec, s.expiryNsec = 0, 0
+		return
+	}
+	s.expirySec, s.expiryNsec = t.Unix(), int32(t.Nanosecond())+1
+}
+
+// expiryIs reports whether the lease end queued for s is t (time.Time's
+// Equal).
+func (s *subState) expiryIs(t time.Time) bool {
+	if t.IsZero() {
+		return s.expiryNsec == 0
+	}
+	return s.expirySec == t.Unix() && s.expiryNsec == int32(t.Nanosecond())+1
+}
 
 // An expiryEntry is one lease end in the heap.
 type expiryEntry struct {
@@ -43,11 +64,11 @@ func (d *Dispatcher) Expired(now time.Time) []*Subscription {
 	d.expiryMu.Lock()
 	for len(d.expiries) > 0 && !now.Before(d.expiries[0].at) {
 		e := heap.Pop(&d.expiries).(expiryEntry)
-		if !e.s.expiryAt.Equal(e.at) {
+		if !e.s.expiryIs(e.at) {
 			d.expiryStale-- // the lease moved, or the subscription went
 			continue
 		}
-		e.s.expiryAt = time.Time{}
+		e.s.setExpiry(time.Time{})
 		due = append(due, e)
 	}
 	d.expiryMu.Unlock()
@@ -90,31 +111,31 @@ func (d *Dispatcher) RecheckExpiry(id string) {
 func (d *Dispatcher) noteExpiry(s *subState, t time.Time) {
 	d.expiryMu.Lock()
 	defer d.expiryMu.Unlock()
-	if s.expiryAt.Equal(t) {
+	if s.expiryIs(t) {
 		return
 	}
 	d.dropExpiry(s)
 	if t.IsZero() {
 		return
 	}
-	s.expiryAt = t
+	s.setExpiry(t)
 	heap.Push(&d.expiries, expiryEntry{at: t, s: s})
 }
 
 // dropExpiry makes s's entry in the heap stale, and drops every stale
 // entry once they are the majority; d.expiryMu must be held.
 func (d *Dispatcher) dropExpiry(s *subState) {
-	if s.expiryAt.IsZero() {
+	if s.expiryNsec == 0 {
 		return
 	}
-	s.expiryAt = time.Time{}
+	s.setExpiry(time.Time{})
 	d.expiryStale++
 	if n := len(d.expiries); n < 1024 || 2*d.expiryStale < n {
 		return
 	}
 	keep := d.expiries[:0]
 	for _, e := range d.expiries {
-		if e.s.expiryAt.Equal(e.at) {
+		if e.s.expiryIs(e.at) {
 			keep = append(keep, e)
 		}
 	}

@@ -90,7 +90,7 @@ func (d *Dispatcher) matchLoop() {
 func (d *Dispatcher) match(ev *Event) {
 	d.matching.Store(ev.Seq)
 	d.mu.RLock()
-	targets := append([]*subState(nil), d.byTopic[ev.Topic]...)
+	targets := d.byTopic.appendTo(nil, ev.Topic)
 	for s := range d.others {
 		// A filter that is evaluated per event is evaluated by the
 		// subscription's worker, not here: one costly filter must not
@@ -109,19 +109,19 @@ func (d *Dispatcher) match(ev *Event) {
 			s.mu.Unlock()
 			continue
 		}
-		if len(s.queue) >= d.opts.QueueLimit {
+		if s.queue.len() >= d.opts.QueueLimit {
 			// Too far behind: stop holding events in memory; the worker
 			// reads the log from s.enqueued once the queue drains.
 			s.live = false
 			s.mu.Unlock()
 			continue
 		}
-		if len(s.queue) == 0 {
+		if s.queue.len() == 0 {
 			// From now on s has work pending: the next flush writes its
 			// position before the matched-through position passes it.
 			d.markDirty(s)
 		}
-		s.queue = append(s.queue, ev)
+		s.queue = s.queue.push(ev)
 		s.enqueued = ev.Seq
 		kick := !s.scheduled
 		s.scheduled = true
@@ -169,7 +169,7 @@ func (d *Dispatcher) process(s *subState) {
 		s.mu.Unlock()
 		return
 	}
-	if len(s.replay) == 0 && len(s.queue) == 0 && !s.live {
+	if len(s.replay) == 0 && s.queue.len() == 0 && !s.live {
 		s.mu.Unlock()
 		if err := d.scan(s); err != nil {
 			if d.ctx.Err() != nil {
@@ -181,7 +181,7 @@ func (d *Dispatcher) process(s *subState) {
 		}
 		s.mu.Lock()
 	}
-	if s.removed || s.parked || (len(s.replay) == 0 && len(s.queue) == 0) {
+	if s.removed || s.parked || (len(s.replay) == 0 && s.queue.len() == 0) {
 		s.scheduled = s.requeue(d)
 		s.mu.Unlock()
 		return
@@ -242,12 +242,12 @@ func (d *Dispatcher) filterHead(s *subState) bool {
 		switch {
 		case len(s.replay) > 0 || s.checked:
 			return true
-		case len(s.queue) == 0 || n == filterBatch:
+		case s.queue.len() == 0 || n == filterBatch:
 			s.scheduled = s.requeue(d)
 			s.mu.Unlock()
 			return false
 		}
-		ev, f := s.queue[0], s.filter
+		ev, f := s.queue.head(), s.filter
 		s.mu.Unlock()
 		ok, err := f.Match(ev)
 		s.mu.Lock()
@@ -256,7 +256,7 @@ func (d *Dispatcher) filterHead(s *subState) bool {
 			s.mu.Unlock()
 			return false
 		}
-		if len(s.queue) == 0 || s.queue[0] != ev || s.filter != f {
+		if s.queue.len() == 0 || s.queue.head() != ev || s.filter != f {
 			continue // changed while the filter ran: look again
 		}
 		switch {
@@ -280,7 +280,7 @@ func (d *Dispatcher) filterHead(s *subState) bool {
 // requeue reports whether s still has work (and pushes it back to the work
 // queue if so); s.mu must be held.
 func (s *subState) requeue(d *Dispatcher) bool {
-	if s.removed || s.parked || s.pull || (len(s.replay) == 0 && len(s.queue) == 0 && s.live) {
+	if s.removed || s.parked || s.pull || (len(s.replay) == 0 && s.queue.len() == 0 && s.live) {
 		return false
 	}
 	d.queue.push(s)
@@ -362,14 +362,14 @@ func (s *subState) head() *Event {
 	if len(s.replay) > 0 {
 		return s.replay[0]
 	}
-	return s.queue[0]
+	return s.queue.head()
 }
 
 // scan reads the log after s.enqueued into s.queue (the worker holding s's
 // turn is the only caller), and switches s to live when it caught up.
 func (d *Dispatcher) scan(s *subState) error {
 	s.mu.Lock()
-	after, topic, filter, evaluates := s.enqueued, s.topic, s.filter, s.evaluates
+	after, topic, filter, evaluates := s.enqueued, s.indexedTopic(), s.filter, s.evaluates
 	s.mu.Unlock()
 	evs, through, err := d.log.ReadEvents(d.ctx, after, d.opts.ScanBatch, topic)
 	if err != nil {
@@ -384,9 +384,9 @@ func (d *Dispatcher) scan(s *subState) error {
 		// Candidates of a filter evaluated per event are checked when
 		// they reach the head (filterHead), by this worker, unlocked.
 		if evaluates {
-			s.queue = append(s.queue, ev)
+			s.queue = s.queue.push(ev)
 		} else if ok, _ := filter.Match(ev); ok {
-			s.queue = append(s.queue, ev)
+			s.queue = s.queue.push(ev)
 		}
 	}
 	if through > s.enqueued {

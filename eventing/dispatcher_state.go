@@ -3,6 +3,7 @@ package eventing
 import (
 	"context"
 	"log/slog"
+	"math"
 )
 
 // State persistence: cursors and retry state written behind delivery, and
@@ -43,9 +44,13 @@ func (s *subState) restore(st *DeliveryState, through uint64) (own bool) {
 	if st.ReplaySeq != 0 && len(s.replay) > 0 && s.replay[0].Seq == st.ReplaySeq {
 		s.replayRetry = retryState{attempts: st.ReplayAttempts, next: st.ReplayNext}
 	}
-	s.failures = st.Failures
+	s.failures = int32(min(st.Failures, math.MaxInt32))
 	s.failingSince = st.FailingSince
-	s.log = append([]Attempt(nil), st.Log...)
+	s.log = nil
+	if len(st.Log) > 0 {
+		log := append([]Attempt(nil), st.Log...)
+		s.log = &log
+	}
 	return st.pending()
 }
 
@@ -53,7 +58,7 @@ func (s *subState) restore(st *DeliveryState, through uint64) (own bool) {
 // matched-through one: it is a pull subscription, reads the log, or has
 // matched events not yet delivered; s.mu must be held.
 func (s *subState) pending() bool {
-	return s.pull || !s.live || len(s.queue) > 0
+	return s.pull || !s.live || s.queue.len() > 0
 }
 
 // lowWater returns the lowest stored delivery position: the stored
@@ -102,8 +107,8 @@ func (s *subState) cursor(matched uint64) uint64 {
 	if s.pull {
 		return s.pullCursor
 	}
-	if len(s.queue) > 0 {
-		return s.queue[0].Seq - 1
+	if s.queue.len() > 0 {
+		return s.queue.head().Seq - 1
 	}
 	if s.live && matched > s.enqueued {
 		return matched
@@ -141,8 +146,8 @@ func (d *Dispatcher) markLog(s *subState) {
 func (s *subState) state(matched uint64) *DeliveryState {
 	st := &DeliveryState{
 		Cursor: s.cursor(matched), Pending: s.pending(), Attempts: s.retry.attempts, NextAttempt: s.retry.next,
-		Failures: s.failures, FailingSince: s.failingSince,
-		Log: append([]Attempt{}, s.log...),
+		Failures: int(s.failures), FailingSince: s.failingSince,
+		Log: append([]Attempt{}, s.attempts()...),
 	}
 	if len(s.replay) > 0 && s.replayRetry.attempts > 0 {
 		st.ReplaySeq, st.ReplayAttempts, st.ReplayNext = s.replay[0].Seq, s.replayRetry.attempts, s.replayRetry.next
@@ -199,9 +204,10 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 		return nil
 	}
 	type written struct {
-		cursor, log uint64
-		pending     bool
-		withLog     bool
+		cursor  uint64
+		log     uint32
+		pending bool
+		withLog bool
 	}
 	states := make(map[string]*DeliveryState, len(dirty)+len(logs))
 	saved := make(map[*subState]written, len(dirty)+len(logs))

@@ -72,9 +72,13 @@ const DefaultFilterBudget = 100_000
 // the XPath library panicked on the expression; the event does not match.
 var ErrFilterPanic = errors.New("eventing: the XPath filter failed to evaluate")
 
-type topicFilter string
+// A topicFilter matches the events of one topic. It points at its spec's
+// Expression (which the subscription's record keeps) rather than holding
+// the string: a type of one pointer is stored in a Filter as it is, where
+// a string is boxed in 16 bytes of its own, one per subscription.
+type topicFilter struct{ topic *string }
 
-func (t topicFilter) Match(e *Event) (bool, error) { return e.Topic == string(t), nil }
+func (t topicFilter) Match(e *Event) (bool, error) { return e.Topic == *t.topic, nil }
 
 type matchAll struct{}
 
@@ -200,7 +204,7 @@ func CompileFilter(spec *FilterSpec) (Filter, error) {
 	}
 	switch spec.Dialect {
 	case DialectTopic:
-		return topicFilter(spec.Expression), nil
+		return topicFilter{&spec.Expression}, nil
 	case DialectXPath10:
 		if p := unboundPrefix(spec.Expression, spec.Namespaces); p != "" {
 			return nil, invalidFilter(fmt.Sprintf("the XPath expression %s does not compile: the prefix %q is not bound to a namespace (declare it on wse:Filter)", shortExpr(spec.Expression), p))

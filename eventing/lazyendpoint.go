@@ -27,14 +27,20 @@ const endpointCacheSize = 16384
 // back to parse it. Subscriptions made while Herald runs get one too, with
 // the endpoint their Subscribe parsed already in place.
 type lazyEndpoint struct {
-	load      func(id, processor string) Endpoint
-	id        string
-	processor string
-	cache     *endpointCache
+	src *lazySource
+	id  string
 
 	mu   sync.Mutex
-	ep   Endpoint
 	used bool // since the cache last looked (second chance)
+	ep   Endpoint
+}
+
+// A lazySource is what the lazy endpoints of one processor share (one
+// pointer each instead of three fields: a million of them stay in memory).
+type lazySource struct {
+	load      func(id, processor string) Endpoint
+	processor string
+	cache     *endpointCache
 }
 
 func (l *lazyEndpoint) get() Endpoint {
@@ -42,7 +48,7 @@ func (l *lazyEndpoint) get() Endpoint {
 	ep := l.ep
 	fresh := ep == nil
 	if fresh {
-		ep = l.load(l.id, l.processor)
+		ep = l.src.load(l.id, l.src.processor)
 		if _, broken := ep.(brokenEndpoint); !broken {
 			l.ep = ep
 		} else {
@@ -54,7 +60,7 @@ func (l *lazyEndpoint) get() Endpoint {
 	l.used = true
 	l.mu.Unlock()
 	if fresh {
-		l.cache.add(l)
+		l.src.cache.add(l)
 	}
 	return ep
 }
@@ -88,9 +94,26 @@ type endpointCache struct {
 	mu      sync.Mutex
 	entries []*lazyEndpoint
 	hand    int
+	sources map[string]*lazySource // by processor
 }
 
 func newEndpointCache(size int) *endpointCache { return &endpointCache{size: size} }
+
+// endpoint returns a lazy endpoint, unparsed, of subscription id of
+// processor, which load parses.
+func (c *endpointCache) endpoint(load func(id, processor string) Endpoint, id, processor string) *lazyEndpoint {
+	c.mu.Lock()
+	src := c.sources[processor]
+	if src == nil {
+		if c.sources == nil {
+			c.sources = map[string]*lazySource{}
+		}
+		src = &lazySource{load: load, processor: processor, cache: c}
+		c.sources[processor] = src
+	}
+	c.mu.Unlock()
+	return &lazyEndpoint{src: src, id: id}
+}
 
 // add records l as parsed, dropping others to stay within the size.
 func (c *endpointCache) add(l *lazyEndpoint) {
@@ -134,7 +157,7 @@ func (s *Service) storedEndpoint(ctx context.Context, sub *Subscription, pullPro
 	}
 	// The record's Message is read back when the endpoint is parsed.
 	trimRecord(sub)
-	return &lazyEndpoint{load: s.reload, id: sub.ID, processor: sub.Processor, cache: cache}
+	return cache.endpoint(s.reload, sub.ID, sub.Processor)
 }
 
 // reload is the lazy endpoints' load: the stored record, parsed again.
@@ -175,7 +198,7 @@ func (d *Dispatcher) lazy(sub *Subscription, ep Endpoint, keep bool) (*Subscript
 	}
 	cp := *sub
 	trimRecord(&cp)
-	l := &lazyEndpoint{load: d.hooks.reload, id: sub.ID, processor: sub.Processor, cache: d.endpoints}
+	l := d.endpoints.endpoint(d.hooks.reload, sub.ID, sub.Processor)
 	if keep {
 		l.ep, l.used = ep, true
 		d.endpoints.add(l)

@@ -21,7 +21,7 @@ func TestEndpointCache_BoundsTheParsedEndpoints(t *testing.T) {
 	}
 	eps := make([]*lazyEndpoint, 5)
 	for i := range eps {
-		eps[i] = &lazyEndpoint{load: load, id: string(rune('a' + i)), cache: cache}
+		eps[i] = cache.endpoint(load, string(rune('a'+i)), "soap")
 		if k := eps[i].Key(); k != eps[i].id {
 			t.Fatalf("key %q; want %q", k, eps[i].id)
 		}

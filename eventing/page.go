@@ -112,11 +112,11 @@ func (d *Dispatcher) Page(q SubscriptionQuery, now time.Time) (*SubscriptionPage
 	total := len(d.subs)
 	var all []*subState
 	if topic != "" {
-		for t, set := range d.byTopic {
+		d.byTopic.each(func(t string, set []*subState) {
 			if topic.Match(t) {
 				all = append(all, set...)
 			}
-		}
+		})
 		for _, s := range d.subs {
 			if s.pull { // immutable
 				all = append(all, s)
@@ -142,8 +142,8 @@ func (d *Dispatcher) Page(q SubscriptionQuery, now time.Time) (*SubscriptionPage
 			continue
 		}
 		row := SubscriptionRow{
-			Subscription: sub, Cursor: s.cursor(matched), Queued: len(s.queue), Replaying: len(s.replay),
-			Failures: s.failures, NextAttempt: s.retry.next,
+			Subscription: sub, Cursor: s.cursor(matched), Queued: s.queue.len(), Replaying: len(s.replay),
+			Failures: int(s.failures), NextAttempt: s.retry.next,
 		}
 		if len(s.replay) > 0 {
 			row.NextAttempt = s.replayRetry.next
@@ -153,7 +153,7 @@ func (d *Dispatcher) Page(q SubscriptionQuery, now time.Time) (*SubscriptionPage
 			row.State = SubscriptionExpired
 		case s.failures > 0:
 			row.State = SubscriptionFailing
-		case !s.pull && (len(s.queue) > 0 || len(s.replay) > 0 || !s.live):
+		case !s.pull && (s.queue.len() > 0 || len(s.replay) > 0 || !s.live):
 			row.State = SubscriptionBehind
 		default:
 			row.State = SubscriptionOK

@@ -24,7 +24,7 @@ import "unicode/utf8"
 func FilterTopic(f Filter) string {
 	switch f := f.(type) {
 	case topicFilter:
-		return string(f)
+		return *f.topic
 	case *xpathFilter:
 		return f.topic
 	}

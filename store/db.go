@@ -60,13 +60,17 @@ type DB struct {
 	gather   time.Duration
 	onCommit func(int, time.Duration)
 
-	head     atomic.Uint64
-	index    *indexer
-	appends  chan *appendReq
-	stop     chan struct{}
-	done     chan struct{}
-	closeMu  sync.RWMutex
-	closed   bool
+	head    atomic.Uint64
+	index   *indexer
+	appends chan *appendReq
+	stop    chan struct{}
+	done    chan struct{}
+	closeMu sync.RWMutex
+	closed  bool
+	// keysMu is held through every write transaction: keys changes with
+	// them (see keyindex.go).
+	keysMu   sync.Mutex
+	keys     *keyIndex
 	watchMu  sync.RWMutex
 	watchers []func([]*eventing.Event)
 }
@@ -124,7 +128,7 @@ func Open(dir string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db := &DB{bolt: b, logger: o.Logger, maxBatch: o.MaxBatch, gather: o.GatherWindow, onCommit: o.OnCommit,
-		appends: make(chan *appendReq, o.MaxBatch), stop: make(chan struct{}), done: make(chan struct{})}
+		appends: make(chan *appendReq, o.MaxBatch), stop: make(chan struct{}), done: make(chan struct{}), keys: newKeyIndex()}
 	db.index = newIndexer(db, o.IndexInterval)
 	if err := db.init(); err != nil {
 		b.Close()
@@ -160,6 +164,9 @@ func (db *DB) init() error {
 			return fmt.Errorf("%w %q (this Herald reads %q)", ErrSchemaVersion, v, SchemaVersion)
 		}
 		db.head.Store(lastSeq(tx))
+		if err := db.keys.load(tx); err != nil {
+			return fmt.Errorf("store: index the subscriptions' keys: %w", err)
+		}
 		return reindex(tx)
 	})
 }
@@ -200,7 +207,21 @@ func (db *DB) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.bolt.Update(fn)
+	return db.boltUpdate(fn)
+}
+
+// boltUpdate runs fn in a write transaction, and keeps the key index's
+// changes only if it commits.
+func (db *DB) boltUpdate(fn func(tx *bolt.Tx) error) (err error) {
+	db.keysMu.Lock()
+	committed := false
+	defer func() {
+		db.keys.settle(committed)
+		db.keysMu.Unlock()
+	}()
+	err = db.bolt.Update(fn)
+	committed = err == nil
+	return err
 }
 
 // --- subscriptions ---
@@ -217,8 +238,8 @@ func getSub(tx *bolt.Tx, id string) (*eventing.Subscription, error) {
 	return s, nil
 }
 
-func putSub(tx *bolt.Tx, s *eventing.Subscription) error {
-	return putSubRecord(tx, s, encodeSub(s))
+func (db *DB) putSub(tx *bolt.Tx, s *eventing.Subscription) error {
+	return db.putSubRecord(tx, s, encodeSub(s))
 }
 
 // putSubRecord stores s, whose encoded record is v, with its indexes.
@@ -226,7 +247,7 @@ func putSub(tx *bolt.Tx, s *eventing.Subscription) error {
 // keyed by subscription id when it splits them.
 const subscriptionFill = 0.95
 
-func putSubRecord(tx *bolt.Tx, s *eventing.Subscription, v []byte) error {
+func (db *DB) putSubRecord(tx *bolt.Tx, s *eventing.Subscription, v []byte) error {
 	subs := tx.Bucket(bucketSubscriptions)
 	// Subscription ids are time-ordered (UUIDv7): new ones go last, so
 	// full pages instead of bbolt's half-full splits keep the bucket at
@@ -237,7 +258,7 @@ func putSubRecord(tx *bolt.Tx, s *eventing.Subscription, v []byte) error {
 		return err
 	}
 	if s.Key != "" {
-		return tx.Bucket(bucketSubscriptionsByKey).Put([]byte(s.Key), []byte(s.ID))
+		return db.keys.put(tx, s.Key, s.ID)
 	}
 	return nil
 }
@@ -252,21 +273,19 @@ func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) 
 	err := db.write(ctx, func(tx *bolt.Tx) error {
 		existing = nil
 		if s.Key != "" {
-			if id := tx.Bucket(bucketSubscriptionsByKey).Get([]byte(s.Key)); id != nil {
-				e, err := getSub(tx, string(id))
-				if err == nil {
-					existing = e
-					return nil
-				}
-				if !errors.Is(err, eventing.ErrNotFound) {
-					return err
-				}
+			e, err := db.keys.lookup(tx, s.Key)
+			if err != nil {
+				return err
+			}
+			if e != nil {
+				existing = e
+				return nil
 			}
 		}
 		if tx.Bucket(bucketSubscriptions).Get([]byte(s.ID)) != nil {
 			return fmt.Errorf("store: subscription %s exists", s.ID)
 		}
-		if err := putSubRecord(tx, s, rec); err != nil {
+		if err := db.putSubRecord(tx, s, rec); err != nil {
 			return err
 		}
 		states := tx.Bucket(bucketDeliveryState)
@@ -289,7 +308,7 @@ func (db *DB) CreateSubscriptions(ctx context.Context, subs []*eventing.Subscrip
 			if b.Get([]byte(s.ID)) != nil {
 				return fmt.Errorf("store: subscription %s exists", s.ID)
 			}
-			if err := putSub(tx, s); err != nil {
+			if err := db.putSub(tx, s); err != nil {
 				return err
 			}
 		}
@@ -306,7 +325,7 @@ func (db *DB) CreateSubscriptions(ctx context.Context, subs []*eventing.Subscrip
 // flush may raise past Start before the dispatcher knows the subscription,
 // does not cover events it has not been given (eventing.StateStore).
 func pendingAtStart(s *eventing.Subscription) []byte {
-	v, _ := json.Marshal(&eventing.DeliveryState{Cursor: s.Start, Pending: true})
+	v, _ := encodeState(&eventing.DeliveryState{Cursor: s.Start, Pending: true})
 	return v
 }
 
@@ -333,7 +352,7 @@ func (db *DB) UpdateSubscription(ctx context.Context, id string, fn func(*eventi
 			return err
 		}
 		s.ID = id
-		return putSub(tx, s)
+		return db.putSub(tx, s)
 	})
 	if err != nil {
 		return nil, err
@@ -353,12 +372,7 @@ func (db *DB) DeleteSubscription(ctx context.Context, id string) (*eventing.Subs
 			return err
 		}
 		if s.Key != "" {
-			keys := tx.Bucket(bucketSubscriptionsByKey)
-			if string(keys.Get([]byte(s.Key))) == id {
-				if err := keys.Delete([]byte(s.Key)); err != nil {
-					return err
-				}
-			}
+			db.keys.remove(s.Key, id)
 		}
 		if err := tx.Bucket(bucketDeliveryState).Delete([]byte(id)); err != nil {
 			return err
@@ -420,7 +434,7 @@ func (db *DB) DeliveryStates(ctx context.Context) (uint64, map[string]*eventing.
 		through = matchedThrough(tx)
 		return tx.Bucket(bucketDeliveryState).ForEach(func(k, v []byte) error {
 			var st eventing.DeliveryState
-			if err := json.Unmarshal(v, &st); err != nil {
+			if err := decodeState(v, &st); err != nil {
 				return fmt.Errorf("store: delivery state %s: %w", k, err)
 			}
 			out[string(k)] = &st
@@ -453,13 +467,13 @@ func (db *DB) SaveDeliveryStates(ctx context.Context, through uint64, states map
 			}
 			if st.Log == nil {
 				var old eventing.DeliveryState
-				if v := b.Get([]byte(id)); v != nil && json.Unmarshal(v, &old) == nil {
+				if v := b.Get([]byte(id)); v != nil && decodeState(v, &old) == nil {
 					cp := *st
 					cp.Log = old.Log
 					st = &cp
 				}
 			}
-			v, err := json.Marshal(st)
+			v, err := encodeState(st)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,7 @@
-// Package store persists Herald in one bbolt file: subscriptions (by id,
-// by topic and by identity key), settings, the event log with its topic
-// index, per-subscription delivery state and dead letters. It implements
-// eventing.Store.
+// Package store persists Herald in one bbolt file: subscriptions (by id;
+// their identity keys are indexed in memory, see keyindex.go), settings,
+// the event log with its topic index, per-subscription delivery state and
+// dead letters. It implements eventing.Store.
 //
 // # Layout
 //

@@ -162,7 +162,7 @@ func (db *DB) commit(batch []*appendReq) int {
 	var failed []*appendReq
 	var err error
 	for {
-		err = db.bolt.Update(func(tx *bolt.Tx) error {
+		err = db.boltUpdate(func(tx *bolt.Tx) error {
 			events := tx.Bucket(bucketEvents)
 			// Sequence numbers only grow: full pages instead of half-full
 			// splits mean fewer pages to write per commit.

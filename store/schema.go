@@ -2,12 +2,16 @@ package store
 
 // SchemaVersion is the on-disk layout version written to the meta bucket.
 // Version 2 writes subscription records as subRecordV2, which version 1
-// cannot read; Open upgrades a version 1 file (whose records it reads) by
-// writing the new version.
-const SchemaVersion = "2"
+// cannot read; version 3 has no subscriptions_by_key bucket (the index of
+// identity keys is built in memory from the records, see keyindex.go), so
+// a version 2 Herald would find no subscription by its key, and it stores
+// most delivery states in a short form (statecodec.go). Open upgrades
+// a file of an earlier version (whose records it reads) by dropping what
+// the new version does not keep and writing the new version.
+const SchemaVersion = "3"
 
 // upgradable lists the earlier versions Open upgrades to SchemaVersion.
-var upgradable = []string{"1"}
+var upgradable = []string{"1", "2"}
 
 // FileName is the name of the database file inside the data directory.
 const FileName = "herald.db"
@@ -20,8 +24,6 @@ var (
 	// bucketSubscriptions maps a subscription id to its record (the
 	// binary form of subcodec.go; JSON in files written before it).
 	bucketSubscriptions = []byte("subscriptions")
-	// bucketSubscriptionsByKey maps a management identity key to the id.
-	bucketSubscriptionsByKey = []byte("subscriptions_by_key")
 	// bucketSettings maps a setting name to its value.
 	bucketSettings = []byte("settings")
 	// bucketEvents maps a big-endian sequence number to an encoded event.
@@ -29,7 +31,8 @@ var (
 	// bucketEventsByTopic maps topic 0x00 big-endian sequence to nothing;
 	// written behind the log by the indexer (see log.go).
 	bucketEventsByTopic = []byte("events_by_topic")
-	// bucketDeliveryState maps a subscription id to its JSON delivery state.
+	// bucketDeliveryState maps a subscription id to its delivery state
+	// (JSON, or from version 3 the short form of statecodec.go).
 	bucketDeliveryState = []byte("delivery_state")
 	// bucketDeadLetters maps id 0x00 big-endian sequence to a JSON dead letter.
 	bucketDeadLetters = []byte("dead_letters")
@@ -40,7 +43,7 @@ var (
 
 // allBuckets lists the buckets Open creates.
 var allBuckets = [][]byte{
-	bucketMeta, bucketSubscriptions, bucketSubscriptionsByKey,
+	bucketMeta, bucketSubscriptions,
 	bucketSettings, bucketEvents, bucketEventsByTopic, bucketDeliveryState, bucketDeadLetters, bucketKeys,
 }
 
@@ -48,7 +51,10 @@ var allBuckets = [][]byte{
 //   - subscriptions_by_topic mapped topic 0x00 id to nothing. Nothing read
 //     it but tests, while every subscribe wrote a random page of it (a
 //     third of a subscription's share of the file and of its commit).
-var droppedBuckets = [][]byte{[]byte("subscriptions_by_topic")}
+//   - subscriptions_by_key (up to version 2) mapped an identity key to the
+//     id; the keys are hashes, so every subscribe wrote a random page of it
+//     (see keyindex.go, which replaces it).
+var droppedBuckets = [][]byte{[]byte("subscriptions_by_topic"), []byte("subscriptions_by_key")}
 
 // Keys in bucketMeta.
 var (

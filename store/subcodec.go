@@ -99,6 +99,56 @@ var packer, unpacker = func() (*strings.Replacer, *strings.Replacer) {
 	return strings.NewReplacer(p...), strings.NewReplacer(u...)
 }()
 
+// appendPacked appends packer.Replace(v) to b without the string Replace
+// allocates (two per record: a subscribe's share of garbage): at each
+// place the first of packWords that begins there is replaced, in the
+// order of the list, as a strings.Replacer of several strings does.
+func appendPacked(b []byte, v string) []byte {
+	for i := 0; i < len(v); {
+		if w := packWordAt(v[i:]); w >= 0 {
+			b = append(b, packCodes[w])
+			i += len(packWords[w])
+			continue
+		}
+		b = append(b, v[i])
+		i++
+	}
+	return b
+}
+
+// packedLen is len(packer.Replace(v)).
+func packedLen(v string) int {
+	n := 0
+	for i := 0; i < len(v); n++ {
+		if w := packWordAt(v[i:]); w >= 0 {
+			i += len(packWords[w])
+		} else {
+			i++
+		}
+	}
+	return n
+}
+
+// packWordAt returns the index of the first of packWords that begins v,
+// -1 if none does.
+func packWordAt(v string) int {
+	for _, w := range packByFirst[v[0]] {
+		if word := packWords[w]; len(v) >= len(word) && v[:len(word)] == word {
+			return int(w)
+		}
+	}
+	return -1
+}
+
+// packByFirst lists, for each byte, the indexes of the packWords that
+// begin with it, in their order (most bytes begin none). Read-only.
+var packByFirst = func() (t [256][]uint8) {
+	for w, word := range packWords {
+		t[word[0]] = append(t[word[0]], uint8(w))
+	}
+	return t
+}()
+
 // packable reports whether v has none of the bytes packCodes uses.
 func packable(v string) bool {
 	for i := range len(v) {
@@ -148,11 +198,17 @@ func encodeSub(s *eventing.Subscription) []byte {
 	raw := func(v string) { field(strRaw, v) }
 	// packed stores XML and URIs with packWords replaced.
 	packed := func(v string) {
-		if p := packer.Replace(v); len(p) < len(v) && packable(v) {
-			field(strPacked, p)
+		if !packable(v) {
+			raw(v)
 			return
 		}
-		raw(v)
+		n := packedLen(v)
+		if n >= len(v) {
+			raw(v)
+			return
+		}
+		b = binary.AppendUvarint(b, uint64(n)<<2|strPacked)
+		b = appendPacked(b, v)
 	}
 	tm := func(t time.Time) {
 		// Seconds and nanoseconds apart: Unix nanoseconds overflow after

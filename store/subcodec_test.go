@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"maps"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,8 +199,8 @@ func TestSubscriptionCodec_UnpackableStrings(t *testing.T) {
 	}
 }
 
-// A file of schema version 1 opens as version 2, and its subRecordV1
-// records are read beside the new ones.
+// A file of schema version 1 opens as the current version, and its
+// subRecordV1 records are read beside the new ones, keys included.
 func TestOpen_UpgradesSchemaVersion1(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, FileName)
@@ -220,8 +222,14 @@ func TestOpen_UpgradesSchemaVersion1(t *testing.T) {
 		t.Fatalf("open of a version 1 file: %v", err)
 	}
 	defer db.Close()
-	if _, err := db.CreateSubscription(t.Context(), seedSubscription()); err != nil {
-		t.Fatal(err)
+	// The old record's key is indexed: the same key finds it.
+	if ex, err := db.CreateSubscription(t.Context(), seedSubscription()); err != nil || ex == nil || ex.ID != old.ID {
+		t.Fatalf("create with the old record's key returned %v, %v; want the existing %s", ex, err, old.ID)
+	}
+	fresh := seedSubscription()
+	fresh.Key = "another"
+	if ex, err := db.CreateSubscription(t.Context(), fresh); err != nil || ex != nil {
+		t.Fatalf("create: %v, %v", ex, err)
 	}
 	var ids []string
 	if err := db.Subscriptions(t.Context(), func(s *eventing.Subscription) error {
@@ -235,7 +243,52 @@ func TestOpen_UpgradesSchemaVersion1(t *testing.T) {
 	}
 	var v string
 	db.bolt.View(func(tx *bolt.Tx) error { v = string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); return nil })
-	if v != "2" {
-		t.Fatalf("schema version after open %q; want 2", v)
+	if v != SchemaVersion {
+		t.Fatalf("schema version after open %q; want %s", v, SchemaVersion)
 	}
+}
+
+// appendPacked writes what packer.Replace returns, on strings made of
+// packWords, their pieces and other text.
+func TestAppendPacked_AsReplacer(t *testing.T) {
+	pieces := append(append([]string{}, packWords...), "x", "<", "http", "http:/", "</wse:", " ", "\n  ", "/subscription", "é")
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		var sb strings.Builder
+		for range rng.IntN(12) {
+			p := pieces[rng.IntN(len(pieces))]
+			if rng.IntN(4) == 0 {
+				p = p[:rng.IntN(len(p)+1)]
+			}
+			sb.WriteString(p)
+		}
+		v := sb.String()
+		want := packer.Replace(v)
+		if got := string(appendPacked([]byte("pre"), v)); got != "pre"+want {
+			t.Fatalf("appendPacked(%q) = %q; want %q", v, got[3:], want)
+		}
+		if n := packedLen(v); n != len(want) {
+			t.Fatalf("packedLen(%q) = %d; want %d", v, n, len(want))
+		}
+	}
+}
+
+// BenchmarkPack packs the seed subscription's Message: appendPacked
+// against the strings.Replacer it replaced.
+func BenchmarkPack(b *testing.B) {
+	v := seedSubscription().Message
+	b.Run("appendPacked", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 512)
+		for b.Loop() {
+			buf = appendPacked(buf[:0], v)
+		}
+	})
+	b.Run("Replacer", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 512)
+		for b.Loop() {
+			buf = append(buf[:0], packer.Replace(v)...)
+		}
+	})
 }

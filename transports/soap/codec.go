@@ -27,11 +27,22 @@ func fixedShape(op wsdl.Operation) bool {
 // decode reads the payload into a new value of the operation's generated
 // request type (a pointer). Children without a namespace are read as the
 // payload's (Axis2 clients send them so). The tree is handed to
-// encoding/xml as tokens (elementTokens), not written out and parsed again.
+// encoding/xml as tokens (elementTokens), not written out and parsed again;
+// the payloads of fastDecoders are read straight from the tree.
 func decode(payload *etree.Element, op wsdl.Operation) (any, error) {
 	if payload == nil {
 		return nil, eventing.InvalidMessage(fmt.Sprintf("the Body is empty; %s takes {%s}%s", op.Name, op.Input.Space, op.Input.Local))
 	}
+	if fast := fastDecoders[op.Request]; fast != nil {
+		if v, ok := fast(payload); ok {
+			return v, nil
+		}
+	}
+	return decodeTokens(payload, op)
+}
+
+// decodeTokens is decode through encoding/xml.
+func decodeTokens(payload *etree.Element, op wsdl.Operation) (any, error) {
 	v := reflect.New(op.Request)
 	d := xml.NewTokenDecoder(&elementTokens{stack: []*tokenFrame{{el: payload, start: true}}, root: payload})
 	if err := d.Decode(v.Interface()); err != nil {
@@ -102,6 +113,14 @@ func encode(v any, op wsdl.Operation, prefix string) (*etree.Element, error) {
 	if t := reflect.TypeOf(v); t.Kind() != reflect.Pointer || t.Elem() != op.Response {
 		return nil, fmt.Errorf("soap: %s answers %v, but the WSDL's response type is %v", op.Name, t, op.Response)
 	}
+	if r, ok := v.(*wsdl.SubscribeResponse); ok && prefix == "ns" && op.Output.Space == eventing.ManagementNS && printable(r.Return_) {
+		return subscribeResponse(r), nil
+	}
+	return encodeMarshalled(v, prefix)
+}
+
+// encodeMarshalled is encode through xml.Marshal.
+func encodeMarshalled(v any, prefix string) (*etree.Element, error) {
 	b, err := marshal(v)
 	if err != nil {
 		return nil, err
@@ -125,6 +144,36 @@ func encode(v any, op wsdl.Operation, prefix string) (*etree.Element, error) {
 	walk(root)
 	root.CreateAttr("xmlns:"+prefix, ns)
 	return root, nil
+}
+
+// subscribeResponse is encode's element for a Cloud42 subscribe's answer
+// (every subscribe has one), built as the tree that encode reads back from
+// xml.Marshal's output and renames: <ns:subscribeResponse xmlns:ns="…">
+// <ns:return>id</ns:return>, without marshalling and reading it.
+func subscribeResponse(r *wsdl.SubscribeResponse) *etree.Element {
+	root := etree.NewElement("subscribeResponse")
+	root.Space = "ns"
+	ret := etree.NewElement("return")
+	ret.Space = "ns"
+	root.AddChild(ret)
+	if r.Return_ != "" {
+		c := etree.NewText("")
+		c.SetData(r.Return_)
+		ret.AddChild(c)
+	}
+	root.CreateAttr("xmlns:ns", eventing.ManagementNS)
+	return root
+}
+
+// printable reports whether v is printable ASCII, which xml.Marshal writes
+// so that reading it back gives v (it replaces what XML cannot carry).
+func printable(v string) bool {
+	for i := range len(v) {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // An encoder is a reusable xml.Encoder and its output: xml.Marshal

@@ -3,6 +3,7 @@ package soap
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/beevik/etree"
@@ -177,13 +178,27 @@ func New(v Version, wsa addressing.Version) *Envelope {
 // Bytes serializes the envelope with an XML declaration. An empty Header is
 // left out.
 func (e *Envelope) Bytes() []byte {
+	var b bytes.Buffer
+	b.Grow(1024)
+	e.write(&b)
+	return b.Bytes()
+}
+
+func (e *Envelope) write(b *bytes.Buffer) {
 	if e.Header != nil && len(e.Header.Child) == 0 {
 		e.Header.Parent().RemoveChild(e.Header)
 		e.Header = nil
 	}
-	var b bytes.Buffer
-	b.Grow(1024)
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-	writeTree(&b, e.Doc)
-	return b.Bytes()
+	writeTree(b, e.Doc)
+}
+
+// writeTo writes the envelope, as Bytes returns it, to w through a pooled
+// buffer.
+func (e *Envelope) writeTo(w io.Writer) error {
+	b := bytes.NewBuffer(getBuffer(1024))
+	e.write(b)
+	_, err := w.Write(b.Bytes())
+	putBuffer(b.Bytes())
+	return err
 }
