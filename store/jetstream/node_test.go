@@ -28,9 +28,15 @@ func embedded(t *testing.T) *jetstream.Server {
 
 func openStore(t *testing.T, urls []string, prefix string) *jetstream.Store {
 	t.Helper()
+	return openWith(t, jetstream.Options{URLs: urls, Prefix: prefix})
+}
+
+// openWith opens a Store with o for t and closes it after.
+func openWith(t *testing.T, o jetstream.Options) *jetstream.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	st, err := jetstream.Open(ctx, jetstream.Options{URLs: urls, Prefix: prefix})
+	st, err := jetstream.Open(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package jetstream_test
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/herald-eventing/herald/eventing"
 	"github.com/herald-eventing/herald/store/jetstream"
@@ -53,36 +51,15 @@ func (s *seen) missing(head uint64) (missing, repeated int) {
 	return missing, repeated
 }
 
-// consumerHosts returns the servers that host the event stream's
-// consumers (the watchers' ordered consumers) and the stream's leader.
-func consumerHosts(t *testing.T, url, stream string) (hosts map[string]bool, leader string) {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := natsjs.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	str, err := js.Stream(ctx, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hosts = map[string]bool{}
-	for ci := range str.ListConsumers(ctx).Info() {
-		if ci.Cluster != nil {
-			hosts[ci.Cluster.Leader] = true
+// streamLeader names the server of c that leads stream ("" while none
+// does).
+func streamLeader(c *jetstream.Cluster, stream string) string {
+	for _, s := range c.Servers {
+		if s.IsStreamLeader(stream) {
+			return s.Name()
 		}
 	}
-	info, err := str.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return hosts, info.Cluster.Leader
+	return ""
 }
 
 // stepDown asks the stream's leader to hand over to the server named to.
@@ -114,11 +91,11 @@ func TestWatch_SurvivesItsServersDeath(t *testing.T) {
 	watching := openStore(t, c.URLs(), "h")
 	got := watchAll(watching)
 	victim := watching.ConnectedServer()
-	_, leader := consumerHosts(t, c.Servers[0].URL(), "h_events")
+	leader := streamLeader(c, "h_events")
 	if leader != victim {
 		stepDown(t, c.Servers[0].URL(), "h_events", victim)
 		for leader = ""; leader == ""; time.Sleep(50 * time.Millisecond) {
-			_, leader = consumerHosts(t, c.Servers[0].URL(), "h_events")
+			leader = streamLeader(c, "h_events")
 		}
 	}
 	var keep, kill *jetstream.Server
@@ -184,13 +161,7 @@ func TestWatch_SurvivesItsServersDeath(t *testing.T) {
 func TestWatch_GuardReplacesAStalledConsumer(t *testing.T) {
 	srv := embedded(t)
 	ctx := t.Context()
-	open, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	st, err := jetstream.Open(open, jetstream.Options{URLs: []string{srv.URL()}, WatchStall: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openWith(t, jetstream.Options{URLs: []string{srv.URL()}, WatchStall: 500 * time.Millisecond})
 	got := watchAll(st)
 	var order []uint64
 	var mu sync.Mutex
@@ -248,14 +219,8 @@ func TestWatch_GuardReplacesAStalledConsumer(t *testing.T) {
 func TestWatchSubscriptions_GuardReplacesAStalledWatcher(t *testing.T) {
 	srv := embedded(t)
 	ctx := t.Context()
-	open, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	a := openStore(t, []string{srv.URL()}, "wg")
-	b, err := jetstream.Open(open, jetstream.Options{URLs: []string{srv.URL()}, Prefix: "wg", WatchStall: 500 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := openWith(t, jetstream.Options{URLs: []string{srv.URL()}, Prefix: "wg", WatchStall: 500 * time.Millisecond})
 	var mu sync.Mutex
 	seen := map[string]int{}
 	if err := b.WatchSubscriptions(ctx, 0, func(id string, sub *eventing.Subscription) {
@@ -301,14 +266,7 @@ func TestWatchSubscriptions_GuardReplacesAStalledWatcher(t *testing.T) {
 // moved to the stream leader, again after the leader changed, and that
 // the watchers get every event once and in order across the moves.
 func TestWatch_FollowsStreamLeader(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-node cluster")
-	}
-	c, err := jetstream.StartCluster(t.Context(), t.TempDir(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Shutdown)
+	c := cluster(t)
 	st := openStore(t, c.URLs(), "w")
 	var mu sync.Mutex
 	var seen []uint64
@@ -319,14 +277,7 @@ func TestWatch_FollowsStreamLeader(t *testing.T) {
 			seen = append(seen, ev.Seq)
 		}
 	})
-	leader := func() string {
-		for _, s := range c.Servers {
-			if s.IsStreamLeader("w_events") {
-				return s.Name()
-			}
-		}
-		return ""
-	}
+	leader := func() string { return streamLeader(c, "w_events") }
 	// placed moves the watcher until it is on the leader (each check
 	// lands there with a probability of 1 - (2/3)^8).
 	placed := func() {
