@@ -171,12 +171,15 @@ func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
 	if err != nil {
 		return err
 	}
+	// d.mu is held from the collection of the partitions' subscriptions
+	// until they count as held: Add, which decides under d.mu whether a
+	// new subscription is parked, sees them either not held (and its
+	// subscription is collected here) or held, never in between.
 	var subs []*subState
-	d.mu.RLock()
+	d.mu.Lock()
 	for _, p := range take {
 		subs = append(subs, d.byPart[p]...)
 	}
-	d.mu.RUnlock()
 	for _, s := range subs {
 		s.mu.Lock()
 		if s.removed {
@@ -211,6 +214,7 @@ func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
 		d.partGen[p].Add(1)
 		d.held[p].Store(true)
 	}
+	d.mu.Unlock()
 	for _, s := range subs {
 		d.kick(s)
 	}

@@ -292,6 +292,13 @@ func startHeraldTTL(t *testing.T, name string, store []*natsNode, ttl time.Durat
 	n := &heraldNode{name: name, url: "http://" + addr, args: args}
 	n.start(t)
 	t.Cleanup(func() {
+		if dir := os.Getenv("HERALD_CLUSTER_LOGS"); dir != "" {
+			// Every line of every node, for a failure's post-mortem.
+			f := filepath.Join(dir, fmt.Sprintf("%s-%s.log", strings.ReplaceAll(t.Name(), "/", "_"), name))
+			if err := os.WriteFile(f, []byte(strings.Join(n.output(), "\n")+"\n"), 0o644); err == nil {
+				t.Logf("%s: every line in %s", name, f)
+			}
+		}
 		if t.Failed() {
 			// The subscribers' 500s are expected and would hide the rest.
 			var out []string
@@ -577,6 +584,55 @@ func (w *workload) waitDelivered(t *testing.T, acked []ack, within time.Duration
 	}
 }
 
+var fencedRE = regexp.MustCompile(`^time=(\S+) .*msg="leases fenced`)
+
+// fences returns a disruption for every time one of nodes fenced itself
+// (its log says when): what it delivered and had not saved may be
+// repeated by the next holder, as a dead node's is.
+func fences(t *testing.T, nodes ...*heraldNode) []disruption {
+	t.Helper()
+	var ds []disruption
+	for _, n := range nodes {
+		for _, l := range n.output() {
+			m := fencedRE.FindStringSubmatch(l)
+			if m == nil {
+				continue
+			}
+			at, err := time.Parse(time.RFC3339Nano, m[1])
+			if err != nil {
+				t.Fatalf("%s: fence at %q: %v", n.name, m[1], err)
+			}
+			t.Logf("%s fenced itself %s", n.name, at.Format("15:04:05.000"))
+			ds = append(ds, disruption{"fence on " + n.name, at.Add(-unsavedWindow), at.Add(inFlight)})
+		}
+	}
+	return ds
+}
+
+// postMortem logs what the live nodes say (herald status) of the first
+// two subscriptions that got nothing after from: its position, failures
+// and last attempts tell a stalled matcher from a failing delivery.
+func (w *workload) postMortem(t *testing.T, from time.Time, nodes []*heraldNode) {
+	t.Helper()
+	resumed := map[int]bool{}
+	for _, d := range w.sinks.snapshot() {
+		if d.ok && d.at.After(from) {
+			resumed[d.sub] = true
+		}
+	}
+	shown := 0
+	for i, s := range w.subs {
+		if resumed[i] || shown == 2 {
+			continue
+		}
+		shown++
+		for _, n := range nodes {
+			r := execHerald(t, cmdOpts{}, "status", s.id, "--server", n.url, "--timeout", "5s")
+			t.Logf("herald status of subscription %d (%s, topic %s) on %s:\n%s%s", i, s.id, s.topic, n.name, r.stdout, r.stderr)
+		}
+	}
+}
+
 // waitResumed waits until every subscription got an event acknowledged
 // after from, or until deadline; it returns how many did not.
 func (w *workload) waitResumed(from, deadline time.Time) int {
@@ -770,6 +826,7 @@ func TestCluster_Failover(t *testing.T) {
 	acked := w.acks()
 	if stuck > 0 {
 		t.Errorf("%d of %d subscriptions got nothing published after the kill within %v", stuck, len(w.subs), waitBound)
+		w.postMortem(t, killed, []*heraldNode{hs[0], hs[2]})
 	}
 	w.waitDelivered(t, acked, 15*time.Second)
 	stall, never := w.longestStall(killed, stopped)
@@ -781,7 +838,11 @@ func TestCluster_Failover(t *testing.T) {
 	}
 	// The dead node's unsaved deliveries; a delivery of a live node's is
 	// never repeated.
-	deliveries, repeats, runs := w.checkDeliveries(t, acked, []disruption{{"kill -9", killed.Add(-unsavedWindow), killed.Add(inFlight)}})
+	// A survivor that fenced itself (the lease bucket's election outlasted
+	// 2/3 of the TTL: more likely the more loaded the machine) gave its
+	// partitions up as a dead node does.
+	ds := append([]disruption{{"kill -9", killed.Add(-unsavedWindow), killed.Add(inFlight)}}, fences(t, hs[0], hs[2])...)
+	deliveries, repeats, runs := w.checkDeliveries(t, acked, ds)
 	after := 0
 	for _, a := range acked {
 		if a.at.After(killed) {
