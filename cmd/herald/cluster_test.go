@@ -302,12 +302,15 @@ func startHeraldTTL(t *testing.T, name string, store []*natsNode, ttl time.Durat
 		if t.Failed() {
 			// The subscribers' 500s are expected and would hide the rest.
 			var out []string
+			retries, last := 0, ""
 			for _, l := range n.output() {
 				if !strings.Contains(l, "will retry") {
 					out = append(out, l[:min(len(l), 300)])
+				} else {
+					retries, last = retries+1, l[:min(len(l), 300)]
 				}
 			}
-			t.Logf("%s, last lines:\n%s", name, strings.Join(out[max(0, len(out)-15):], "\n"))
+			t.Logf("%s, last lines (and %d about retries, the last: %s):\n%s", name, retries, last, strings.Join(out[max(0, len(out)-15):], "\n"))
 		}
 	})
 	return n
