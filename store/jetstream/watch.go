@@ -119,8 +119,38 @@ func (s *Store) startWatch(ctx context.Context, from uint64) (*watcher, error) {
 }
 
 // startFeed makes a new ordered consumer from sequence number from that
-// delivers into w's loop until it is dropped.
+// delivers into w's loop until it is dropped, and gives up when ctx ends.
+// nats.go's Consume creates the consumer in a retry loop of its own (10 s
+// an attempt, without end while creation fails: a meta leader election,
+// a placement on a dead server) that does not see ctx: the guard that
+// waited for it once stopped guarding, and its node matched nothing more
+// (TestCluster_Failover lost a third of the subscriptions so, 2 runs in
+// 10). A feed made after ctx ended is dropped.
 func (s *Store) startFeed(ctx context.Context, w *watcher, from uint64) (*feed, error) {
+	type made struct {
+		f   *feed
+		err error
+	}
+	ch := make(chan made, 1)
+	go func() {
+		f, err := s.newFeed(ctx, w, from)
+		ch <- made{f, err}
+	}()
+	select {
+	case m := <-ch:
+		return m.f, m.err
+	case <-ctx.Done():
+		go func() {
+			if m := <-ch; m.f != nil {
+				s.drop(m.f)
+			}
+		}()
+		return nil, fmt.Errorf("jetstream: watch %s: %w", s.streamName, ctx.Err())
+	}
+}
+
+// newFeed is startFeed without its bound.
+func (s *Store) newFeed(ctx context.Context, w *watcher, from uint64) (*feed, error) {
 	cons, err := s.js.OrderedConsumer(ctx, s.streamName, natsjs.OrderedConsumerConfig{
 		DeliverPolicy: natsjs.DeliverByStartSequencePolicy,
 		OptStartSeq:   from,
@@ -157,36 +187,6 @@ func (s *Store) startFeed(ctx context.Context, w *watcher, from uint64) (*feed, 
 // in the background: Stop waits for a recovery loop that may never end
 // (see the top of the file), and the connection's Close ends what is
 // left.
-// startFeedWithin is startFeed bounded by ctx. nats.go's Consume creates
-// an ordered consumer in a retry loop of its own (10 s an attempt, no end
-// while the creation fails: a meta leader election, a placement on a dead
-// server) that does not see ctx; the guard that waited for it stopped
-// guarding, and its node matched nothing more (TestCluster_Failover lost a
-// third of the subscriptions so, 2 runs in 10). A feed that is made after
-// ctx ended is dropped.
-func (s *Store) startFeedWithin(ctx context.Context, w *watcher, from uint64) (*feed, error) {
-	type made struct {
-		f   *feed
-		err error
-	}
-	ch := make(chan made, 1)
-	go func() {
-		f, err := s.startFeed(ctx, w, from)
-		ch <- made{f, err}
-	}()
-	select {
-	case m := <-ch:
-		return m.f, m.err
-	case <-ctx.Done():
-		go func() {
-			if m := <-ch; m.f != nil {
-				s.drop(m.f)
-			}
-		}()
-		return nil, fmt.Errorf("jetstream: watch %s: %w", s.streamName, ctx.Err())
-	}
-}
-
 func (s *Store) drop(f *feed) {
 	if f.off.Swap(true) {
 		return
@@ -296,7 +296,7 @@ func (s *Store) stalled(w *watcher) bool {
 	s.drop(old)
 	ctx, cancel := context.WithTimeout(w.ctx, requestTimeout)
 	defer cancel()
-	f, err := s.startFeedWithin(ctx, w, last+1)
+	f, err := s.startFeed(ctx, w, last+1)
 	if err != nil {
 		s.logger.Warn("event watcher not replaced; trying again", slog.Any("err", err))
 		return true
@@ -339,7 +339,7 @@ func (s *Store) place(w *watcher) error {
 		return err
 	}
 	for range placeTries {
-		f, err := s.startFeedWithin(ctx, w, w.last.Load()+1)
+		f, err := s.startFeed(ctx, w, w.last.Load()+1)
 		if err != nil {
 			return err
 		}
