@@ -129,8 +129,11 @@ func eventTime(ev *eventing.Event) string {
 	return ev.Received.UTC().Format(time.RFC3339Nano)
 }
 
-// Source returns the CloudEvents source for an instance id: the id itself
-// when it is a URI-reference (as plain ids like i-38e24051 are), else the
+// Source returns the CloudEvents source for an instance id. An IPv6 address
+// (bare or in brackets, without a zone) becomes urn:herald:instance:<addr>
+// in its canonical form, even where it also happens to parse as a
+// URI-reference (fe80::1 would read as scheme "fe80"). Otherwise it is the
+// id itself when that is a URI-reference (as plain ids like i-38e24051 are), else the
 // id with every character outside the unreserved and sub-delims sets and
 // "/" percent-encoded (its valid %XX escapes kept); DefaultSource for an
 // empty id.

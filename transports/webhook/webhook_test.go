@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -241,7 +242,7 @@ func TestCloudEvent_DataLeavesOutEmptyFields(t *testing.T) {
 // source, left as it is when it already was one.
 func FuzzSource(f *testing.F) {
 	for _, s := range []string{"i-38e24051", "", " ", "a b", "1:2", "x:1", "//a@b@c", "//h:p", "//h:80/p", "%", "%zz", "%41", "a#b#c", "?#", "[::1]",
-		"http://[::1]/", "mailto:a@b", "ü", "\x00", "\xff", ":", "/:", "a/b:c", "#:"} {
+		"http://[::1]/", "mailto:a@b", "ü", "\x00", "\xff", ":", "/:", "a/b:c", "#:", "A::", "fe80::1"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, instance string) {
@@ -249,7 +250,14 @@ func FuzzSource(f *testing.F) {
 		if src == "" || !uriReference.MatchString(src) {
 			t.Fatalf("Source(%q) = %q: not a URI-reference", instance, src)
 		}
-		if trimmed := strings.TrimSpace(instance); trimmed != "" && uriReference.MatchString(trimmed) &&
+		trimmed := strings.TrimSpace(instance)
+		if a, err := netip.ParseAddr(trimmed); err == nil && a.Is6() && a.Zone() == "" {
+			if want := webhook.InstanceURNPrefix + a.String(); src != want {
+				t.Errorf("Source(%q) = %q; want %q", instance, src, want)
+			}
+			return
+		}
+		if trimmed != "" && uriReference.MatchString(trimmed) &&
 			!strings.ContainsAny(trimmed, "[]") && src != trimmed {
 			t.Errorf("Source(%q) = %q; want it unchanged", instance, src)
 		}
