@@ -367,6 +367,19 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 	return d
 }
 
+// reserve sizes the indexes for n subscriptions before a load adds them
+// (growing a map of a million entries rehashes it about twenty times); it
+// does nothing once subscriptions are there.
+func (d *Dispatcher) reserve(n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.subs) > 0 || n <= 0 {
+		return
+	}
+	d.subs = make(map[string]*subState, n)
+	d.byTopic.one = make(map[string]*subState, n)
+}
+
 // committed is the log's commit callback: it must not block.
 func (d *Dispatcher) committed(evs []*Event) {
 	d.inMu.Lock()

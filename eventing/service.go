@@ -180,24 +180,52 @@ func NewService(ctx context.Context, o Options) (*Service, error) {
 	s.dispatcher.hooks.reload = s.reload
 	s.pullProcs = map[string]bool{}
 	pullProcs, cache := s.pullProcs, s.dispatcher.endpoints
-	err = o.Store.Subscriptions(ctx, func(sub *Subscription) error {
+	if err := s.load(ctx, pullProcs, cache); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// load hands the stored subscriptions to the dispatcher: through the
+// store's SubscriptionLoader when it has one (the records come trimmed,
+// and only those the dispatcher needs whole are decoded whole), else
+// through Subscriptions.
+func (s *Service) load(ctx context.Context, pullProcs map[string]bool, cache *endpointCache) error {
+	add := func(sub *Subscription, full func() (*Subscription, error)) error {
 		f, err := CompileFilter(sub.Filter)
 		if err == nil {
 			err = ProbeFilter(f)
 		}
 		if err != nil {
 			// A filter this Herald refuses (a tighter limit than the one
-			// that accepted it): the subscription ends at Start, loudly.
+			// that accepted it): the subscription ends at Start, loudly
+			// (endLoudly sends SubscriptionEnd to the EndTo of the record
+			// it deletes, so the trimmed one is enough).
 			s.refused = append(s.refused, refusedFilter{sub, err})
 			return nil
 		}
+		if pull, known := pullProcs[sub.Processor]; !known || pull {
+			// storedEndpoint parses these at once, from the Message.
+			whole, err := full()
+			if err != nil {
+				return err
+			}
+			sub = whole
+		}
 		s.dispatcher.Add(sub, f, s.storedEndpoint(ctx, sub, pullProcs, cache))
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	return s, nil
+	if l, ok := s.store.(SubscriptionLoader); ok {
+		n, err := l.SubscriptionCount(ctx)
+		if err != nil {
+			return err
+		}
+		s.dispatcher.reserve(n)
+		return l.LoadSubscriptions(ctx, add)
+	}
+	return s.store.Subscriptions(ctx, func(sub *Subscription) error {
+		return add(sub, func() (*Subscription, error) { return sub, nil })
+	})
 }
 
 // restore rebuilds a stored subscription's endpoint. A subscription whose

@@ -409,6 +409,48 @@ func (db *DB) Subscriptions(ctx context.Context, fn func(*eventing.Subscription)
 	})
 }
 
+// SubscriptionCount implements eventing.SubscriptionLoader: the number of
+// keys of the subscriptions bucket, which bbolt counts from its pages
+// without decoding a record.
+func (db *DB) SubscriptionCount(ctx context.Context) (int, error) {
+	var n int
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketSubscriptions).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// LoadSubscriptions implements eventing.SubscriptionLoader, in one read
+// transaction in key order.
+func (db *DB) LoadSubscriptions(ctx context.Context, fn func(trimmed *eventing.Subscription, full func() (*eventing.Subscription, error)) error) error {
+	return db.view(ctx, func(tx *bolt.Tx) error {
+		in := interner{}
+		var k, v []byte
+		full := func() (*eventing.Subscription, error) {
+			if k == nil {
+				return nil, errors.New("store: a subscription's full record read outside its load callback")
+			}
+			return decodeSub(k, v, in)
+		}
+		c := tx.Bucket(bucketSubscriptions).Cursor()
+		for k, v = c.First(); k != nil; k, v = c.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			s, err := decodeSubTrimmed(k, v, in)
+			if err == nil {
+				err = fn(s, full)
+			}
+			if err != nil {
+				return fmt.Errorf("store: subscription %s: %w", k, err)
+			}
+		}
+		k, v = nil, nil
+		return nil
+	})
+}
+
 // SubscriptionsByTopic returns the ids of the subscriptions with a topic
 // filter for topic. It reads every record: nothing in Herald looks
 // subscriptions up by topic (the dispatcher keeps its own index), so the

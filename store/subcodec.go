@@ -280,28 +280,47 @@ func (in interner) get(b []byte) string {
 // the bulk), and in, when not nil, shares the repeated ones between
 // records.
 func decodeSub(k, v []byte, in interner) (*eventing.Subscription, error) {
-	if len(v) > 0 && v[0] == '{' {
-		var s eventing.Subscription
-		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, err
+	return decodeSubAs(k, v, in, false)
+}
+
+// decodeSubTrimmed decodes the record v stored under k without Message,
+// Secret, EndTo and Key (see eventing.SubscriptionLoader); in a current
+// record it does not even copy them.
+func decodeSubTrimmed(k, v []byte, in interner) (*eventing.Subscription, error) {
+	return decodeSubAs(k, v, in, true)
+}
+
+func decodeSubAs(k, v []byte, in interner, trim bool) (*eventing.Subscription, error) {
+	if len(v) > 0 && (v[0] == '{' || v[0] == subRecordV1) {
+		var s *eventing.Subscription
+		if v[0] == '{' {
+			s = new(eventing.Subscription)
+			if err := json.Unmarshal(v, s); err != nil {
+				return nil, err
+			}
+		} else {
+			var err error
+			if s, err = decodeSubV1(v, in); err != nil {
+				return nil, err
+			}
 		}
-		return &s, nil
+		if trim {
+			s.Message, s.Secret, s.EndTo, s.Key = "", "", "", ""
+		}
+		return s, nil
 	}
-	if len(v) == 0 {
-		return nil, errCorruptSub
-	}
-	switch v[0] {
-	case subRecordV1:
-		return decodeSubV1(v, in)
-	case subRecordV2:
-	default:
+	if len(v) == 0 || v[0] != subRecordV2 {
 		return nil, errCorruptSub
 	}
 	d := subDecoder{b: v[1:]}
 	s := &eventing.Subscription{ID: string(k)}
 	s.Processor = d.field(in)
-	s.Message = d.field(nil)
-	s.Secret = d.field(nil)
+	if trim {
+		d.skip(2)
+	} else {
+		s.Message = d.field(nil)
+		s.Secret = d.field(nil)
+	}
 	if d.byte() == 1 {
 		f := &eventing.FilterSpec{Dialect: d.field(in)}
 		f.Expression = d.field(nil)
@@ -314,14 +333,22 @@ func decodeSub(k, v []byte, in interner) (*eventing.Subscription, error) {
 		}
 		s.Filter = f
 	}
-	s.EndTo = d.field(nil)
+	if trim {
+		d.skip(1)
+	} else {
+		s.EndTo = d.field(nil)
+	}
 	s.Manager = d.field(in)
 	s.AddressingNS = d.field(in)
 	s.EventingNS = d.field(in)
 	s.Expires = d.time()
 	s.Created = d.time()
 	s.Start = d.uvarint()
-	s.Key = d.field(nil)
+	if trim {
+		d.skip(1)
+	} else {
+		s.Key = d.field(nil)
+	}
 	s.Owner = d.field(in)
 	if d.bad {
 		return nil, errCorruptSub

@@ -78,6 +78,7 @@ func FuzzDecodeSub(f *testing.F) {
 	f.Add(encodeSubV1ForTest(&eventing.Subscription{ID: "uuid:f", Message: "<x/>"}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		decodeSub([]byte("uuid:f"), b, interner{}) // must not panic
+		decodeSubTrimmed([]byte("uuid:f"), b, interner{})
 	})
 }
 
@@ -150,6 +151,29 @@ func TestSubscriptionCodec_ReadsV1(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, &s) {
 		t.Fatalf("v1 record:\n got %+v\nwant %+v", got, &s)
+	}
+}
+
+// decodeSubTrimmed gives every record form (v2, v1, JSON) as decodeSub
+// does, without Message, Secret, EndTo and Key.
+func TestSubscriptionCodec_Trimmed(t *testing.T) {
+	var s eventing.Subscription
+	fill(t, reflect.ValueOf(&s).Elem(), 5)
+	want := s
+	want.Message, want.Secret, want.EndTo, want.Key = "", "", "", ""
+	js, _ := json.Marshal(&s)
+	for name, v := range map[string][]byte{"v2": encodeSub(&s), "v1": encodeSubV1ForTest(&s), "json": js} {
+		got, err := decodeSubTrimmed([]byte(s.ID), v, interner{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !got.Expires.Equal(want.Expires) || !got.Created.Equal(want.Created) {
+			t.Fatalf("%s: times %v, %v; want %v, %v", name, got.Expires, got.Created, want.Expires, want.Created)
+		}
+		got.Expires, got.Created = want.Expires, want.Created
+		if !reflect.DeepEqual(got, &want) {
+			t.Fatalf("%s trimmed:\n got %+v\nwant %+v", name, got, &want)
+		}
 	}
 }
 

@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) eventing.Store) {
 		{"UpdateSubscription_Concurrent", testUpdateSubscriptionConcurrent},
 		{"DeleteSubscription_RemovesEverything", testDeleteSubscriptionRemovesEverything},
 		{"Subscriptions_Iterates", testSubscriptionsIterates},
+		{"LoadSubscriptions_Trimmed", testLoadSubscriptionsTrimmed},
 		{"DeadLetters_AddListDelete", testDeadLettersAddListDelete},
 		{"DeadLetters_MarkReplay", testDeadLettersMarkReplay},
 		{"Settings", testSettings},
@@ -803,6 +804,69 @@ func testSubscriptionsIterates(t *testing.T, st eventing.Store) {
 	})
 	if !errors.Is(err, errAbort) || calls != 3 {
 		t.Fatalf("Subscriptions with fn failing at the third = %v after %d calls; want errAbort after 3", err, calls)
+	}
+}
+
+// testLoadSubscriptionsTrimmed checks a SubscriptionLoader (a store that
+// is none skips it): every subscription once, trimmed of Message, Secret,
+// EndTo and Key, with full giving the whole record during the callback;
+// the count is a hint, so only checked to be near; fn's error ends it.
+func testLoadSubscriptionsTrimmed(t *testing.T, st eventing.Store) {
+	l, ok := st.(eventing.SubscriptionLoader)
+	if !ok {
+		t.Skip("not a SubscriptionLoader")
+	}
+	ctx := t.Context()
+	want := map[string]*eventing.Subscription{}
+	for i := range 25 {
+		s := newSub(fmt.Sprintf("uuid:%d", i))
+		s.Key = fmt.Sprintf("key-%d", i)
+		mustCreate(t, st, s)
+		want[s.ID] = s
+	}
+	if _, err := st.DeleteSubscription(ctx, "uuid:7"); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, "uuid:7")
+	if n, err := l.SubscriptionCount(ctx); err != nil || n < 20 || n > 30 {
+		t.Errorf("SubscriptionCount = %d, %v; want about %d", n, err, len(want))
+	}
+	seen := map[string]bool{}
+	var fulls []func() (*eventing.Subscription, error)
+	err := l.LoadSubscriptions(ctx, func(s *eventing.Subscription, full func() (*eventing.Subscription, error)) error {
+		w := want[s.ID]
+		if w == nil || seen[s.ID] {
+			t.Errorf("loaded %s: unknown, deleted or twice", s.ID)
+			return nil
+		}
+		seen[s.ID] = true
+		trimmed := *w
+		trimmed.Message, trimmed.Secret, trimmed.EndTo, trimmed.Key = "", "", "", ""
+		if !sameSub(s, &trimmed) {
+			t.Errorf("loaded %+v; want %+v", s, &trimmed)
+		}
+		whole, err := full()
+		if err != nil || !sameSub(whole, w) {
+			t.Errorf("full() = %+v, %v; want %+v", whole, err, w)
+		}
+		fulls = append(fulls, full)
+		return nil
+	})
+	if err != nil || len(seen) != len(want) {
+		t.Fatalf("LoadSubscriptions = %v after %d subscriptions; want nil after %d", err, len(seen), len(want))
+	}
+	if _, err := fulls[0](); err == nil {
+		t.Error("full() after the load answered; want an error")
+	}
+	calls := 0
+	err = l.LoadSubscriptions(ctx, func(*eventing.Subscription, func() (*eventing.Subscription, error)) error {
+		if calls++; calls == 3 {
+			return errAbort
+		}
+		return nil
+	})
+	if !errors.Is(err, errAbort) || calls != 3 {
+		t.Fatalf("LoadSubscriptions with fn failing at the third = %v after %d calls; want errAbort after 3", err, calls)
 	}
 }
 

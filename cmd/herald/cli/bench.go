@@ -165,7 +165,7 @@ func (b *bench) startWith(ctx context.Context, name string, authorize, withMetri
 		return nil, err
 	}
 	client := benchClient(4096)
-	svc, err := eventing.NewService(ctx, eventing.Options{Store: db, Ender: &soap.Ender{Client: client}, HTTPClient: client,
+	svc, err := newService(ctx, eventing.Options{Store: db, Ender: &soap.Ender{Client: client}, HTTPClient: client,
 		Authorize: authorize, Dispatcher: dopts})
 	if err != nil {
 		db.Close()

@@ -73,7 +73,7 @@ func (b *bench) startNATS(ctx context.Context, cl *jetstream.Cluster, prefix str
 		return nil, nil, err
 	}
 	client := benchClient(4096)
-	svc, err := eventing.NewService(ctx, eventing.Options{Store: st, Ender: &soap.Ender{Client: client}, HTTPClient: client,
+	svc, err := newService(ctx, eventing.Options{Store: st, Ender: &soap.Ender{Client: client}, HTTPClient: client,
 		Dispatcher: eventing.DispatcherOptions{Workers: 256}})
 	if err != nil {
 		st.Close()

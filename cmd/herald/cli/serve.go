@@ -300,7 +300,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	svc, err := eventing.NewService(ctx, eventing.Options{
+	svc, err := newService(ctx, eventing.Options{
 		Store: db, Logger: logger, Ender: &soap.Ender{Client: client},
 		DefaultLease: cfg.defaultLease, MaxLease: maxLease, EndOnShutdown: cfg.endOnShutdown,
 		Setting: func(name string) string {
