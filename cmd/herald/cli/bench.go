@@ -49,7 +49,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "how long each throughput run lasts")
 	fs.IntVar(&cfg.subs, "subscriptions", 100000, "subscriptions for the publish-latency run with many, and its scale figures (memory, file, start, idle CPU, shutdown)")
 	fs.BoolVar(&cfg.quick, "quick", false, "short runs and 10,000 subscriptions (a smoke test of the harness)")
-	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, auth, metrics, fanout, latency (with the scale figures at --subscriptions), subscribe, e2e, xpath)")
+	fs.StringVar(&cfg.only, "only", "", "run only these measures (comma-separated: ingest, auth, metrics, fanout, latency (with the scale figures at --subscriptions), footprint (memory, file and start at 100,000 topic subscriptions and at --subscriptions with 10 % XPath), subscribe, e2e, xpath)")
 	fs.StringVar(&cfg.profile, "cpuprofile", "", "write a CPU profile of the whole run (Herald, the baselines and the load generators) to this file")
 	fs.StringVar(&cfg.memprof, "memprofile", "", "write a heap profile of the instance with --subscriptions, once started, to this file")
 	fs.StringVar(&cfg.store, "store", "", "nats: measure Herald on a 3-node in-process JetStream cluster (R3, sync-always) beside bbolt, in the same run (measures: ingest, fanout, e2e, failover)")
@@ -103,7 +103,7 @@ func (b *bench) run(ctx context.Context, stdout io.Writer) error {
 	for _, m := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"ingest", b.ingest}, {"auth", b.authIngest}, {"metrics", b.metricsIngest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"subscribe", b.subscribeRate}, {"e2e", b.endToEnd}, {"xpath", b.xpathLatency}} {
+	}{{"ingest", b.ingest}, {"auth", b.authIngest}, {"metrics", b.metricsIngest}, {"fanout", b.fanout}, {"latency", b.publishLatency}, {"footprint", b.footprints}, {"subscribe", b.subscribeRate}, {"e2e", b.endToEnd}, {"xpath", b.xpathLatency}} {
 		if b.cfg.only != "" && !slices.Contains(strings.Split(b.cfg.only, ","), m.name) {
 			continue
 		}

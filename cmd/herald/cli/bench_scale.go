@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/herald-eventing/herald/eventing"
 )
 
 // The scale measures of issue 12: what many subscriptions cost at rest
@@ -61,6 +63,63 @@ func (b *bench) measureStart(ctx context.Context, name string, subs int, s *sink
 	}
 	b.progress("%d subscriptions: started in %s, first delivery %s after the start", subs, loaded.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
 	return in, time.Since(t0), nil
+}
+
+// footprintScale is the smaller scale whose footprint the bench measures
+// beside --subscriptions.
+const footprintScale = 100000
+
+// footprints measures memory, file and start to first delivery of
+// instances beside the latency run's: footprintScale topic subscriptions
+// (when --subscriptions is more), and --subscriptions of which every tenth
+// has an XPath filter, each its own expression (pinned to its topic, as
+// the dispatcher indexes them), the rest topic filters. Each instance is
+// seeded, started, measured and stopped on its own.
+func (b *bench) footprints(ctx context.Context) error {
+	ns := map[string]string{"m": eventing.MessageNS}
+	topics := func(i int) *eventing.FilterSpec { return eventing.TopicFilter(fmt.Sprintf("topic-%d", i)) }
+	mixed := func(i int) *eventing.FilterSpec {
+		if i%10 != 9 {
+			return topics(i)
+		}
+		return &eventing.FilterSpec{Dialect: eventing.DialectXPath10, Namespaces: ns,
+			Expression: fmt.Sprintf("/m:message[m:topic='topic-%d' and m:instanceId='i-bench']", i)}
+	}
+	type scale struct {
+		subs          int
+		label, target string
+		filter        func(int) *eventing.FilterSpec
+	}
+	var scales []scale
+	if b.cfg.subs > footprintScale {
+		scales = append(scales, scale{footprintScale, thousands(footprintScale) + " topic subscriptions", "", topics})
+	}
+	scales = append(scales, scale{b.cfg.subs, thousands(b.cfg.subs) + " subscriptions, 10 % XPath", "≤ 1.5 GiB at 1,000,000 (≤ 1,611 B each)", mixed})
+	for _, sc := range scales {
+		b.progress("footprint of %s (setting them up)", sc.label)
+		s, err := newSink(nil)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("footprint-%d-%p", sc.subs, sc.filter)
+		before := heapRSS()
+		if err := b.seed(ctx, name, s.url, sc.subs, sc.filter); err != nil {
+			s.srv.Close()
+			return err
+		}
+		in, took, err := b.measureStart(ctx, name, sc.subs, s)
+		if err != nil {
+			s.srv.Close()
+			return err
+		}
+		after, file := heapRSS(), fileSize(in.path)
+		in.stop()
+		s.srv.Close()
+		b.row("RSS with "+sc.label+" (after GC)", fmt.Sprintf("%s (%.0f B each)", mib(after), float64(after-before)/float64(sc.subs)), mib(before), "", sc.target)
+		b.row("bbolt file with "+sc.label, fmt.Sprintf("%s (%.0f B each)", mib(file), float64(file)/float64(sc.subs)), "", "", "")
+		b.row("start to first delivery, "+sc.label, ms(took), "", "", "")
+	}
+	return nil
 }
 
 // heapRSS returns this process's RSS after a GC that returns freed memory
