@@ -39,13 +39,22 @@ func TopicFilter(topic string) *FilterSpec {
 	return &FilterSpec{Dialect: DialectTopic, Expression: topic}
 }
 
-func (f *FilterSpec) canonical() string {
-	var b strings.Builder
-	b.WriteString(f.Dialect + "\x00" + f.Expression)
-	for _, k := range slices.Sorted(maps.Keys(f.Namespaces)) {
-		b.WriteString("\x00" + k + "=" + f.Namespaces[k])
+// appendCanonical appends f's canonical form to b: its dialect, 0, its
+// expression, then 0 and prefix=URI for each namespace, by prefix.
+func (f *FilterSpec) appendCanonical(b []byte) []byte {
+	b = append(b, f.Dialect...)
+	b = append(b, 0)
+	b = append(b, f.Expression...)
+	if len(f.Namespaces) == 0 {
+		return b
 	}
-	return b.String()
+	for _, k := range slices.Sorted(maps.Keys(f.Namespaces)) {
+		b = append(b, 0)
+		b = append(b, k...)
+		b = append(b, '=')
+		b = append(b, f.Namespaces[k]...)
+	}
+	return b
 }
 
 // A Filter decides whether an event is for a subscription.
