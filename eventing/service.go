@@ -683,10 +683,7 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	if err != nil {
 		return nil, err
 	}
-	msg, err := elementString(StripSecret(req.Message))
-	if err != nil {
-		return nil, err
-	}
+	msg := storedMessage(req.Message)
 	sub := &Subscription{
 		ID: newSubscriptionID(), Processor: name, Message: msg, Secret: req.Secret,
 		Filter: req.Filter, Manager: req.Manager, AddressingNS: req.AddressingNS,
@@ -807,14 +804,6 @@ func eventingNS(v Version) string {
 		return NS2011
 	}
 	return ""
-}
-
-func elementString(el *etree.Element) (string, error) {
-	// Written straight to the builder: a Document's WriteTo allocates a
-	// 4 KiB buffer each time, and every subscribe stores its element.
-	var b strings.Builder
-	el.WriteTo(&b, &etree.WriteSettings{})
-	return b.String(), nil
 }
 
 // live returns the subscription id unless it is unknown or expired.
