@@ -2,6 +2,7 @@ package soap
 
 import (
 	"bytes"
+	"sync"
 
 	"github.com/beevik/etree"
 )
@@ -22,6 +23,8 @@ func fastTree(data []byte) (*etree.Document, bool) {
 			return nil, false
 		}
 	}
+	b := newFastBuilder(data)
+	defer b.release()
 	doc := etree.NewDocument()
 	stack := make([]*etree.Element, 1, 16)
 	stack[0] = &doc.Element
@@ -39,9 +42,7 @@ func fastTree(data []byte) (*etree.Document, bool) {
 				return nil, false
 			}
 			p.i += j
-			c := etree.NewText("")
-			c.SetData(string(text))
-			top.AddChild(c)
+			b.kids = append(b.kids, b.text(string(text)))
 			continue
 		}
 		p.i++
@@ -60,6 +61,7 @@ func fastTree(data []byte) (*etree.Document, bool) {
 			if top.Tag != local || top.Space != space || len(stack) == 1 {
 				return nil, false
 			}
+			b.close(top)
 			stack = stack[:len(stack)-1]
 		case '!':
 			if !bytes.HasPrefix(data[p.i:], []byte("!--")) {
@@ -70,7 +72,7 @@ func fastTree(data []byte) (*etree.Document, bool) {
 			if end < 0 || end+2 >= len(rest) || rest[end+2] != '>' {
 				return nil, false
 			}
-			top.AddChild(etree.NewComment(string(rest[:end])))
+			b.kids = append(b.kids, etree.NewComment(string(rest[:end])))
 			p.i += 3 + end + 3
 		case '?':
 			return nil, false
@@ -79,9 +81,9 @@ func fastTree(data []byte) (*etree.Document, bool) {
 			if !ok {
 				return nil, false
 			}
-			el := etree.NewElement("")
-			el.Space, el.Tag = space, local
+			el := b.element(space, local)
 			empty := false
+			b.attrs = b.attrs[:0]
 			for {
 				p.space()
 				c := p.peek()
@@ -121,24 +123,138 @@ func fastTree(data []byte) (*etree.Document, bool) {
 					return nil, false
 				}
 				p.i += j + 1
-				key := alocal
-				if aspace != "" {
-					key = aspace + ":" + alocal
-				}
-				// As readTree: the name as the token gives it.
-				at := el.CreateAttr(key, string(value))
-				at.Space, at.Key = aspace, alocal
+				b.attrs = append(b.attrs, fastAttr{aspace, alocal, string(value)})
 			}
-			top.AddChild(el)
-			if !empty {
-				stack = append(stack, el)
+			b.setAttrs(el)
+			b.kids = append(b.kids, el)
+			if empty {
+				continue
 			}
+			b.marks = append(b.marks, len(b.kids))
+			stack = append(stack, el)
 		}
 	}
 	if len(stack) != 1 {
 		return nil, false
 	}
+	b.close(&doc.Element)
 	return doc, true
+}
+
+// A fastBuilder makes the tokens of fastTree's tree from a few slabs
+// instead of one allocation each, and gives every element its children
+// and attributes in a slice of their exact length, taken from a slab too
+// (etree's AddChild and CreateAttr grow theirs from nothing, 1, 2, 4 …):
+// a token is held in kids until its parent closes. The slabs are sized by
+// counting the document's '<' (an upper bound on its elements and, plus
+// one, on its texts) and '=' (on its attributes), and grow in chunks
+// should a count fall short. The tree is the request's, dropped with it,
+// so a slab's shared lifetime holds nothing longer. The scratch (kids,
+// marks, attrs) is pooled.
+type fastBuilder struct {
+	els   []etree.Element
+	texts []etree.CharData
+	toks  []etree.Token
+	attrv []etree.Attr
+	*fastScratch
+}
+
+// fastScratch is what a fastBuilder needs only while it reads.
+type fastScratch struct {
+	kids  []etree.Token // the children so far of the open elements
+	marks []int         // where each open element's children begin in kids (the document's: 0)
+	attrs []fastAttr    // the attributes of the start tag being read
+}
+
+var fastScratches = sync.Pool{New: func() any { return new(fastScratch) }}
+
+// fastAttr is an attribute as fastTree reads it, before its element has
+// its attribute slice.
+type fastAttr struct{ space, local, value string }
+
+func newFastBuilder(data []byte) fastBuilder {
+	n := bytes.Count(data, []byte("<"))
+	ends := bytes.Count(data, []byte("</"))
+	starts := max(n-ends, 0) // elements and comments
+	sc := fastScratches.Get().(*fastScratch)
+	sc.marks = append(sc.marks[:0], 0)
+	return fastBuilder{
+		els:         make([]etree.Element, 0, starts),
+		texts:       make([]etree.CharData, 0, n+1),
+		toks:        make([]etree.Token, 0, starts+n+1),
+		attrv:       make([]etree.Attr, 0, bytes.Count(data, []byte("="))),
+		fastScratch: sc,
+	}
+}
+
+// release returns the scratch to its pool.
+func (b *fastBuilder) release() {
+	clear(b.kids[:cap(b.kids)])
+	clear(b.attrs[:cap(b.attrs)])
+	b.kids, b.attrs = b.kids[:0], b.attrs[:0]
+	fastScratches.Put(b.fastScratch)
+	b.fastScratch = nil
+}
+
+func (b *fastBuilder) element(space, local string) *etree.Element {
+	if len(b.els) == cap(b.els) {
+		b.els = make([]etree.Element, 0, 16)
+	}
+	b.els = append(b.els, etree.Element{Space: space, Tag: local})
+	return &b.els[len(b.els)-1]
+}
+
+func (b *fastBuilder) text(s string) *etree.CharData {
+	if len(b.texts) == cap(b.texts) {
+		b.texts = make([]etree.CharData, 0, 16)
+	}
+	b.texts = append(b.texts, etree.CharData{}) // as NewText("") makes it
+	c := &b.texts[len(b.texts)-1]
+	c.SetData(s)
+	return c
+}
+
+// setAttrs gives el the attributes of its start tag, as readTree does:
+// through CreateAttr (a repeated name keeps its first place and its last
+// value), then with the name as the token gives it.
+func (b *fastBuilder) setAttrs(el *etree.Element) {
+	n := len(b.attrs)
+	if n == 0 {
+		return
+	}
+	if cap(b.attrv)-len(b.attrv) < n {
+		b.attrv = make([]etree.Attr, 0, max(n, 16))
+	}
+	el.Attr = b.attrv[len(b.attrv) : len(b.attrv) : len(b.attrv)+n]
+	for _, a := range b.attrs {
+		key := a.local
+		if a.space != "" {
+			key = a.space + ":" + a.local
+		}
+		at := el.CreateAttr(key, a.value)
+		at.Space, at.Key = a.space, a.local
+	}
+	b.attrv = b.attrv[:len(b.attrv)+len(el.Attr)]
+}
+
+// close gives el, the innermost open element (or the document), the
+// children held for it.
+func (b *fastBuilder) close(el *etree.Element) {
+	mark := b.marks[len(b.marks)-1]
+	b.marks = b.marks[:len(b.marks)-1]
+	kids := b.kids[mark:]
+	if n := len(kids); n > 0 {
+		if cap(b.toks)-len(b.toks) < n {
+			b.toks = make([]etree.Token, 0, max(n, 32))
+		}
+		el.Child = b.toks[len(b.toks) : len(b.toks) : len(b.toks)+n]
+		b.toks = b.toks[:len(b.toks)+n]
+		for _, k := range kids {
+			el.AddChild(k)
+		}
+	}
+	clear(kids)
+	b.kids = b.kids[:mark]
 }
 
 // fastParser is fastTree's position in its document.
