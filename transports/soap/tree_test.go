@@ -142,8 +142,10 @@ func TestEnvelope_NoBufferPerMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	if parse > 4500 {
-		t.Errorf("parsing the seed request allocates %d bytes; want at most 4500 (through etree: 11,880; through encoding/xml's tokens: about 8,700)", parse)
+	// 4,009 bytes; the bound leaves room for -race, under which
+	// sync.Pool drops items at random (fastTree's pooled scratch).
+	if parse > 5000 {
+		t.Errorf("parsing the seed request allocates %d bytes; want at most 5000 (through etree: 11,880; through encoding/xml's tokens: about 8,700)", parse)
 	}
 	env, _ := Parse(seed, 0)
 	write := allocated(100, func() { env.Bytes() })
