@@ -369,7 +369,10 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 
 // reserve sizes the indexes for n subscriptions before a load adds them
 // (growing a map of a million entries rehashes it about twenty times); it
-// does nothing once subscriptions are there.
+// does nothing once subscriptions are there. The topic index is sized as
+// if every subscription had a topic of its own, the common case at scale;
+// where many share one, the unused room costs about 30 bytes a
+// subscription, about 3 % of what one costs in all.
 func (d *Dispatcher) reserve(n int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -427,6 +427,9 @@ func (db *DB) LoadSubscriptions(ctx context.Context, fn func(trimmed *eventing.S
 	return db.view(ctx, func(tx *bolt.Tx) error {
 		in := interner{}
 		var k, v []byte
+		// v is bbolt's memory, valid only in this transaction: a full
+		// kept past it answers an error, however the load ended.
+		defer func() { k, v = nil, nil }()
 		full := func() (*eventing.Subscription, error) {
 			if k == nil {
 				return nil, errors.New("store: a subscription's full record read outside its load callback")
@@ -446,7 +449,6 @@ func (db *DB) LoadSubscriptions(ctx context.Context, fn func(trimmed *eventing.S
 				return fmt.Errorf("store: subscription %s: %w", k, err)
 			}
 		}
-		k, v = nil, nil
 		return nil
 	})
 }

@@ -147,8 +147,8 @@ func fastTree(data []byte) (*etree.Document, bool) {
 // (etree's AddChild and CreateAttr grow theirs from nothing, 1, 2, 4 …):
 // a token is held in kids until its parent closes. The slabs are sized by
 // counting the document's '<' (an upper bound on its elements and, plus
-// one, on its texts) and '=' (on its attributes), and grow in chunks
-// should a count fall short. The tree is the request's, dropped with it,
+// one, on its texts) and '=' (on its attributes, up to 32), and grow in
+// chunks should a count fall short. The tree is the request's, dropped with it,
 // so a slab's shared lifetime holds nothing longer. The scratch (kids,
 // marks, attrs) is pooled.
 type fastBuilder struct {
@@ -182,7 +182,7 @@ func newFastBuilder(data []byte) fastBuilder {
 		els:         make([]etree.Element, 0, starts),
 		texts:       make([]etree.CharData, 0, n+1),
 		toks:        make([]etree.Token, 0, starts+n+1),
-		attrv:       make([]etree.Attr, 0, bytes.Count(data, []byte("="))),
+		attrv:       make([]etree.Attr, 0, min(bytes.Count(data, []byte("=")), 32)), // '=' in text must not size it
 		fastScratch: sc,
 	}
 }
