@@ -414,9 +414,9 @@ func (a *ackLog) count() int {
 	return len(a.at)
 }
 
-// pause returns the longest time without an acknowledgement that
-// overlaps [from, to): how long publishing stopped around an event at
-// from, until the next one at to.
+// pause returns the longest time without an acknowledgement that ends
+// in (from, to]: how long publishing stopped around an event at from,
+// until the next one at to.
 func (a *ackLog) pause(from, to time.Time) time.Duration {
 	a.mu.Lock()
 	at := slices.Clone(a.at)
@@ -424,7 +424,10 @@ func (a *ackLog) pause(from, to time.Time) time.Duration {
 	slices.SortFunc(at, func(x, y time.Time) int { return x.Compare(y) })
 	var longest time.Duration
 	for i := 1; i < len(at); i++ {
-		if at[i].After(from) && at[i-1].Before(to) {
+		// A pause belongs to the window it ends in: the one that ends
+		// after to is the next window's (the step-down's window counted
+		// the stopped server's pause too).
+		if at[i].After(from) && !at[i].After(to) {
 			longest = max(longest, at[i].Sub(at[i-1]))
 		}
 	}
