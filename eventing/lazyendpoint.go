@@ -156,7 +156,7 @@ func (s *Service) storedEndpoint(ctx context.Context, sub *Subscription, pullPro
 		return ep
 	}
 	// The record's Message is read back when the endpoint is parsed.
-	trimRecord(sub)
+	sub.Trim()
 	return cache.endpoint(s.reload, sub.ID, sub.Processor)
 }
 
@@ -166,7 +166,7 @@ func (s *Service) reload(id, processor string) Endpoint {
 }
 
 // unparsed returns what a new subscription is handed to the dispatcher
-// with: its record without what trimRecord drops, and a lazy endpoint
+// with: its record without what Trim drops, and a lazy endpoint
 // without ep, which its first delivery parses again from the record, like
 // a stored subscription's. A flood of subscribes would otherwise fill the
 // endpoint cache with endpoints that have delivered nothing (16,384 of
@@ -197,7 +197,7 @@ func (d *Dispatcher) lazy(sub *Subscription, ep Endpoint, keep bool) (*Subscript
 		return sub, ep
 	}
 	cp := *sub
-	trimRecord(&cp)
+	cp.Trim()
 	l := d.endpoints.endpoint(d.hooks.reload, sub.ID, sub.Processor)
 	if keep {
 		l.ep, l.used = ep, true
@@ -213,17 +213,8 @@ func (d *Dispatcher) compactRecord(sub *Subscription) *Subscription {
 		return sub
 	}
 	cp := *sub
-	trimRecord(&cp)
+	cp.Trim()
 	return &cp
-}
-
-// trimRecord drops from the dispatcher's copy of a subscription what
-// matching and delivery never read there: the Message (read back to parse
-// the endpoint), the Secret (the endpoint holds it), the EndTo and the
-// identity Key (SubscriptionEnd and deduplication read the stored record).
-// Together they are most of a record's bytes.
-func trimRecord(sub *Subscription) {
-	sub.Message, sub.Secret, sub.EndTo, sub.Key = "", "", "", ""
 }
 
 // restoreByID reads subscription id back from the store and rebuilds its

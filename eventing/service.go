@@ -1153,7 +1153,7 @@ func (s *Service) Shutdown(ctx context.Context) error {
 				break
 			}
 			// The stored record, not the dispatcher's copy: that one has
-			// no EndTo (see trimRecord).
+			// no EndTo (see Subscription.Trim).
 			stored, derr := s.store.DeleteSubscription(ctx, sub.ID)
 			if derr != nil {
 				if !errors.Is(derr, ErrNotFound) {

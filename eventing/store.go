@@ -52,9 +52,9 @@ type SubscriptionLoader interface {
 	// (a hint to size the dispatcher's indexes by; it may be off).
 	SubscriptionCount(ctx context.Context) (int, error)
 	// LoadSubscriptions calls fn for every stored subscription, in one
-	// read, with its record trimmed: without Message, Secret, EndTo and
-	// Key, the parts matching and delivery never read in memory (a lazy
-	// endpoint reads the whole record back on first delivery). full
+	// read, with its record trimmed as Subscription.Trim trims it
+	// (without Message, Secret, EndTo and Key: a lazy endpoint reads the
+	// whole record back on first delivery). full
 	// decodes the whole record; it may be called only during fn.
 	LoadSubscriptions(ctx context.Context, fn func(trimmed *Subscription, full func() (*Subscription, error)) error) error
 }

@@ -58,6 +58,16 @@ type Subscription struct {
 	Owner string `json:"owner,omitempty"`
 }
 
+// Trim drops from s what matching and delivery never read in memory: the
+// Message (read back from the store to parse the endpoint), the Secret
+// (the endpoint holds it), the EndTo and the identity Key (SubscriptionEnd
+// and deduplication read the stored record). Together they are most of a
+// record's bytes. The dispatcher keeps its subscriptions trimmed, and a
+// SubscriptionLoader loads them so.
+func (s *Subscription) Trim() {
+	s.Message, s.Secret, s.EndTo, s.Key = "", "", "", ""
+}
+
 // Version returns the WS-Eventing version of the subscription (V200408
 // unless it was made in 2011).
 func (s *Subscription) Version() Version {

@@ -283,9 +283,9 @@ func decodeSub(k, v []byte, in interner) (*eventing.Subscription, error) {
 	return decodeSubAs(k, v, in, false)
 }
 
-// decodeSubTrimmed decodes the record v stored under k without Message,
-// Secret, EndTo and Key (see eventing.SubscriptionLoader); in a current
-// record it does not even copy them.
+// decodeSubTrimmed decodes the record v stored under k as
+// Subscription.Trim leaves it (see eventing.SubscriptionLoader); in a
+// current record it does not even copy the fields Trim drops.
 func decodeSubTrimmed(k, v []byte, in interner) (*eventing.Subscription, error) {
 	return decodeSubAs(k, v, in, true)
 }
@@ -305,7 +305,7 @@ func decodeSubAs(k, v []byte, in interner, trim bool) (*eventing.Subscription, e
 			}
 		}
 		if trim {
-			s.Message, s.Secret, s.EndTo, s.Key = "", "", "", ""
+			s.Trim()
 		}
 		return s, nil
 	}
