@@ -677,7 +677,10 @@ func (d *Dispatcher) Census() map[[2]string]int {
 		switch {
 		case s.pull:
 			state = "pull"
-		case s.retry.attempts > 0 || s.replayRetry.attempts > 0:
+		case !s.retry.next.IsZero() || !s.replayRetry.next.IsZero():
+			// A failed attempt waits for its retry (or is retried now).
+			// Not attempts > 0: that counts the first attempt while it
+			// is in flight, and a healthy subscription read as retrying.
 			state = "retrying"
 		}
 		out[[2]string{s.sub.Processor, state}]++
