@@ -71,6 +71,7 @@ type DB struct {
 	// them (see keyindex.go).
 	keysMu   sync.Mutex
 	keys     *keyIndex
+	ahead    *aheadFiller
 	watchMu  sync.RWMutex
 	watchers []func([]*eventing.Event)
 }
@@ -130,6 +131,12 @@ func Open(dir string, o Options) (*DB, error) {
 	db := &DB{bolt: b, logger: o.Logger, maxBatch: o.MaxBatch, gather: o.GatherWindow, onCommit: o.OnCommit,
 		appends: make(chan *appendReq, o.MaxBatch), stop: make(chan struct{}), done: make(chan struct{}), keys: newKeyIndex()}
 	db.index = newIndexer(db, o.IndexInterval)
+	if !o.NoSync {
+		if db.ahead, err = newAheadFiller(path, 4<<20); err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
 	if err := db.init(); err != nil {
 		b.Close()
 		return nil, err
@@ -183,7 +190,11 @@ func (db *DB) Close() error {
 	db.closeMu.Unlock()
 	<-db.done
 	db.index.close()
-	return db.bolt.Close()
+	err := db.bolt.Close()
+	if cerr := db.ahead.close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Ready reports whether the database is open.
@@ -219,7 +230,12 @@ func (db *DB) boltUpdate(fn func(tx *bolt.Tx) error) (err error) {
 		db.keys.settle(committed)
 		db.keysMu.Unlock()
 	}()
-	err = db.bolt.Update(fn)
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := db.ahead.fill(tx); err != nil {
+			db.logger.Warn("cannot write the file ahead of its data; commits into new pages may be slower", "err", err)
+		}
+		return fn(tx)
+	})
 	committed = err == nil
 	return err
 }
