@@ -341,8 +341,10 @@ func (db *DB) CreateSubscriptions(ctx context.Context, subs []*eventing.Subscrip
 // flush may raise past Start before the dispatcher knows the subscription,
 // does not cover events it has not been given (eventing.StateStore).
 func pendingAtStart(s *eventing.Subscription) []byte {
-	v, _ := encodeState(&eventing.DeliveryState{Cursor: s.Start, Pending: true})
-	return v
+	// encodeState's short form, without a DeliveryState on the heap.
+	b := make([]byte, 1, 1+binary.MaxVarintLen64)
+	b[0] = stateCursorPending
+	return binary.AppendUvarint(b, s.Start)
 }
 
 // Subscription implements eventing.SubscriptionStore.
