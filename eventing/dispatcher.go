@@ -235,6 +235,10 @@ type Dispatcher struct {
 	own map[*subState]uint64
 	// savedThrough is the matched-through position last stored.
 	savedThrough atomic.Uint64
+	// holds: the matcher's position when each HoldThrough still held was
+	// taken, by its number (holdSeq numbers them).
+	holds   map[uint64]uint64
+	holdSeq uint64
 
 	// timers holds the subscriptions parked on a timer (guarded by
 	// timerMu), so that Shutdown stops them.
@@ -347,6 +351,7 @@ func NewDispatcher(st Store, clock Clock, logger *slog.Logger, opts DispatcherOp
 		dirty:     map[*subState]struct{}{},
 		logDirty:  map[*subState]struct{}{},
 		own:       map[*subState]uint64{},
+		holds:     map[uint64]uint64{},
 		timers:    map[*subState]struct{}{},
 		endpoints: newEndpointCache(endpointCacheSize),
 	}
@@ -535,8 +540,9 @@ func (d *Dispatcher) Add(sub *Subscription, f Filter, ep Endpoint) {
 	if !started || parked {
 		return // Start (or Acquire) restores it
 	}
-	// Its stored state is the pending one CreateSubscription wrote at
-	// Start; the next flush writes it again once it caught up.
+	// Its stored position is Start (the one CreateSubscription wrote,
+	// or its creator's HoldThrough, released after this); the next
+	// flush writes its state, or none once it caught up.
 	d.dirtyMu.Lock()
 	d.own[s] = sub.Start
 	d.dirty[s] = struct{}{}

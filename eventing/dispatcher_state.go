@@ -25,8 +25,10 @@ import (
 // reached is in the set, or was written as pending by an earlier flush and
 // stays so until a flush finds its queue empty, that is, every such event
 // delivered or dead-lettered. A subscription that is not live (reading the
-// log) is pending, and a new one is stored with a pending state by
-// CreateSubscription, in the same transaction as its record.
+// log) is pending. A new one is not in the set until Add puts it there;
+// before, its creator holds M at or below its Start (HoldThrough), or the
+// backend stores it with a pending state in the same transaction as its
+// record (one that other nodes also write: see SubscriptionStore).
 
 // restore applies a stored delivery state given the stored matched-through
 // position, and reports whether the state's cursor is the subscription's
@@ -192,13 +194,19 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 	d.dirtyMu.Lock()
 	dirty := d.dirty
 	d.dirty = map[*subState]struct{}{}
+	// Taken with the dirty set: a subscription Add has not put in it
+	// yet is still held (Add marks it before its creator releases).
+	through := matched
+	for _, at := range d.holds {
+		through = min(through, at)
+	}
 	var logs map[*subState]struct{}
 	if all {
 		logs = d.logDirty
 		d.logDirty = map[*subState]struct{}{}
 	}
 	d.dirtyMu.Unlock()
-	if len(dirty) == 0 && len(logs) == 0 && (!all || matched <= d.savedThrough.Load()) {
+	if len(dirty) == 0 && len(logs) == 0 && (!all || through <= d.savedThrough.Load()) {
 		// Nothing changed but the matcher's position: it is written
 		// with the next change, or by the next full flush.
 		return nil
@@ -253,7 +261,7 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 		// Read after the states were gathered: see stillHeld.
 		err = d.pstates.SavePartitionStates(ctx, d.stillHeld(held, matched), states)
 	} else {
-		err = d.states.SaveDeliveryStates(ctx, matched, states)
+		err = d.states.SaveDeliveryStates(ctx, through, states)
 	}
 	if err != nil {
 		d.dirtyMu.Lock()
@@ -266,8 +274,8 @@ func (d *Dispatcher) Flush(ctx context.Context, all bool) error {
 		d.dirtyMu.Unlock()
 		return err
 	}
-	if matched > d.savedThrough.Load() {
-		d.savedThrough.Store(matched)
+	if through > d.savedThrough.Load() {
+		d.savedThrough.Store(through)
 	}
 	for s, w := range saved {
 		s.mu.Lock()
@@ -319,4 +327,27 @@ func (d *Dispatcher) Trim(ctx context.Context) (int, error) {
 		d.logger.Info("event log trimmed", slog.Int("events", n), slog.Uint64("through", low))
 	}
 	return n, err
+}
+
+// HoldThrough keeps every flush from now until release from storing a
+// matched-through position above the matcher's position now. A Service
+// takes it before it reads a new subscription's Start (the log's head,
+// never below the matcher's position) and releases it once Add has the
+// subscription, or once it was not created. Without it, a flush in that
+// window could store a position past Start, which would cover the new
+// subscription before the dispatcher knows it: after a crash before the
+// next flush, it would start past its first events. With it, a backend
+// that only this process writes stores no state for a new subscription
+// (see SubscriptionStore). release may be called once.
+func (d *Dispatcher) HoldThrough() (release func()) {
+	d.dirtyMu.Lock()
+	d.holdSeq++
+	n := d.holdSeq
+	d.holds[n] = d.matched.Load()
+	d.dirtyMu.Unlock()
+	return func() {
+		d.dirtyMu.Lock()
+		delete(d.holds, n)
+		d.dirtyMu.Unlock()
+	}
 }

@@ -684,6 +684,10 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 		return nil, err
 	}
 	msg := storedMessage(req.Message)
+	// Taken before Start is read, released once the dispatcher has the
+	// subscription: no flush in between stores a matched-through
+	// position past its Start (see HoldThrough).
+	release := s.dispatcher.HoldThrough()
 	sub := &Subscription{
 		ID: newSubscriptionID(), Processor: name, Message: msg, Secret: req.Secret,
 		Filter: req.Filter, Manager: req.Manager, AddressingNS: req.AddressingNS,
@@ -719,6 +723,7 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 		dsub, dep := s.unparsed(sub, ep)
 		s.dispatcher.Add(dsub, filter, dep)
 	}
+	release()
 	unlock()
 	switch {
 	case err != nil:

@@ -23,10 +23,18 @@ type Store interface {
 // SubscriptionStore persists subscriptions. Each method is one atomic
 // transaction.
 type SubscriptionStore interface {
-	// CreateSubscription stores s, with a pending DeliveryState at
-	// s.Start (see StateStore). If s.Key is not empty and a subscription
-	// with the same key exists, it stores nothing and returns that
-	// subscription; otherwise it returns nil.
+	// CreateSubscription stores s. If s.Key is not empty and a
+	// subscription with the same key exists, it stores nothing and
+	// returns that subscription; otherwise it returns nil.
+	//
+	// A backend that other nodes also write (JetStream) stores s with a
+	// pending DeliveryState at s.Start, in the same transaction (see
+	// StateStore): a flush of the node that delivers s may raise the
+	// matched-through position past Start before it learns of s. A
+	// backend that only this process writes (bbolt) need not: the
+	// Service that creates s holds that position at or below s.Start
+	// until its dispatcher has s (Dispatcher.HoldThrough), so s's
+	// position is Start until its first flush, from its record alone.
 	CreateSubscription(ctx context.Context, s *Subscription) (existing *Subscription, err error)
 	// Subscription returns the subscription id, or an error wrapping
 	// ErrNotFound.

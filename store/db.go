@@ -282,9 +282,16 @@ func (db *DB) putSubRecord(tx *bolt.Tx, s *eventing.Subscription, v []byte) erro
 // CreateSubscription implements eventing.SubscriptionStore. It commits with
 // the appends and writes waiting at the same time (one fsync for all), and
 // returns once the subscription is durable.
+//
+// It stores no delivery state: only this process writes the file, and its
+// Service holds the stored matched-through position at or below s.Start
+// until the dispatcher has s (eventing.Dispatcher.HoldThrough), so s is at
+// Start after a crash from its record alone. A pending state stored here
+// cost each subscribe a second bucket's page in its commit, and the first
+// flush after it another commit's delete.
 func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) (*eventing.Subscription, error) {
 	// Encoded here, not in the writer, whose time every commit waits for.
-	rec, state := encodeSub(s), pendingAtStart(s)
+	rec := encodeSub(s)
 	var existing *eventing.Subscription
 	err := db.write(ctx, func(tx *bolt.Tx) error {
 		existing = nil
@@ -301,12 +308,7 @@ func (db *DB) CreateSubscription(ctx context.Context, s *eventing.Subscription) 
 		if tx.Bucket(bucketSubscriptions).Get([]byte(s.ID)) != nil {
 			return fmt.Errorf("store: subscription %s exists", s.ID)
 		}
-		if err := db.putSubRecord(tx, s, rec); err != nil {
-			return err
-		}
-		states := tx.Bucket(bucketDeliveryState)
-		states.FillPercent = subscriptionFill // keyed by the same time-ordered ids
-		return states.Put([]byte(s.ID), state)
+		return db.putSubRecord(tx, s, rec)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: create subscription: %w", err)
@@ -334,17 +336,6 @@ func (db *DB) CreateSubscriptions(ctx context.Context, subs []*eventing.Subscrip
 		return fmt.Errorf("store: create subscriptions: %w", err)
 	}
 	return nil
-}
-
-// pendingAtStart is the delivery state a new subscription is stored with:
-// pending at its Start, so that the matched-through position, which a
-// flush may raise past Start before the dispatcher knows the subscription,
-// does not cover events it has not been given (eventing.StateStore).
-func pendingAtStart(s *eventing.Subscription) []byte {
-	// encodeState's short form, without a DeliveryState on the heap.
-	b := make([]byte, 1, 1+binary.MaxVarintLen64)
-	b[0] = stateCursorPending
-	return binary.AppendUvarint(b, s.Start)
 }
 
 // Subscription implements eventing.SubscriptionStore.

@@ -368,25 +368,42 @@ func TestUpdateSubscription_MovesTheTopicIndex(t *testing.T) {
 	}
 }
 
-// A new subscription is stored with a pending delivery state at its start,
-// so that a matched-through position saved before the dispatcher knew it
-// does not cover its first events.
-func TestCreateSubscription_StoresAPendingStateAtStart(t *testing.T) {
+// A new subscription is stored without a delivery state (its Service holds
+// the matched-through position at or below its Start until its dispatcher
+// has it), and loads at its Start; a pending state saved for it later
+// keeps it there, and a nil one deletes that state.
+func TestCreateSubscription_StoresNoDeliveryState(t *testing.T) {
 	db := open(t, t.TempDir())
 	ctx := t.Context()
 	sub := &eventing.Subscription{ID: "uuid:1", Processor: "soap", Message: "<x/>", Start: 5, Created: time.Now().UTC()}
 	if _, err := db.CreateSubscription(ctx, sub); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.SaveDeliveryStates(ctx, 9, nil); err != nil {
+	if err := db.SaveDeliveryStates(ctx, 4, nil); err != nil {
 		t.Fatal(err)
 	}
 	through, states, err := db.DeliveryStates(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := states["uuid:1"]
-	if through != 9 || st == nil || !st.Pending || st.Position(through) != 5 {
+	if _, ok := states["uuid:1"]; through != 4 || ok {
+		t.Fatalf("through %d, states %v; want 4 and no state", through, states)
+	}
+	var n int
+	if err := db.LoadSubscriptions(ctx, func(s *eventing.Subscription, _ func() (*eventing.Subscription, error)) error {
+		if n++; s.ID != "uuid:1" || s.Start != 5 {
+			t.Errorf("loaded %s at start %d; want uuid:1 at 5", s.ID, s.Start)
+		}
+		return nil
+	}); err != nil || n != 1 {
+		t.Fatalf("loaded %d subscriptions, %v; want 1", n, err)
+	}
+	pending := map[string]*eventing.DeliveryState{"uuid:1": {Cursor: 5, Pending: true}}
+	if err := db.SaveDeliveryStates(ctx, 9, pending); err != nil {
+		t.Fatal(err)
+	}
+	through, states, _ = db.DeliveryStates(ctx)
+	if st := states["uuid:1"]; through != 9 || st == nil || st.Position(through) != 5 {
 		t.Fatalf("through %d, state %+v; want 9 and pending at 5", through, st)
 	}
 	// The position never moves back.

@@ -8,13 +8,12 @@ import (
 	"github.com/herald-eventing/herald/eventing"
 )
 
-// Delivery states are JSON, but for the state a subscription is created
-// with and keeps until it first receives (pendingAtStart): one of those is
-// stored per subscription, and as JSON it took 41 bytes
-// ({"cursor":N,"pending":true,"log":null}) where its short form takes a tag
-// byte and the cursor as a uvarint (schema version 3). A state that holds
-// nothing but a cursor and the pending mark is stored in the short form;
-// JSON records begin with '{', which no tag is.
+// Delivery states are JSON, but for the commonest: a cursor, pending or
+// not (until schema version 3 every new subscription was stored with one,
+// {"cursor":N,"pending":true,"log":null}, 41 bytes). Its short form takes
+// a tag byte and the cursor as a uvarint (schema version 3). A state that
+// holds nothing but a cursor and the pending mark is stored in the short
+// form; JSON records begin with '{', which no tag is.
 const (
 	stateCursor        = 0x01 // the cursor, not pending
 	stateCursorPending = 0x02 // the cursor, pending

@@ -57,19 +57,3 @@ func TestStateCodec_ReadsJSON(t *testing.T) {
 		}
 	}
 }
-
-// pendingAtStart writes what encodeState writes for a new subscription's
-// pending state, and it reads back as that state.
-func TestPendingAtStart_IsEncodeStateOfThePendingState(t *testing.T) {
-	for _, start := range []uint64{0, 1, 127, 128, 1 << 40, ^uint64(0)} {
-		got := pendingAtStart(&eventing.Subscription{Start: start})
-		want, err := encodeState(&eventing.DeliveryState{Cursor: start, Pending: true})
-		if err != nil || string(got) != string(want) {
-			t.Fatalf("start %d: %x; want %x (%v)", start, got, want, err)
-		}
-		var st eventing.DeliveryState
-		if err := decodeState(got, &st); err != nil || st.Cursor != start || !st.Pending {
-			t.Fatalf("start %d reads back as %+v, %v", start, st, err)
-		}
-	}
-}

@@ -17,7 +17,7 @@ func TestConformance(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
-	})
+	}, storetest.SingleWriter())
 }
 
 func TestConformanceReopen(t *testing.T) {

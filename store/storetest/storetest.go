@@ -25,7 +25,9 @@
 //     position only once they are all stored: a save that failed leaves the
 //     position where it was. The position never moves back.
 //   - CreateSubscription stores the subscription with a Pending state at
-//     its Start; a nil state in a save deletes the stored one.
+//     its Start, unless the backend is run with SingleWriter; either way
+//     the new subscription's position is its Start. A nil state in a
+//     save deletes the stored one.
 //   - A canceled context fails a call rather than blocking.
 package storetest
 
@@ -48,7 +50,15 @@ import (
 // return a new, empty store for each call and close it when t ends (with
 // t.Cleanup). A store that also implements access.KeyStore is tested as
 // one too.
-func Run(t *testing.T, open func(t *testing.T) eventing.Store) {
+func Run(t *testing.T, open func(t *testing.T) eventing.Store, opts ...Option) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	pendingAtStart := testDeliveryStatesPendingAtStart
+	if o.singleWriter {
+		pendingAtStart = testDeliveryStatesStartWithoutState
+	}
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, st eventing.Store)
@@ -78,7 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) eventing.Store) {
 		{"DeliveryStates_SaveAndLoad", testDeliveryStatesSaveAndLoad},
 		{"DeliveryStates_NilLogKeepsLog", testDeliveryStatesNilLogKeepsLog},
 		{"DeliveryStates_ThroughNeverMovesBack", testDeliveryStatesThroughNeverMovesBack},
-		{"DeliveryStates_PendingAtStart", testDeliveryStatesPendingAtStart},
+		{"DeliveryStates_PendingAtStart", pendingAtStart},
 		{"DeliveryStates_NilDeletes", testDeliveryStatesNilDeletes},
 		{"ErrNotFound_Wrapped", testErrNotFoundWrapped},
 		{"CanceledContext", testCanceledContext},
@@ -96,6 +106,21 @@ func Run(t *testing.T, open func(t *testing.T) eventing.Store) {
 		}
 		testKeyStore(t, ks)
 	})
+}
+
+// An Option changes what Run expects of a backend.
+type Option func(*options)
+
+type options struct {
+	singleWriter bool
+}
+
+// SingleWriter is for a backend that only one process writes (bbolt): its
+// CreateSubscription need not store a pending state, because that
+// process's Service holds the matched-through position at or below the
+// Start of a subscription it is creating (eventing.SubscriptionStore).
+func SingleWriter() Option {
+	return func(o *options) { o.singleWriter = true }
 }
 
 // RunReopen runs the contracts about what a store keeps across a restart.
@@ -1227,6 +1252,38 @@ func testDeliveryStatesPendingAtStart(t *testing.T, st eventing.Store) {
 	}
 }
 
+// A single writer's new subscription is at its Start with a position
+// below it stored, whether it stores a state for it or not (the loader
+// puts a subscription without one at the larger of its Start and the
+// position); a deduplicated one leaves nothing.
+func testDeliveryStatesStartWithoutState(t *testing.T, st eventing.Store) {
+	s := newSub("uuid:p")
+	s.Start = 7
+	mustCreate(t, st, s)
+	mustSave(t, st, 5, nil)
+	states := mustThrough(t, st, 5)
+	if got, ok := states[s.ID]; ok && got.Position(5) != 7 {
+		t.Fatalf("position of the new subscription = %d; want 7 (state %+v)", got.Position(5), got)
+	}
+	dup := newSub("uuid:p2")
+	dup.Key = "k"
+	keyed := newSub("uuid:p1")
+	keyed.Key = "k"
+	mustCreate(t, st, keyed)
+	if existing, err := st.CreateSubscription(t.Context(), dup); err != nil || existing == nil {
+		t.Fatalf("CreateSubscription with a used key = %v, %v", existing, err)
+	}
+	next := &eventing.DeliveryState{Cursor: 8}
+	mustSave(t, st, 12, map[string]*eventing.DeliveryState{s.ID: next})
+	states = mustThrough(t, st, 12)
+	if _, ok := states[dup.ID]; ok {
+		t.Fatalf("states = %v; want none for the deduplicated subscription", states)
+	}
+	if got := states[s.ID]; !sameState(got, next) || got.Position(12) != 12 {
+		t.Fatalf("state after delivery = %+v; want %+v at position 12", got, next)
+	}
+}
+
 // A nil state deletes the stored one (and deleting an absent one is no
 // error); the other states stay.
 func testDeliveryStatesNilDeletes(t *testing.T, st eventing.Store) {
@@ -1254,7 +1311,7 @@ func testDeliveryStatesSurviveReopen(t *testing.T, open func() eventing.Store) {
 	s.Start = 3
 	mustCreate(t, st, s)
 	mustCreate(t, st, newSub("uuid:q"))
-	mustSave(t, st, 11, map[string]*eventing.DeliveryState{"uuid:q": fullState()})
+	mustSave(t, st, 11, map[string]*eventing.DeliveryState{"uuid:q": fullState(), "uuid:r": {Cursor: 3, Pending: true}})
 	mustClose(t, st)
 	st = open()
 	states := mustThrough(t, st, 11)
