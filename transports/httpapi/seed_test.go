@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -177,5 +178,49 @@ func TestEndpointAddress_MovesAndPersists(t *testing.T) {
 	h = start(t, dir, eventing.Options{})
 	if got := call("getEndpointAddress", ""); got != h.URL+"/events/in" {
 		t.Fatalf("after restart getEndpointAddress = %q", got)
+	}
+}
+
+// The server reuses a request's tree once it answered it (pooled slabs):
+// every subscription still gets its own reference parameter, whether its
+// endpoint was parsed again from the stored record (a new subscription)
+// or kept from the request (a repeated WS-Eventing Subscribe keeps the
+// endpoint it parsed), so nothing kept a pointer into a request's tree.
+func TestSeed_ReusedRequestTreesKeepEachSubscriptionsReferenceParameter(t *testing.T) {
+	h := start(t, "", eventing.Options{})
+	s := newSink(t)
+	const n = 40
+	subscribe := func(i int) {
+		t.Helper()
+		body := fmt.Sprintf(`<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:wsa="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:wse="http://schemas.xmlsoap.org/ws/2004/08/eventing">
+  <s:Header><wsa:Action>http://schemas.xmlsoap.org/ws/2004/08/eventing/Subscribe</wsa:Action><wsa:MessageID>uuid:%08d-0000-4000-8000-000000000000</wsa:MessageID><wsa:To>%s/eventing</wsa:To></s:Header>
+  <s:Body><wse:Subscribe><wse:Delivery><wse:NotifyTo><wsa:Address>%s/%d</wsa:Address><wsa:ReferenceParameters><ew:MySubscription xmlns:ew="http://www.example.com/warnings">ref-%d</ew:MySubscription></wsa:ReferenceParameters></wse:NotifyTo></wse:Delivery></wse:Subscribe></s:Body>
+</s:Envelope>`, i, h.URL, s.URL, i, i)
+		if r := h.post(t, "/eventing", soap12, body); r.status != 200 {
+			t.Fatalf("subscribe %d: %d %s", i, r.status, r.body)
+		}
+	}
+	for i := range n {
+		subscribe(i)
+	}
+	for i := range n / 2 {
+		subscribe(i) // again: the subscription keeps this request's endpoint
+	}
+	for i := range n {
+		subscribe(n + i) // more trees through the same slabs
+	}
+	h.post(t, "/messages", "text/xml", seed(t, "event-message.xml"))
+	seen := map[string]bool{}
+	for range 2 * n {
+		got := s.next(t)
+		p := got.env.Header.FindElement("MySubscription")
+		if p == nil {
+			t.Fatalf("no reference parameter:\n%s", got.body)
+		}
+		path := strings.TrimPrefix(got.env.Header.FindElement("To").Text(), s.URL+"/")
+		if want := "ref-" + path; p.Text() != want || seen[want] {
+			t.Fatalf("the notification to /%s carries %q (seen before: %v); want %q", path, p.Text(), seen[p.Text()], want)
+		}
+		seen[p.Text()] = true
 	}
 }

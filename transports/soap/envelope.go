@@ -65,6 +65,18 @@ type Envelope struct {
 	// Header is the Header element; nil when the message has none.
 	Header *etree.Element
 	Body   *etree.Element
+	// slabs are the pooled slabs of a request's tree (see release).
+	slabs *fastSlabs
+}
+
+// release gives the slabs of a request's tree back to their pool (the
+// server's, once it answered): nothing may use the envelope, nor any
+// element of its tree, after it. A processor copies what it keeps of a
+// request (eventing.EndpointRequest); so does everything else that keeps
+// a part of one (addressing.Detach, strings).
+func (e *Envelope) release() {
+	releaseSlabs(e.slabs)
+	e.slabs = nil
 }
 
 // Payload returns the first element inside the Body, or nil.
@@ -100,6 +112,12 @@ func Parse(data []byte, maxDepth int) (*Envelope, error) {
 // negative one no limit). A document beyond a limit is a *ParseError whose
 // Reason names the limit and its value.
 func ParseLimits(data []byte, l xmllimit.Limits) (*Envelope, error) {
+	return parseLimits(data, l, false)
+}
+
+// parseLimits is ParseLimits; with pooled, the envelope's tree is built
+// from pooled slabs, which its release gives back.
+func parseLimits(data []byte, l xmllimit.Limits, pooled bool) (env *Envelope, err error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &ParseError{Reason: "the request body is empty"}
 	}
@@ -109,10 +127,15 @@ func ParseLimits(data []byte, l xmllimit.Limits) (*Envelope, error) {
 	if err := xmllimit.Precheck(data, l); err != nil {
 		return nil, &ParseError{Reason: err.Error()}
 	}
-	doc, err := readTree(data)
+	doc, slabs, err := readTreePooled(data, pooled)
 	if err != nil {
 		return nil, &ParseError{Reason: "the request is not well-formed XML: " + trimXMLError(err)}
 	}
+	defer func() {
+		if err != nil {
+			releaseSlabs(slabs) // the tree is dropped here
+		}
+	}()
 	for _, t := range doc.Child {
 		if d, ok := t.(*etree.Directive); ok && strings.HasPrefix(strings.ToUpper(strings.TrimSpace(d.Data)), "DOCTYPE") {
 			return nil, &ParseError{Reason: "a DOCTYPE is not allowed in a SOAP message"}
@@ -125,7 +148,7 @@ func ParseLimits(data []byte, l xmllimit.Limits) (*Envelope, error) {
 	if err := xmllimit.CheckTree(doc, l); err != nil {
 		return nil, &ParseError{Reason: err.Error()}
 	}
-	env := &Envelope{Doc: doc}
+	env = &Envelope{Doc: doc, slabs: slabs}
 	switch ns := root.NamespaceURI(); {
 	case root.Tag != "Envelope":
 		return nil, &ParseError{Reason: fmt.Sprintf("the root element is {%s}%s, not a SOAP Envelope", ns, root.Tag)}

@@ -17,15 +17,24 @@ import (
 // reads it through encoding/xml, so every error, and every tree of the
 // rest, is still exactly etree's. On the subset it accepts only what
 // encoding/xml's strict RawToken accepts, and reads it as that does.
-func fastTree(data []byte) (*etree.Document, bool) {
+//
+// With pooled, the tree's slabs come from a pool, and slabs (nil when it
+// reports false) must go back with releaseSlabs once nothing points into
+// the tree any more; without, they are the tree's, garbage with it.
+func fastTree(data []byte, pooled bool) (doc *etree.Document, slabs *fastSlabs, ok bool) {
 	for _, c := range data {
 		if c >= 0x80 || c == '&' || c == '\r' || c < 0x20 && c != '\t' && c != '\n' {
-			return nil, false
+			return nil, nil, false
 		}
 	}
-	b := newFastBuilder(data)
+	b := newFastBuilder(data, pooled)
+	defer func() {
+		if !ok {
+			releaseSlabs(b.pooled)
+		}
+	}()
 	defer b.release()
-	doc := etree.NewDocument()
+	doc = etree.NewDocument()
 	stack := make([]*etree.Element, 1, 16)
 	stack[0] = &doc.Element
 	p := fastParser{data: data}
@@ -39,7 +48,7 @@ func fastTree(data []byte) (*etree.Document, bool) {
 			}
 			text := data[p.i : p.i+j]
 			if bytes.Contains(text, []byte("]]>")) {
-				return nil, false
+				return nil, nil, false
 			}
 			p.i += j
 			b.kids = append(b.kids, b.text(string(text)))
@@ -51,35 +60,35 @@ func fastTree(data []byte) (*etree.Document, bool) {
 			p.i++
 			space, local, ok := p.name()
 			if !ok {
-				return nil, false
+				return nil, nil, false
 			}
 			p.space()
 			if p.peek() != '>' {
-				return nil, false
+				return nil, nil, false
 			}
 			p.i++
 			if top.Tag != local || top.Space != space || len(stack) == 1 {
-				return nil, false
+				return nil, nil, false
 			}
 			b.close(top)
 			stack = stack[:len(stack)-1]
 		case '!':
 			if !bytes.HasPrefix(data[p.i:], []byte("!--")) {
-				return nil, false // CDATA or a declaration
+				return nil, nil, false // CDATA or a declaration
 			}
 			rest := data[p.i+3:]
 			end := bytes.Index(rest, []byte("--"))
 			if end < 0 || end+2 >= len(rest) || rest[end+2] != '>' {
-				return nil, false
+				return nil, nil, false
 			}
 			b.kids = append(b.kids, etree.NewComment(string(rest[:end])))
 			p.i += 3 + end + 3
 		case '?':
-			return nil, false
+			return nil, nil, false
 		default:
 			space, local, ok := p.name()
 			if !ok {
-				return nil, false
+				return nil, nil, false
 			}
 			el := b.element(space, local)
 			empty := false
@@ -89,7 +98,7 @@ func fastTree(data []byte) (*etree.Document, bool) {
 				c := p.peek()
 				if c == '/' {
 					if p.i+1 >= len(data) || data[p.i+1] != '>' {
-						return nil, false
+						return nil, nil, false
 					}
 					p.i += 2
 					empty = true
@@ -101,26 +110,26 @@ func fastTree(data []byte) (*etree.Document, bool) {
 				}
 				aspace, alocal, ok := p.name()
 				if !ok {
-					return nil, false
+					return nil, nil, false
 				}
 				p.space()
 				if p.peek() != '=' {
-					return nil, false
+					return nil, nil, false
 				}
 				p.i++
 				p.space()
 				q := p.peek()
 				if q != '"' && q != '\'' {
-					return nil, false
+					return nil, nil, false
 				}
 				p.i++
 				j := bytes.IndexByte(data[p.i:], q)
 				if j < 0 {
-					return nil, false
+					return nil, nil, false
 				}
 				value := data[p.i : p.i+j]
 				if bytes.IndexByte(value, '<') >= 0 {
-					return nil, false
+					return nil, nil, false
 				}
 				p.i += j + 1
 				b.attrs = append(b.attrs, fastAttr{aspace, alocal, string(value)})
@@ -135,10 +144,10 @@ func fastTree(data []byte) (*etree.Document, bool) {
 		}
 	}
 	if len(stack) != 1 {
-		return nil, false
+		return nil, nil, false
 	}
 	b.close(&doc.Element)
-	return doc, true
+	return doc, b.pooled, true
 }
 
 // A fastBuilder makes the tokens of fastTree's tree from a few slabs
@@ -150,13 +159,52 @@ func fastTree(data []byte) (*etree.Document, bool) {
 // one, on its texts) and '=' (on its attributes, up to 32), and grow in
 // chunks should a count fall short. The tree is the request's, dropped with it,
 // so a slab's shared lifetime holds nothing longer. The scratch (kids,
-// marks, attrs) is pooled.
+// marks, attrs) is pooled, and so are the first slabs of a pooled tree
+// (the server's requests: about 2.8 KB of a subscribe's garbage).
 type fastBuilder struct {
+	fastSlabs
+	*fastScratch
+	// pooled is the set the first slabs came from (nil: not pooled).
+	pooled *fastSlabs
+}
+
+// fastSlabs are the slabs a tree's tokens are made from.
+type fastSlabs struct {
 	els   []etree.Element
 	texts []etree.CharData
 	toks  []etree.Token
 	attrv []etree.Attr
-	*fastScratch
+}
+
+var fastSlabPool = sync.Pool{New: func() any { return new(fastSlabs) }}
+
+// maxPooledSlab bounds the slabs kept in the pool, in tokens: the slabs
+// of a rare large request are not kept for every later one.
+const maxPooledSlab = 1024
+
+// releaseSlabs returns the slabs of a pooled tree to the pool; nothing may
+// point into that tree any more. The slabs are cleared, so that the pool
+// keeps none of the tree's strings alive.
+func releaseSlabs(s *fastSlabs) {
+	if s == nil {
+		return
+	}
+	if cap(s.toks) > maxPooledSlab || cap(s.els) > maxPooledSlab || cap(s.texts) > maxPooledSlab {
+		return
+	}
+	clear(s.els[:cap(s.els)])
+	clear(s.texts[:cap(s.texts)])
+	clear(s.toks[:cap(s.toks)])
+	clear(s.attrv[:cap(s.attrv)])
+	fastSlabPool.Put(s)
+}
+
+// slab returns buf emptied when it holds n, else a new slice for n.
+func slab[T any](buf []T, n int) []T {
+	if cap(buf) >= n {
+		return buf[:0]
+	}
+	return make([]T, 0, n)
 }
 
 // fastScratch is what a fastBuilder needs only while it reads.
@@ -172,19 +220,28 @@ var fastScratches = sync.Pool{New: func() any { return new(fastScratch) }}
 // its attribute slice.
 type fastAttr struct{ space, local, value string }
 
-func newFastBuilder(data []byte) fastBuilder {
+func newFastBuilder(data []byte, pooled bool) fastBuilder {
 	n := bytes.Count(data, []byte("<"))
 	ends := bytes.Count(data, []byte("</"))
-	starts := max(n-ends, 0) // elements and comments
+	starts := max(n-ends, 0)                         // elements and comments
+	attrs := min(bytes.Count(data, []byte("=")), 32) // '=' in text must not size it
 	sc := fastScratches.Get().(*fastScratch)
 	sc.marks = append(sc.marks[:0], 0)
-	return fastBuilder{
-		els:         make([]etree.Element, 0, starts),
-		texts:       make([]etree.CharData, 0, n+1),
-		toks:        make([]etree.Token, 0, starts+n+1),
-		attrv:       make([]etree.Attr, 0, min(bytes.Count(data, []byte("=")), 32)), // '=' in text must not size it
-		fastScratch: sc,
+	if !pooled {
+		return fastBuilder{
+			fastSlabs: fastSlabs{
+				els:   make([]etree.Element, 0, starts),
+				texts: make([]etree.CharData, 0, n+1),
+				toks:  make([]etree.Token, 0, starts+n+1),
+				attrv: make([]etree.Attr, 0, attrs),
+			},
+			fastScratch: sc,
+		}
 	}
+	p := fastSlabPool.Get().(*fastSlabs)
+	p.els, p.texts = slab(p.els, starts), slab(p.texts, n+1)
+	p.toks, p.attrv = slab(p.toks, starts+n+1), slab(p.attrv, attrs)
+	return fastBuilder{fastSlabs: *p, fastScratch: sc, pooled: p}
 }
 
 // release returns the scratch to its pool.

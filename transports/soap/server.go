@@ -213,11 +213,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeFault(w, New(guess, addressing.VersionNone), "", &Fault{Code: Sender, Reason: "cannot read the request: " + err.Error()}, 0)
 		return
 	}
-	env, err := ParseLimits(data, s.limits)
+	env, err := parseLimits(data, s.limits, true)
 	if err != nil {
 		s.writeFault(w, New(guess, addressing.VersionNone), "", s.fault(err, eventing.VersionNone), 0)
 		return
 	}
+	// The tree's slabs are reused once this request is answered: what
+	// the handlers keep of it they copy (see Envelope.release).
+	defer env.release()
 	hdr, err := addressing.ReadHeaders(env.Header)
 	req := &Request{Envelope: env, Addressing: hdr, Payload: env.Payload(), Base: Base(r), HTTP: r}
 	ctx, aerr := s.authenticate(r, env)

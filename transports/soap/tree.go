@@ -19,9 +19,22 @@ import (
 // GOGC of each request's time. Most documents do not even go through
 // encoding/xml (fastTree).
 func readTree(data []byte) (*etree.Document, error) {
-	if doc, ok := fastTree(data); ok {
-		return doc, nil
+	doc, _, err := readTreePooled(data, false)
+	return doc, err
+}
+
+// readTreePooled is readTree, with pooled as fastTree's: slabs, nil unless
+// pooled, go back with releaseSlabs once the tree is no longer used.
+func readTreePooled(data []byte, pooled bool) (*etree.Document, *fastSlabs, error) {
+	if doc, slabs, ok := fastTree(data, pooled); ok {
+		return doc, slabs, nil
 	}
+	doc, err := decodeTree(data)
+	return doc, nil, err
+}
+
+// decodeTree is readTree through encoding/xml.
+func decodeTree(data []byte) (*etree.Document, error) {
 	doc := etree.NewDocument()
 	d := xml.NewDecoder(bytes.NewReader(data))
 	d.CharsetReader = func(_ string, input io.Reader) (io.Reader, error) { return input, nil }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
+
+	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
 // treeInputs are documents readTree must read as etree does: the seed
@@ -166,6 +168,48 @@ func TestEnvelope_NoBufferPerMessage(t *testing.T) {
 	}
 }
 
+// A request parsed as the server parses it reuses the slabs of the one
+// before once that was released: its tree is the same as an unpooled one,
+// and it costs about 2.8 KB less garbage.
+func TestEnvelope_PooledSlabsAreReusedAndTheTreeIsTheSame(t *testing.T) {
+	seed, err := os.ReadFile("../../testdata/subscribe-request-soap.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Parse(seed, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := xmllimit.Default()
+	for range 3 {
+		env, err := parseLimits(seed, l, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := string(env.Bytes()), string(want.Bytes()); got != want {
+			t.Fatalf("the pooled tree writes\n%s\nwant\n%s", got, want)
+		}
+		env.release()
+	}
+	unpooled := allocated(100, func() {
+		if _, err := parseLimits(seed, l, false); err != nil {
+			t.Fatal(err)
+		}
+	})
+	pooled := allocated(100, func() {
+		env, err := parseLimits(seed, l, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env.release()
+	})
+	t.Logf("a parse of the seed request allocates %d bytes pooled, %d unpooled", pooled, unpooled)
+	// Under -race, sync.Pool drops items at random.
+	if !raceEnabled && unpooled-pooled < 2000 {
+		t.Errorf("a pooled parse allocates %d bytes, an unpooled one %d; want at least 2,000 less", pooled, unpooled)
+	}
+}
+
 // The seed and spec envelopes, comments and all, take fastTree's way
 // (readTree's tests check that its trees are etree's).
 func TestFastTree_TakesTheCommonRequests(t *testing.T) {
@@ -181,7 +225,7 @@ func TestFastTree_TakesTheCommonRequests(t *testing.T) {
 		if bytes.IndexByte(b, '\r') >= 0 || bytes.IndexByte(b, '&') >= 0 || bytes.Contains(b, []byte("<?")) {
 			continue // outside the subset, by design
 		}
-		if _, ok := fastTree(b); !ok {
+		if _, _, ok := fastTree(b, false); !ok {
 			t.Errorf("%s: fastTree refused it", f)
 		}
 	}
@@ -191,7 +235,7 @@ func TestFastTree_TakesTheCommonRequests(t *testing.T) {
 		"<a>\n  <b/><!-- c -->\n</a>\n",
 		`<a b:='1'c="2"/>`,
 	} {
-		if _, ok := fastTree([]byte(s)); !ok {
+		if _, _, ok := fastTree([]byte(s), false); !ok {
 			t.Errorf("%q: fastTree refused it", s)
 		}
 	}
@@ -199,7 +243,7 @@ func TestFastTree_TakesTheCommonRequests(t *testing.T) {
 		`<a>&amp;</a>`, "<a>\r\n</a>", `<?xml version="1.0"?><a/>`, `<a><![CDATA[x]]></a>`, `<a>]]></a>`,
 		`<a>`, `<a></b>`, `</a>`, `<a x=1/>`, `<a x="<"/>`, `<1a/>`, `<a:b:c/>`, `<a><!-- -- --></a>`, `<a>é</a>`,
 	} {
-		if _, ok := fastTree([]byte(s)); ok {
+		if _, _, ok := fastTree([]byte(s), false); ok {
 			t.Errorf("%q: fastTree took it; want it left to encoding/xml", s)
 		}
 	}
