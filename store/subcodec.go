@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/herald-eventing/herald/eventing"
@@ -116,19 +117,6 @@ func appendPacked(b []byte, v string) []byte {
 	return b
 }
 
-// packedLen is len(packer.Replace(v)).
-func packedLen(v string) int {
-	n := 0
-	for i := 0; i < len(v); n++ {
-		if w := packWordAt(v[i:]); w >= 0 {
-			i += len(packWords[w])
-		} else {
-			i++
-		}
-	}
-	return n
-}
-
 // packWordAt returns the index of the first of packWords that begins v,
 // -1 if none does.
 func packWordAt(v string) int {
@@ -182,33 +170,50 @@ func isHex(v string) bool {
 
 var errCorruptSub = errors.New("store: corrupt subscription record")
 
-// encodeSub returns s's record (subRecordV2).
+// subScratch holds the buffers records are encoded in before their copy
+// of exact length (bbolt keeps the value it is given until the commit).
+var subScratch = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// encodeSub returns s's record (subRecordV2), in a slice of its length.
 func encodeSub(s *eventing.Subscription) []byte {
-	n := 48 + len(s.Processor) + len(s.Message) + len(s.Secret) + len(s.EndTo) + len(s.Manager) +
-		len(s.AddressingNS) + len(s.EventingNS) + len(s.Key) + len(s.Owner)
-	if s.Filter != nil {
-		n += len(s.Filter.Dialect) + len(s.Filter.Expression)
+	p := subScratch.Get().(*[]byte)
+	b := appendSub((*p)[:0], s)
+	rec := append(make([]byte, 0, len(b)), b...)
+	if cap(b) <= 64<<10 {
+		*p = b[:0]
+		subScratch.Put(p)
 	}
-	b := make([]byte, 0, n)
+	return rec
+}
+
+// appendSub appends s's record to b.
+func appendSub(b []byte, s *eventing.Subscription) []byte {
 	b = append(b, subRecordV2)
 	field := func(form int, v string) {
 		b = binary.AppendUvarint(b, uint64(len(v))<<2|uint64(form))
 		b = append(b, v...)
 	}
 	raw := func(v string) { field(strRaw, v) }
-	// packed stores XML and URIs with packWords replaced.
+	// packed stores XML and URIs with packWords replaced: packed in
+	// place, then moved behind its length (one pass over v, not two).
 	packed := func(v string) {
 		if !packable(v) {
 			raw(v)
 			return
 		}
-		n := packedLen(v)
+		start := len(b)
+		b = appendPacked(b, v)
+		n := len(b) - start
 		if n >= len(v) {
+			b = b[:start]
 			raw(v)
 			return
 		}
-		b = binary.AppendUvarint(b, uint64(n)<<2|strPacked)
-		b = appendPacked(b, v)
+		var buf [binary.MaxVarintLen64]byte
+		pre := binary.AppendUvarint(buf[:0], uint64(n)<<2|strPacked)
+		b = append(b, pre...)
+		copy(b[start+len(pre):], b[start:start+n])
+		copy(b[start:], pre)
 	}
 	tm := func(t time.Time) {
 		// Seconds and nanoseconds apart: Unix nanoseconds overflow after
