@@ -729,7 +729,8 @@ func (s *Service) Subscribe(ctx context.Context, req *SubscribeRequest) (*Grante
 	case err != nil:
 		return nil, err
 	case existing == nil:
-		s.logger.Info("subscribed", principalAttr(ctx), slog.String("subscription_id", sub.ID), slog.String("processor", name))
+		// LogAttrs: one line a subscribe, without boxing its attributes.
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "subscribed", principalAttr(ctx), slog.String("subscription_id", sub.ID), slog.String("processor", name))
 		return &Granted{Subscription: sub, Expires: granted}, nil
 	case req.Management:
 		return &Granted{Subscription: existing, Expires: Expiration{Time: existing.Expires}, Existing: true}, nil

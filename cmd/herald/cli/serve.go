@@ -208,7 +208,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger, err := newLogger(stderr, cfg.logLevel, cfg.logFormat)
+	logOut := newLogWriter(stderr, logBufferLimit)
+	defer logOut.Close()
+	logger, err := newLogger(logOut, cfg.logLevel, cfg.logFormat)
 	if err != nil {
 		return err
 	}
