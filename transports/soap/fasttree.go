@@ -2,9 +2,13 @@ package soap
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 
 	"github.com/beevik/etree"
+
+	"github.com/herald-eventing/herald/addressing"
+	"github.com/herald-eventing/herald/eventing"
 )
 
 // fastTree reads the documents most requests are (ASCII; no entity or
@@ -51,7 +55,7 @@ func fastTree(data []byte, pooled bool) (doc *etree.Document, slabs *fastSlabs, 
 				return nil, nil, false
 			}
 			p.i += j
-			b.kids = append(b.kids, b.text(string(text)))
+			b.kids = append(b.kids, b.text(internText(text)))
 			continue
 		}
 		p.i++
@@ -132,7 +136,7 @@ func fastTree(data []byte, pooled bool) (doc *etree.Document, slabs *fastSlabs, 
 					return nil, nil, false
 				}
 				p.i += j + 1
-				b.attrs = append(b.attrs, fastAttr{aspace, alocal, string(value)})
+				b.attrs = append(b.attrs, fastAttr{aspace, alocal, internValue(value)})
 			}
 			b.setAttrs(el)
 			b.kids = append(b.kids, el)
@@ -388,6 +392,68 @@ var commonNames = func() map[string]string {
 
 func internName(b []byte) string {
 	if s, ok := commonNames[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}
+
+// indents are the indentation texts of documents written by tools: a
+// newline and up to 64 spaces, or up to 16 tabs. Read-only.
+var indents = func() (t struct {
+	spaces [65]string
+	tabs   [17]string
+}) { for i := range t.spaces {
+	t.spaces[i] = "\n" + strings.Repeat(" ", i)
+}; for i := range t.tabs {
+	t.tabs[i] = "\n" + strings.Repeat("\t", i)
+}; return t }()
+
+// internText returns b as a string, shared when it is an indentation (an
+// indented request is a third texts, each its own allocation before).
+func internText(b []byte) string {
+	if len(b) == 0 || b[0] != '\n' {
+		return string(b)
+	}
+	rest := b[1:]
+	switch {
+	case len(rest) == 0:
+		return indents.spaces[0]
+	case rest[0] == ' ' && len(rest) < len(indents.spaces):
+		for _, c := range rest {
+			if c != ' ' {
+				return string(b)
+			}
+		}
+		return indents.spaces[len(rest)]
+	case rest[0] == '\t' && len(rest) < len(indents.tabs):
+		for _, c := range rest {
+			if c != '\t' {
+				return string(b)
+			}
+		}
+		return indents.tabs[len(rest)]
+	}
+	return string(b)
+}
+
+// commonValues are attribute values the requests Herald takes repeat: the
+// namespaces of SOAP, WS-Addressing, WS-Eventing and the Cloud42
+// interface, and the boolean values. Read-only.
+var commonValues = func() map[string]string {
+	m := map[string]string{}
+	for _, v := range []string{
+		NS11, NS12, addressing.NS200408, addressing.NS10, eventing.NS, eventing.NS2011,
+		eventing.ManagementNS, eventing.MessageNS, eventing.HeraldNS,
+		"true", "false", "1", "0",
+	} {
+		m[v] = v
+	}
+	return m
+}()
+
+// internValue is internName for attribute values.
+func internValue(b []byte) string {
+	if s, ok := commonValues[string(b)]; ok {
 		return s
 	}
 	return string(b)

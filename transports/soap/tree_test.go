@@ -248,3 +248,20 @@ func TestFastTree_TakesTheCommonRequests(t *testing.T) {
 		}
 	}
 }
+
+// An indentation or a well-known namespace is shared, not allocated; every
+// other text reads back as it was.
+func TestFastTree_InternsIndentsAndNamespaces(t *testing.T) {
+	for _, s := range []string{"", "\n", "\n    ", "\n\t\t", "\n" + strings.Repeat(" ", 64), "\n" + strings.Repeat(" ", 65), "\n  x", "\n \t", " \n", "text", "\n\t "} {
+		if got := internText([]byte(s)); got != s {
+			t.Errorf("internText(%q) = %q", s, got)
+		}
+		if got := internValue([]byte(s)); got != s {
+			t.Errorf("internValue(%q) = %q", s, got)
+		}
+	}
+	indent, ns := []byte("\n        "), []byte(NS12)
+	if n := testing.AllocsPerRun(100, func() { internText(indent); internValue(ns) }); n != 0 {
+		t.Errorf("interning an indentation and a namespace allocates %v times; want 0", n)
+	}
+}
