@@ -397,19 +397,27 @@ func internName(b []byte) string {
 	return string(b)
 }
 
-// indents are the indentation texts of documents written by tools: a
-// newline and up to 64 spaces, or up to 16 tabs. Read-only.
-var indents = func() (t struct {
+// indentTexts are the indentation texts of documents written by tools: a
+// newline and up to 64 spaces, or up to 16 tabs.
+type indentTexts struct {
 	spaces [65]string
 	tabs   [17]string
-}) { for i := range t.spaces {
-	t.spaces[i] = "\n" + strings.Repeat(" ", i)
-}; for i := range t.tabs {
-	t.tabs[i] = "\n" + strings.Repeat("\t", i)
-}; return t }()
+}
 
-// internText returns b as a string, shared when it is an indentation (an
-// indented request is a third texts, each its own allocation before).
+// indents holds them. Read-only.
+var indents = func() *indentTexts {
+	t := new(indentTexts)
+	for i := range t.spaces {
+		t.spaces[i] = "\n" + strings.Repeat(" ", i)
+	}
+	for i := range t.tabs {
+		t.tabs[i] = "\n" + strings.Repeat("\t", i)
+	}
+	return t
+}()
+
+// internText returns b as a string, shared when it is an indentation (in an
+// indented request, a third of the texts, each its own allocation before).
 func internText(b []byte) string {
 	if len(b) == 0 || b[0] != '\n' {
 		return string(b)
