@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 
@@ -65,8 +66,10 @@ type Envelope struct {
 	// Header is the Header element; nil when the message has none.
 	Header *etree.Element
 	Body   *etree.Element
-	// slabs are the pooled slabs of a request's tree (see release).
-	slabs *fastSlabs
+	// slabs are the pooled slabs of a request's tree, skeleton the pooled
+	// skeleton of an answer (see release).
+	slabs    *fastSlabs
+	skeleton *envelopeSkeleton
 }
 
 // release gives the slabs of a request's tree back to their pool (the
@@ -74,9 +77,16 @@ type Envelope struct {
 // element of its tree, after it. A processor copies what it keeps of a
 // request (eventing.EndpointRequest); so does everything else that keeps
 // a part of one (addressing.Detach, strings).
+//
+// An answer's skeleton (newAnswer) goes back too, once written: the
+// envelope itself is part of it, so e must not be used at all after.
 func (e *Envelope) release() {
 	releaseSlabs(e.slabs)
 	e.slabs = nil
+	if sk := e.skeleton; sk != nil {
+		*sk = envelopeSkeleton{} // what the handlers added is not kept alive
+		skeletons.Put(sk)
+	}
 }
 
 // Payload returns the first element inside the Body, or nil.
@@ -186,16 +196,53 @@ func trimXMLError(err error) string {
 // root declares the prefix "s" for the envelope namespace and, when wsa is
 // not VersionNone, "wsa" for that addressing namespace.
 func New(v Version, wsa addressing.Version) *Envelope {
-	doc := etree.NewDocument()
-	root := doc.CreateElement("s:Envelope")
+	return new(envelopeSkeleton).build(v, wsa)
+}
+
+// An envelopeSkeleton is what New builds, in one allocation instead of
+// about ten (a document, three elements, their attribute and child
+// slices grown one by one).
+type envelopeSkeleton struct {
+	env      Envelope
+	doc      etree.Document
+	els      [3]etree.Element // Envelope, Header, Body
+	attrs    [2]etree.Attr    // xmlns:s, xmlns:wsa
+	docKids  [1]etree.Token
+	rootKids [2]etree.Token
+}
+
+// skeletons pools the skeletons of the server's answers (newAnswer).
+var skeletons = sync.Pool{New: func() any { return new(envelopeSkeleton) }}
+
+// newAnswer is New for an answer the server writes and then releases:
+// its skeleton comes from a pool, and Envelope.release gives it back.
+func newAnswer(v Version, wsa addressing.Version) *Envelope {
+	sk := skeletons.Get().(*envelopeSkeleton)
+	env := sk.build(v, wsa)
+	env.skeleton = sk
+	return env
+}
+
+// build makes sk the empty envelope New returns, as etree's calls would
+// (the same tree, written the same).
+func (sk *envelopeSkeleton) build(v Version, wsa addressing.Version) *Envelope {
+	*sk = envelopeSkeleton{}
+	sk.doc.Child = sk.docKids[:0]
+	root := &sk.els[0]
+	root.Space, root.Tag = "s", "Envelope"
+	root.Attr, root.Child = sk.attrs[:0], sk.rootKids[:0]
+	sk.doc.AddChild(root)
 	root.CreateAttr("xmlns:s", v.Namespace())
 	if wsa != addressing.VersionNone {
 		root.CreateAttr("xmlns:wsa", wsa.Namespace())
 	}
-	env := &Envelope{Version: v, Doc: doc}
-	env.Header = root.CreateElement("s:Header")
-	env.Body = root.CreateElement("s:Body")
-	return env
+	header, body := &sk.els[1], &sk.els[2]
+	header.Space, header.Tag = "s", "Header"
+	body.Space, body.Tag = "s", "Body"
+	root.AddChild(header)
+	root.AddChild(body)
+	sk.env = Envelope{Version: v, Doc: &sk.doc, Header: header, Body: body}
+	return &sk.env
 }
 
 // Bytes serializes the envelope with an XML declaration. An empty Header is

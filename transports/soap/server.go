@@ -281,7 +281,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			errors.As(err, &limited)
 			w.Header().Set("Retry-After", strconv.Itoa(httperror.RetryAfterSeconds(limited.RetryAfter)))
 		}
-		s.writeFault(w, s.reply(req, action, req.Addressing.FaultEPR()), action, f, status)
+		out := s.reply(req, action, req.Addressing.FaultEPR())
+		s.writeFault(w, out, action, f, status)
+		out.release()
 		return
 	}
 	if s.logger.Enabled(ctx, slog.LevelDebug) {
@@ -298,6 +300,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", env.Version.ContentType(rt.op.ResponseAction))
 	w.WriteHeader(http.StatusOK)
 	out.writeTo(w)
+	out.release()
 }
 
 // readBody is io.ReadAll(body) in one buffer of the request's length when
@@ -357,10 +360,10 @@ func putBuffer(b []byte) {
 // reply starts the response envelope: same SOAP and WS-Addressing versions
 // as the request; addressed to "to" (the request's ReplyTo, or FaultTo for
 // a fault; nil when anonymous) with its reference parameters; RelatesTo the
-// request's MessageID.
+// request's MessageID. It is an answer (newAnswer): released once written.
 func (s *Server) reply(req *Request, action string, to *addressing.EndpointReference) *Envelope {
 	v := req.Addressing.Version
-	out := New(req.Envelope.Version, v)
+	out := newAnswer(req.Envelope.Version, v)
 	if v == addressing.VersionNone {
 		return out
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/herald-eventing/herald/addressing"
 	"github.com/herald-eventing/herald/xsd/xmllimit"
 )
 
@@ -263,5 +264,37 @@ func TestFastTree_InternsIndentsAndNamespaces(t *testing.T) {
 	indent, ns := []byte("\n        "), []byte(NS12)
 	if n := testing.AllocsPerRun(100, func() { internText(indent); internValue(ns) }); n != 0 {
 		t.Errorf("interning an indentation and a namespace allocates %v times; want 0", n)
+	}
+}
+
+// The skeleton New builds in one allocation is the tree etree's calls
+// build, and a pooled answer's skeleton, released and taken again, is
+// written the same; the skeleton allocates once.
+func TestNew_SkeletonIsEtreesTree(t *testing.T) {
+	for _, v := range []Version{V11, V12} {
+		for _, wsa := range []addressing.Version{addressing.VersionNone, addressing.V200408, addressing.V10} {
+			doc := etree.NewDocument()
+			root := doc.CreateElement("s:Envelope")
+			root.CreateAttr("xmlns:s", v.Namespace())
+			if wsa != addressing.VersionNone {
+				root.CreateAttr("xmlns:wsa", wsa.Namespace())
+			}
+			want := &Envelope{Version: v, Doc: doc, Header: root.CreateElement("s:Header"), Body: root.CreateElement("s:Body")}
+			want.Header.CreateElement("wsa:Action").SetText("urn:a")
+			want.Body.CreateElement("x").SetText("y")
+			for range 3 {
+				for _, got := range []*Envelope{New(v, wsa), newAnswer(v, wsa)} {
+					got.Header.CreateElement("wsa:Action").SetText("urn:a")
+					got.Body.CreateElement("x").SetText("y")
+					if g, w := string(got.Bytes()), string(want.Bytes()); g != w {
+						t.Fatalf("%v %v: New writes\n%s\nwant\n%s", v, wsa, g, w)
+					}
+					got.release()
+				}
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { New(V12, addressing.V10) }); n != 1 {
+		t.Errorf("New allocates %v times; want 1", n)
 	}
 }
