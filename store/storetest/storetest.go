@@ -1217,39 +1217,9 @@ func testDeliveryStatesThroughNeverMovesBack(t *testing.T, st eventing.Store) {
 
 // A new subscription is stored with a Pending state at its Start, so that
 // a position raised past Start does not cover it; its state round-trips
-// Pending.
+// Pending. A deduplicated subscription leaves no state.
 func testDeliveryStatesPendingAtStart(t *testing.T, st eventing.Store) {
-	s := newSub("uuid:p")
-	s.Start = 7
-	mustCreate(t, st, s)
-	states := mustThrough(t, st, 0)
-	want := &eventing.DeliveryState{Cursor: 7, Pending: true}
-	if got := states[s.ID]; !sameState(got, want) {
-		t.Fatalf("state of a new subscription = %+v; want %+v", got, want)
-	}
-	mustSave(t, st, 12, nil)
-	states = mustThrough(t, st, 12)
-	if got := states[s.ID]; got.Position(12) != 7 {
-		t.Fatalf("position of the new subscription = %d; want 7", got.Position(12))
-	}
-	// A deduplicated subscription leaves no state.
-	dup := newSub("uuid:p2")
-	dup.Key = "k"
-	keyed := newSub("uuid:p1")
-	keyed.Key = "k"
-	mustCreate(t, st, keyed)
-	if existing, err := st.CreateSubscription(t.Context(), dup); err != nil || existing == nil {
-		t.Fatalf("CreateSubscription with a used key = %v, %v", existing, err)
-	}
-	next := &eventing.DeliveryState{Cursor: 8}
-	mustSave(t, st, 12, map[string]*eventing.DeliveryState{s.ID: next})
-	states = mustThrough(t, st, 12)
-	if states[dup.ID] != nil || states[keyed.ID] == nil || !states[keyed.ID].Pending {
-		t.Fatalf("states = %v; want the keyed one pending, none for the deduplicated one", states)
-	}
-	if got := states[s.ID]; !sameState(got, next) || got.Position(12) != 12 {
-		t.Fatalf("state after delivery = %+v; want %+v at position 12", got, next)
-	}
+	testDeliveryStatesNewSubscription(t, st, true)
 }
 
 // A single writer's new subscription is at its Start with a position
@@ -1257,13 +1227,32 @@ func testDeliveryStatesPendingAtStart(t *testing.T, st eventing.Store) {
 // puts a subscription without one at the larger of its Start and the
 // position); a deduplicated one leaves nothing.
 func testDeliveryStatesStartWithoutState(t *testing.T, st eventing.Store) {
+	testDeliveryStatesNewSubscription(t, st, false)
+}
+
+// testDeliveryStatesNewSubscription is the two above: pendingAtStart
+// says whether st must store a new subscription pending at its Start.
+func testDeliveryStatesNewSubscription(t *testing.T, st eventing.Store, pendingAtStart bool) {
 	s := newSub("uuid:p")
 	s.Start = 7
 	mustCreate(t, st, s)
-	mustSave(t, st, 5, nil)
-	states := mustThrough(t, st, 5)
-	if got, ok := states[s.ID]; ok && got.Position(5) != 7 {
-		t.Fatalf("position of the new subscription = %d; want 7 (state %+v)", got.Position(5), got)
+	if pendingAtStart {
+		states := mustThrough(t, st, 0)
+		want := &eventing.DeliveryState{Cursor: 7, Pending: true}
+		if got := states[s.ID]; !sameState(got, want) {
+			t.Fatalf("state of a new subscription = %+v; want %+v", got, want)
+		}
+		mustSave(t, st, 12, nil)
+		states = mustThrough(t, st, 12)
+		if got := states[s.ID]; got.Position(12) != 7 {
+			t.Fatalf("position of the new subscription = %d; want 7", got.Position(12))
+		}
+	} else {
+		mustSave(t, st, 5, nil)
+		states := mustThrough(t, st, 5)
+		if got, ok := states[s.ID]; ok && got.Position(5) != 7 {
+			t.Fatalf("position of the new subscription = %d; want 7 (state %+v)", got.Position(5), got)
+		}
 	}
 	dup := newSub("uuid:p2")
 	dup.Key = "k"
@@ -1275,9 +1264,12 @@ func testDeliveryStatesStartWithoutState(t *testing.T, st eventing.Store) {
 	}
 	next := &eventing.DeliveryState{Cursor: 8}
 	mustSave(t, st, 12, map[string]*eventing.DeliveryState{s.ID: next})
-	states = mustThrough(t, st, 12)
+	states := mustThrough(t, st, 12)
 	if _, ok := states[dup.ID]; ok {
 		t.Fatalf("states = %v; want none for the deduplicated subscription", states)
+	}
+	if pendingAtStart && (states[keyed.ID] == nil || !states[keyed.ID].Pending) {
+		t.Fatalf("states = %v; want the keyed one pending", states)
 	}
 	if got := states[s.ID]; !sameState(got, next) || got.Position(12) != 12 {
 		t.Fatalf("state after delivery = %+v; want %+v at position 12", got, next)

@@ -136,7 +136,7 @@ func fastTree(data []byte, pooled bool) (doc *etree.Document, slabs *fastSlabs, 
 					return nil, nil, false
 				}
 				p.i += j + 1
-				b.attrs = append(b.attrs, fastAttr{aspace, alocal, internValue(value)})
+				b.attrs = append(b.attrs, fastAttr{aspace, alocal, intern(commonValues, value)})
 			}
 			b.setAttrs(el)
 			b.kids = append(b.kids, el)
@@ -360,9 +360,9 @@ func (p *fastParser) name() (space, local string, ok bool) {
 		return "", "", false
 	}
 	if colons == 0 || at == len(b)-1 {
-		return "", internName(b), true
+		return "", intern(commonNames, b), true
 	}
-	return internName(b[:at]), internName(b[at+1:]), true
+	return intern(commonNames, b[:at]), intern(commonNames, b[at+1:]), true
 }
 
 func isNameByte(c byte) bool {
@@ -374,24 +374,37 @@ func isNameByte(c byte) bool {
 // attributes of the messages Herald takes most (SOAP, WS-Addressing,
 // WS-Eventing, Cloud42), which fastTree shares instead of allocating for
 // each (looking a []byte up by string(b) allocates nothing). Read-only.
-var commonNames = func() map[string]string {
-	m := map[string]string{}
-	for _, n := range []string{
-		"soap", "soapenv", "env", "S", "s", "s11", "s12", "wsa", "wse", "wsman", "web", "ns", "h", "xmlns",
-		"Envelope", "Header", "Body", "Fault",
-		"Action", "To", "MessageID", "RelatesTo", "ReplyTo", "FaultTo", "From", "Address",
-		"ReferenceParameters", "ReferenceProperties", "mustUnderstand",
-		"Subscribe", "Delivery", "NotifyTo", "EndTo", "Expires", "Filter", "Dialect", "Mode", "Identifier",
-		"Renew", "GetStatus", "Unsubscribe",
-		"subscribe", "subscriptionProcessor", "topic", "subscriptionMessage", "unsubscribe", "subscriptionId",
-	} {
-		m[n] = n
+var commonNames = stringSet(
+	"soap", "soapenv", "env", "S", "s", "s11", "s12", "wsa", "wse", "wsman", "web", "ns", "h", "xmlns",
+	"Envelope", "Header", "Body", "Fault",
+	"Action", "To", "MessageID", "RelatesTo", "ReplyTo", "FaultTo", "From", "Address",
+	"ReferenceParameters", "ReferenceProperties", "mustUnderstand",
+	"Subscribe", "Delivery", "NotifyTo", "EndTo", "Expires", "Filter", "Dialect", "Mode", "Identifier",
+	"Renew", "GetStatus", "Unsubscribe",
+	"subscribe", "subscriptionProcessor", "topic", "subscriptionMessage", "unsubscribe", "subscriptionId",
+)
+
+// commonValues are attribute values the requests Herald takes repeat: the
+// namespaces of SOAP, WS-Addressing, WS-Eventing and the Cloud42
+// interface, and the boolean values. Read-only.
+var commonValues = stringSet(
+	NS11, NS12, addressing.NS200408, addressing.NS10, eventing.NS, eventing.NS2011,
+	eventing.ManagementNS, eventing.MessageNS, eventing.HeraldNS,
+	"true", "false", "1", "0",
+)
+
+// stringSet maps each of vs to itself.
+func stringSet(vs ...string) map[string]string {
+	m := make(map[string]string, len(vs))
+	for _, v := range vs {
+		m[v] = v
 	}
 	return m
-}()
+}
 
-func internName(b []byte) string {
-	if s, ok := commonNames[string(b)]; ok {
+// intern returns b as a string: set's when set has it, else a new one.
+func intern(set map[string]string, b []byte) string {
+	if s, ok := set[string(b)]; ok {
 		return s
 	}
 	return string(b)
@@ -440,29 +453,6 @@ func internText(b []byte) string {
 			}
 		}
 		return indents.tabs[len(rest)]
-	}
-	return string(b)
-}
-
-// commonValues are attribute values the requests Herald takes repeat: the
-// namespaces of SOAP, WS-Addressing, WS-Eventing and the Cloud42
-// interface, and the boolean values. Read-only.
-var commonValues = func() map[string]string {
-	m := map[string]string{}
-	for _, v := range []string{
-		NS11, NS12, addressing.NS200408, addressing.NS10, eventing.NS, eventing.NS2011,
-		eventing.ManagementNS, eventing.MessageNS, eventing.HeraldNS,
-		"true", "false", "1", "0",
-	} {
-		m[v] = v
-	}
-	return m
-}()
-
-// internValue is internName for attribute values.
-func internValue(b []byte) string {
-	if s, ok := commonValues[string(b)]; ok {
-		return s
 	}
 	return string(b)
 }

@@ -171,7 +171,7 @@ func TestEnvelope_NoBufferPerMessage(t *testing.T) {
 
 // A request parsed as the server parses it reuses the slabs of the one
 // before once that was released: its tree is the same as an unpooled one,
-// and it costs about 2.8 KB less garbage.
+// and it costs about 3 KB less garbage.
 func TestEnvelope_PooledSlabsAreReusedAndTheTreeIsTheSame(t *testing.T) {
 	seed, err := os.ReadFile("../../testdata/subscribe-request-soap.xml")
 	if err != nil {
@@ -205,9 +205,10 @@ func TestEnvelope_PooledSlabsAreReusedAndTheTreeIsTheSame(t *testing.T) {
 		env.release()
 	})
 	t.Logf("a parse of the seed request allocates %d bytes pooled, %d unpooled", pooled, unpooled)
-	// Under -race, sync.Pool drops items at random.
-	if !raceEnabled && unpooled-pooled < 2000 {
-		t.Errorf("a pooled parse allocates %d bytes, an unpooled one %d; want at least 2,000 less", pooled, unpooled)
+	// About 3,050 bytes less; under -race, where sync.Pool drops a
+	// quarter of what it is given, 2,100–2,500.
+	if pooled+1500 > unpooled {
+		t.Errorf("a pooled parse allocates %d bytes, an unpooled one %d; want at least 1,500 less", pooled, unpooled)
 	}
 }
 
@@ -257,12 +258,12 @@ func TestFastTree_InternsIndentsAndNamespaces(t *testing.T) {
 		if got := internText([]byte(s)); got != s {
 			t.Errorf("internText(%q) = %q", s, got)
 		}
-		if got := internValue([]byte(s)); got != s {
-			t.Errorf("internValue(%q) = %q", s, got)
+		if got := intern(commonValues, []byte(s)); got != s {
+			t.Errorf("intern(commonValues, %q) = %q", s, got)
 		}
 	}
 	indent, ns := []byte("\n        "), []byte(NS12)
-	if n := testing.AllocsPerRun(100, func() { internText(indent); internValue(ns) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { internText(indent); intern(commonValues, ns) }); n != 0 {
 		t.Errorf("interning an indentation and a namespace allocates %v times; want 0", n)
 	}
 }
