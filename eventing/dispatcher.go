@@ -273,8 +273,9 @@ type subState struct {
 	replay   []*Event    // dead letters sent back by an operator; delivered first
 	enqueued uint64      // every event up to it has been considered
 	timer    Timer
-	// cancel ends the attempt in flight (partitioned dispatchers only).
-	cancel       context.CancelFunc
+	// flight is the bookkeeping of attempts in a partitioned
+	// dispatcher (nil until the first step of work).
+	flight       *flight
 	retry        retryState // of the oldest queued event
 	replayRetry  retryState // of the replayed dead letter being delivered
 	failingSince time.Time
@@ -316,9 +317,25 @@ type subState struct {
 	// parked marks a subscription of a partition this node does not
 	// hold.
 	parked bool
+	// handing marks a subscription of a partition being handed over
+	// (Handover): no new attempt starts, the one in flight takes effect.
+	handing bool
 	// dirty and logDirty: s is in the Dispatcher's dirty (logDirty) set
 	// (see markDirty).
 	dirty, logDirty bool
+}
+
+// A flight is what a partitioned dispatcher keeps of a subscription's
+// work, so that a Release can cut an attempt short and a Handover can
+// wait for it: guarded by the subscription's mu.
+type flight struct {
+	// cancel ends the attempt in flight.
+	cancel context.CancelFunc
+	// working counts the workers in process for the subscription (one,
+	// and a second that took it back from the queue before the first
+	// returned); drain, if set, is told when it drops to 0.
+	working int32
+	drain   *drainWait
 }
 
 // indexedTopic is the topic s is filed under in Dispatcher.byTopic, ""

@@ -164,7 +164,14 @@ func (d *Dispatcher) worker() {
 // oldest event. It keeps the subscription scheduled while work remains.
 func (d *Dispatcher) process(s *subState) {
 	s.mu.Lock()
-	if s.removed || s.parked {
+	if d.opts.Partitions > 0 {
+		if s.flight == nil {
+			s.flight = &flight{}
+		}
+		s.flight.working++
+		defer d.processed(s)
+	}
+	if s.removed || s.parked || s.handing {
 		s.scheduled = false
 		s.mu.Unlock()
 		return
@@ -181,8 +188,8 @@ func (d *Dispatcher) process(s *subState) {
 		}
 		s.mu.Lock()
 	}
-	if s.removed || s.parked || (len(s.replay) == 0 && s.queue.len() == 0) {
-		s.scheduled = s.requeue(d)
+	if s.removed || s.parked || s.handing || (len(s.replay) == 0 && s.queue.len() == 0) {
+		s.scheduled = !s.handing && s.requeue(d)
 		s.mu.Unlock()
 		return
 	}
@@ -211,7 +218,7 @@ func (d *Dispatcher) process(s *subState) {
 	if d.opts.Partitions > 0 {
 		// park cancels it: a node that gave the partition up must not
 		// still be delivering when the next holder starts.
-		s.cancel = cancel
+		s.flight.cancel = cancel
 	}
 	s.mu.Unlock()
 
@@ -221,10 +228,24 @@ func (d *Dispatcher) process(s *subState) {
 	cancel()
 	if d.opts.Partitions > 0 {
 		s.mu.Lock()
-		s.cancel = nil
+		s.flight.cancel = nil
 		s.mu.Unlock()
 	}
 	d.outcome(s, ev, n, err, latency)
+}
+
+// processed ends a worker's step for s in a partitioned dispatcher: a
+// Handover waiting for the step learns that it is over.
+func (d *Dispatcher) processed(s *subState) {
+	s.mu.Lock()
+	f := s.flight
+	f.working--
+	var h *drainWait
+	if f.working == 0 {
+		h, f.drain = f.drain, nil
+	}
+	s.mu.Unlock()
+	h.done()
 }
 
 // filterBatch is how many queued candidates one step of a worker

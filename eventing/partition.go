@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"hash/fnv"
+	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -148,8 +150,20 @@ func (d *Dispatcher) stillHeld(held map[int]uint64, matched uint64) map[int]uint
 // restored from the store (state, position, replayed dead letters), read
 // the log from there, and join the matcher once caught up. Partitions
 // already held are skipped. Call it after Start; it must not run
-// concurrently with Release of the same partitions.
+// concurrently with Release of the same partitions (AcquireIf may).
 func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
+	return d.AcquireIf(ctx, parts, nil)
+}
+
+// AcquireIf is Acquire for a caller whose leases may be taken back while
+// the store is read: keep (if not nil) is asked, under the lock that
+// Release also takes, at the moment the partitions start counting as
+// held, whether each is still to be taken, and those it refuses are not.
+// So a Release of p that runs concurrently, from a caller that made keep
+// refuse p first, never waits for the store: it comes either before that
+// moment (p is not taken) or after it (p is held, and Release parks it).
+// keep must not call the Dispatcher.
+func (d *Dispatcher) AcquireIf(ctx context.Context, parts []int, keep func(p int) bool) error {
 	if d.opts.Partitions == 0 {
 		return errNotPartitioned
 	}
@@ -177,6 +191,9 @@ func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
 	// subscription is collected here) or held, never in between.
 	var subs []*subState
 	d.mu.Lock()
+	if keep != nil {
+		take = slices.DeleteFunc(take, func(p int) bool { return d.held[p].Load() || !keep(p) })
+	}
 	for _, p := range take {
 		subs = append(subs, d.byPart[p]...)
 	}
@@ -202,7 +219,7 @@ func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
 			pos = s.enqueued
 		}
 		s.enqueued, s.saved, s.pullCursor = pos, pos, pos
-		s.parked, s.live = false, false
+		s.parked, s.live, s.handing = false, false, false
 		s.dirty = true
 		s.mu.Unlock()
 		d.dirtyMu.Lock()
@@ -218,7 +235,9 @@ func (d *Dispatcher) Acquire(ctx context.Context, parts []int) error {
 	for _, s := range subs {
 		d.kick(s)
 	}
-	d.logger.Info("partitions acquired", "partitions", take, "subscriptions", len(subs))
+	if len(take) > 0 {
+		d.logger.Info("partitions acquired", "partitions", take, "subscriptions", len(subs))
+	}
 	return nil
 }
 
@@ -248,10 +267,142 @@ func (d *Dispatcher) Release(parts []int) {
 	}
 }
 
+// Handover stops delivering partitions parts as Release does, but hands
+// them over cleanly, for a node that gives partitions away while it is
+// well: no attempt starts for them any more, the attempts in flight end
+// and take effect, and then the states of their subscriptions that
+// changed since the last flush are saved, with the partitions' positions
+// raised to the matcher's, before they are parked. The next holder then
+// repeats nothing. ctx bounds the wait and the save: when it ends first,
+// the partitions are parked as Release parks them (an attempt still in
+// flight is canceled), and what was not saved is delivered again by the
+// next holder, as after a Release.
+func (d *Dispatcher) Handover(ctx context.Context, parts []int) error {
+	if d.opts.Partitions == 0 {
+		return errNotPartitioned
+	}
+	var subs []*subState
+	var gave []int
+	d.mu.RLock()
+	for _, p := range parts {
+		if p >= 0 && p < len(d.held) && d.held[p].Swap(false) {
+			d.partGen[p].Add(1)
+			gave = append(gave, p)
+			subs = append(subs, d.byPart[p]...)
+		}
+	}
+	d.mu.RUnlock()
+	if len(gave) == 0 {
+		return nil
+	}
+	h := newDrainWait()
+	for _, s := range subs {
+		s.mu.Lock()
+		s.handing = true
+		if f := s.flight; f != nil && f.working > 0 && !s.parked {
+			h.n.Add(1)
+			f.drain = h
+		}
+		s.mu.Unlock()
+	}
+	h.done() // the count's own token: every attempt is counted now
+	err := h.wait(ctx)
+	if err == nil {
+		err = d.saveHanded(ctx, gave, subs)
+	} else {
+		for _, s := range subs {
+			d.park(s)
+		}
+	}
+	d.logger.Info("partitions handed over", "partitions", gave, "subscriptions", len(subs), "saved", err == nil)
+	return err
+}
+
+// saveHanded saves, for Handover, the states of subs (the subscriptions
+// of partitions gave, which no longer start attempts) that changed since
+// the last flush, and raises gave's positions to the matcher's, parking
+// each subscription once its state is taken. It holds the flush lock, so
+// that the dirty set is whole: as in Flush, the matcher's position is
+// read before it, so every subscription that an event up to that
+// position reached is in the set or has a pending state stored.
+func (d *Dispatcher) saveHanded(ctx context.Context, gave []int, subs []*subState) error {
+	d.flushMu.Lock()
+	defer d.flushMu.Unlock()
+	matched := d.matched.Load()
+	states := map[string]*DeliveryState{}
+	for _, s := range subs {
+		s.mu.Lock()
+		if !s.removed && !s.parked {
+			d.dirtyMu.Lock()
+			_, dirty := d.dirty[s]
+			_, withLog := d.logDirty[s]
+			d.dirtyMu.Unlock()
+			if dirty || withLog {
+				st := s.state(matched)
+				switch {
+				case st.empty():
+					states[s.id] = nil
+				case !withLog:
+					st.Log = nil
+					states[s.id] = st
+				default:
+					states[s.id] = st
+				}
+			}
+		}
+		d.parkLocked(s)
+		s.mu.Unlock()
+		d.unschedule(s)
+	}
+	throughs := make(map[int]uint64, len(gave))
+	for _, p := range gave {
+		throughs[p] = matched
+	}
+	return d.pstates.SavePartitionStates(ctx, throughs, states)
+}
+
+// A drainWait is a Handover's wait for the attempts in flight: it counts
+// them, and one token of its own until all are counted, so that it
+// reaches 0 once.
+type drainWait struct {
+	n  atomic.Int32
+	ch chan struct{}
+}
+
+func newDrainWait() *drainWait {
+	h := &drainWait{ch: make(chan struct{})}
+	h.n.Store(1)
+	return h
+}
+
+// done tells h that one attempt ended (nil h: nobody waits).
+func (h *drainWait) done() {
+	if h != nil && h.n.Add(-1) == 0 {
+		close(h.ch)
+	}
+}
+
+// wait returns once every attempt h counts ended, or ctx did.
+func (h *drainWait) wait(ctx context.Context) error {
+	select {
+	case <-h.ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // park stops s's delivery on this node: its partition is not held.
 func (d *Dispatcher) park(s *subState) {
 	s.mu.Lock()
-	s.parked, s.live = true, false
+	d.parkLocked(s)
+	s.mu.Unlock()
+	d.unschedule(s)
+}
+
+// parkLocked is park with s.mu held, but for unschedule.
+func (d *Dispatcher) parkLocked(s *subState) {
+	s.parked, s.live, s.handing = true, false, false
 	s.queue, s.replay, s.checked = nil, nil, false
 	s.dirty, s.logDirty = false, false
 	if s.timer != nil && s.timer.Stop() {
@@ -260,11 +411,9 @@ func (d *Dispatcher) park(s *subState) {
 		// schedules it again).
 		s.scheduled = false
 	}
-	if s.cancel != nil {
-		s.cancel()
+	if s.flight != nil && s.flight.cancel != nil {
+		s.flight.cancel()
 	}
-	s.mu.Unlock()
-	d.unschedule(s)
 }
 
 // indexPart files s under its partition; d.mu must be held.

@@ -14,21 +14,26 @@ import (
 // lapse). Acquired only queues the partition: the feed's goroutine
 // (Run) acquires what queued in one batch, with one read of the stored
 // states, so that a lease manager taking 64 partitions at start does not
-// wait for 64 reads. A partition released before its turn came is not
-// acquired.
+// wait for 64 reads. A partition released before its turn came, or while
+// its batch read the store, is not acquired.
+//
+// Neither callback waits for the store. The lease manager calls them on
+// the goroutine that renews its leases, so a Released that waited for a
+// batch's read (seconds, when the store is electing a leader) would let
+// every other lease of the node lapse meanwhile.
 type PartitionFeed struct {
 	d      *Dispatcher
 	logger *slog.Logger
 	clock  Clock
 
-	// opMu orders a batch's Acquire against Release: a Release that
-	// comes while its partition is being acquired waits for it, then
-	// parks it.
-	opMu sync.Mutex
-	mu   sync.Mutex
+	mu sync.Mutex
 	// held: the partitions the lease manager gave and has not taken
-	// back; pending: those of them not acquired yet.
+	// back; pending: those of them not acquired yet; gen counts each
+	// partition's releases, so that a batch takes only the partitions
+	// that were not released (and perhaps given again) since it
+	// gathered them.
 	held, pending map[int]bool
+	gen           map[int]uint64
 	signal        chan struct{}
 }
 
@@ -41,7 +46,8 @@ func NewPartitionFeed(d *Dispatcher, clock Clock, logger *slog.Logger) *Partitio
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &PartitionFeed{d: d, logger: logger, clock: clock, held: map[int]bool{}, pending: map[int]bool{}, signal: make(chan struct{}, 1)}
+	return &PartitionFeed{d: d, logger: logger, clock: clock,
+		held: map[int]bool{}, pending: map[int]bool{}, gen: map[int]uint64{}, signal: make(chan struct{}, 1)}
 }
 
 // Acquired queues partition p to be delivered by this node.
@@ -68,15 +74,31 @@ func (f *PartitionFeed) Held() []int {
 	return out
 }
 
-// Released stops delivering partition p before it returns.
+// Released stops delivering partition p before it returns. It waits for
+// no store read: a batch that is reading p's states does not take p.
 func (f *PartitionFeed) Released(p int) {
 	f.mu.Lock()
 	delete(f.held, p)
 	delete(f.pending, p)
+	f.gen[p]++
 	f.mu.Unlock()
-	f.opMu.Lock()
-	defer f.opMu.Unlock()
 	f.d.Release([]int{p})
+}
+
+// Handover hands partitions ps over cleanly before the lease manager
+// gives them away (Dispatcher.Handover), bounded by ctx; the Released
+// that follows for each finds them parked already.
+func (f *PartitionFeed) Handover(ctx context.Context, ps []int) {
+	f.mu.Lock()
+	for _, p := range ps {
+		delete(f.held, p)
+		delete(f.pending, p)
+		f.gen[p]++
+	}
+	f.mu.Unlock()
+	if err := f.d.Handover(ctx, ps); err != nil {
+		f.logger.Warn("partitions handed over without their last states; the next holder repeats what was not saved", slog.Any("partitions", ps), slog.Any("err", err))
+	}
 }
 
 // Run acquires the queued partitions until ctx ends. A batch whose
@@ -88,17 +110,21 @@ func (f *PartitionFeed) Run(ctx context.Context) {
 			return
 		case <-f.signal:
 		}
-		f.opMu.Lock()
 		f.mu.Lock()
 		parts := make([]int, 0, len(f.pending))
+		gens := make(map[int]uint64, len(f.pending))
 		for p := range f.pending {
 			parts = append(parts, p)
+			gens[p] = f.gen[p]
 		}
 		clear(f.pending)
 		f.mu.Unlock()
 		sort.Ints(parts)
-		err := f.d.Acquire(ctx, parts)
-		f.opMu.Unlock()
+		err := f.d.AcquireIf(ctx, parts, func(p int) bool {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return f.held[p] && f.gen[p] == gens[p]
+		})
 		if err == nil || ctx.Err() != nil {
 			continue
 		}
@@ -106,7 +132,7 @@ func (f *PartitionFeed) Run(ctx context.Context) {
 		f.mu.Lock()
 		for _, p := range parts {
 			// Only those the lease manager did not take back meanwhile.
-			if f.held[p] {
+			if f.held[p] && f.gen[p] == gens[p] {
 				f.pending[p] = true
 			}
 		}

@@ -311,6 +311,13 @@ func startHeraldTTL(t *testing.T, name string, store []*natsNode, ttl time.Durat
 				}
 			}
 			t.Logf("%s, last lines (and %d about retries, the last: %s):\n%s", name, retries, last, strings.Join(out[max(0, len(out)-15):], "\n"))
+			var moves []string
+			for _, l := range out {
+				if partitionMoveRE.MatchString(l) {
+					moves = append(moves, l)
+				}
+			}
+			t.Logf("%s, every partition it took, gave or lost:\n%s", name, strings.Join(moves, "\n"))
 		}
 	})
 	return n
@@ -587,11 +594,17 @@ func (w *workload) waitDelivered(t *testing.T, acked []ack, within time.Duration
 	}
 }
 
-var fencedRE = regexp.MustCompile(`^time=(\S+) .*msg="leases fenced`)
+// partitionMoveRE matches the log lines of a node taking, giving or
+// losing partitions.
+var partitionMoveRE = regexp.MustCompile(`msg="(?:partitions (?:acquired|released|handed)|leases (?:given|fenced|lost)|cannot take over)`)
 
-// fences returns a disruption for every time one of nodes fenced itself
-// (its log says when): what it delivered and had not saved may be
-// repeated by the next holder, as a dead node's is.
+var fencedRE = regexp.MustCompile(`^time=(\S+) .*msg="(?:leases fenced|partitions handed over without)`)
+
+// fences returns a disruption for every time one of nodes fenced itself,
+// or gave partitions away without saving their last states (the store
+// did not take them in time), as its log says: what it delivered and had
+// not saved may be repeated by the next holder, as a dead node's is. A
+// give-away whose states were saved repeats nothing.
 func fences(t *testing.T, nodes ...*heraldNode) []disruption {
 	t.Helper()
 	var ds []disruption
@@ -605,7 +618,7 @@ func fences(t *testing.T, nodes ...*heraldNode) []disruption {
 			if err != nil {
 				t.Fatalf("%s: fence at %q: %v", n.name, m[1], err)
 			}
-			t.Logf("%s fenced itself %s", n.name, at.Format("15:04:05.000"))
+			t.Logf("%s fenced itself or handed over unsaved %s", n.name, at.Format("15:04:05.000"))
 			ds = append(ds, disruption{"fence on " + n.name, at.Add(-unsavedWindow), at.Add(inFlight)})
 		}
 	}

@@ -69,6 +69,13 @@ type LeaseOptions struct {
 	// node TTL/3 after the deadline, which bounds how long Released may
 	// take then. They may call Owns and Owned, not Close.
 	Acquired, Released func(p int)
+	// Handover, if set, is called on the lease goroutine before this
+	// node gives leases away for balance, with the partitions it gives
+	// and a context that ends within TTL/6, while it still owns them:
+	// it may save what the next holder needs (the Dispatcher's
+	// Handover), so that a handover while the node is well repeats no
+	// delivery. Released is called for each afterwards, as always.
+	Handover func(ctx context.Context, ps []int)
 }
 
 // Leases decides which node delivers which partition: each partition is
@@ -154,6 +161,7 @@ type Leases struct {
 	logger   *slog.Logger
 	acquired func(int)
 	released func(int)
+	handover func(context.Context, []int)
 
 	epoch time.Time
 	// until holds, by partition, when this node stops owning it at the
@@ -238,7 +246,7 @@ func (s *Store) Leases(ctx context.Context, o LeaseOptions) (*Leases, error) {
 		ttl:      o.TTL,
 		clock:    o.Clock,
 		logger:   o.Logger.With(slog.String("node", o.Node)),
-		acquired: o.Acquired, released: o.Released,
+		acquired: o.Acquired, released: o.Released, handover: o.Handover,
 		epoch:    o.Clock.Now(),
 		until:    make([]atomic.Int64, o.Partitions),
 		quit:     make(chan struct{}),
@@ -914,6 +922,15 @@ func (st *leaseState) balance(life context.Context, now time.Time, inRound bool)
 		slices.SortFunc(ps, byPreference)
 		extra := ps[share:]
 		l.logger.Info("leases given away for balance", slog.Int("share", share), slog.Int("live", len(live)), slog.Any("partitions", sorted(extra)))
+		if l.handover != nil {
+			// TTL/6: with the deletions' TTL/3 after it, the next
+			// round still comes before the first fencing deadline.
+			ctx, cancel := st.bound(life)
+			hctx, hcancel := context.WithTimeout(ctx, l.ttl/6)
+			l.handover(hctx, sorted(extra))
+			hcancel()
+			cancel()
+		}
 		if err := st.release(life, extra, "balance"); err != nil {
 			l.logger.Warn("leases given away but not deleted", slog.Any("err", err))
 		}

@@ -40,11 +40,37 @@ type ledger struct {
 	count   map[string]int
 	most    map[string]int // the most each node held at once
 	drops   map[string]int // how many partitions each node released
+	handed  map[string]int // how many it handed over (before a give-away)
 	changes int
 }
 
 func newLedger(t *testing.T) *ledger {
-	return &ledger{t: t, holder: map[int]string{}, count: map[string]int{}, most: map[string]int{}, drops: map[string]int{}}
+	return &ledger{t: t, holder: map[int]string{}, count: map[string]int{}, most: map[string]int{}, drops: map[string]int{}, handed: map[string]int{}}
+}
+
+// handover checks that a node hands over only partitions it still holds,
+// within TTL/6, and counts them.
+func (g *ledger) handover(node string) func(context.Context, []int) {
+	return func(ctx context.Context, ps []int) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if d, ok := ctx.Deadline(); !ok || time.Until(d) > leaseTTL/6 {
+			g.t.Errorf("%s hands %v over with a deadline %v away; want at most TTL/6", node, ps, time.Until(d))
+		}
+		for _, p := range ps {
+			if h := g.holder[p]; h != node {
+				g.t.Errorf("partition %d handed over by %s; holder %q", p, node, h)
+			}
+		}
+		g.handed[node] += len(ps)
+	}
+}
+
+// handovers returns how many partitions node handed over.
+func (g *ledger) handovers(node string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.handed[node]
 }
 
 func (g *ledger) acquired(node string) func(int) {
@@ -166,6 +192,7 @@ func startLeasesClock(t *testing.T, g *ledger, st *jetstream.Store, name string,
 		Logger:   slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Acquired: g.acquired(name),
 		Released: g.released(name),
+		Handover: g.handover(name),
 	})
 	if err != nil {
 		t.Error(err)
@@ -347,6 +374,13 @@ func TestLeases_JoiningNodeGetsItsShare(t *testing.T) {
 	within(t, settle, "c to get its share", func() bool { return g.balanced("a", "b", "c") })
 	t.Logf("c got %d partitions %v after it started", len(g.owned("c")), time.Since(start))
 	within(t, settle, "Owned to agree with the callbacks", func() bool { return agree(g, nodes...) })
+	// What a and b gave c they handed over first (Handover), and they
+	// released nothing else.
+	for _, n := range []string{"a", "b"} {
+		if h, r := g.handovers(n), g.releases(n); h != r || h == 0 {
+			t.Errorf("%s handed %d partitions over and released %d; want the same, not 0", n, h, r)
+		}
+	}
 }
 
 // Three nodes on three servers of a cluster, the bucket on three

@@ -21,6 +21,9 @@ type recorder struct {
 	mu   sync.Mutex
 	got  map[string][]uint64
 	fail atomic.Bool // answer every delivery with an error
+	// hold, if set, is called before a delivery is recorded (it may
+	// block: a subscriber that takes its time).
+	hold func(id string, seq uint64)
 }
 
 func newRecorder() *recorder { return &recorder{got: map[string][]uint64{}} }
@@ -41,6 +44,9 @@ type recEndpoint struct {
 func (e recEndpoint) Deliver(_ context.Context, n *eventing.Notification) error {
 	if e.r.fail.Load() {
 		return errors.New("refused")
+	}
+	if e.r.hold != nil {
+		e.r.hold(e.id, n.Event.Seq)
 	}
 	e.r.mu.Lock()
 	e.r.got[e.id] = append(e.r.got[e.id], n.Event.Seq)
@@ -163,6 +169,76 @@ func TestPartitions_Handover(t *testing.T) {
 			if got := recA.seqs(s.ID); len(got) != 10 {
 				t.Errorf("%s stayed on node B but node A delivered %v", s.ID, got)
 			}
+		}
+	}
+}
+
+// A node that hands its partitions over while it is well (Handover: a
+// give-away for balance) saves what it delivered first, so the next holder
+// repeats nothing: not the deliveries since the last flush (there is none
+// here), and not the one in flight when the handover began, which ends
+// and counts. No attempt starts for them after the handover began.
+func TestPartitions_HandoverRepeatsNothing(t *testing.T) {
+	srv := embedded(t)
+	a, b := openStore(t, []string{srv.URL()}, "hn"), openStore(t, []string{srv.URL()}, "hn")
+	const parts = 2
+	var subs []*eventing.Subscription
+	for i := range 8 {
+		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:h%02d", i), Processor: "test", Message: "<x/>", Created: time.Now()}
+		if _, err := a.CreateSubscription(t.Context(), sub); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	slow := subs[0].ID
+	entered, gate := make(chan struct{}), make(chan struct{})
+	recA, recB := newRecorder(), newRecorder()
+	recA.hold = func(id string, seq uint64) {
+		if id == slow && seq == 3 {
+			close(entered)
+			<-gate
+		}
+	}
+	da := partitionedNode(t, a, subs, recA, parts)
+	db := partitionedNode(t, b, subs, recB, parts)
+	all := []int{0, 1}
+	if err := da.Acquire(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, a, 5)
+	for _, s := range subs[1:] {
+		waitFor(t, s.ID+" delivered on node A", func() bool { return len(recA.seqs(s.ID)) == 5 })
+	}
+	<-entered // the slow subscriber has event 3 in flight
+
+	handed := make(chan error, 1)
+	go func() { handed <- da.Handover(t.Context(), all) }()
+	waitFor(t, "the handover to begin", func() bool { return !da.Holds(0) && !da.Holds(1) })
+	select {
+	case err := <-handed:
+		t.Fatalf("Handover returned (%v) with an attempt in flight", err)
+	default:
+	}
+	close(gate)
+	if err := <-handed; err != nil {
+		t.Fatal(err)
+	}
+	if got, want := recA.seqs(slow), seqRange(1, 3); !slices.Equal(got, want) {
+		t.Errorf("node A delivered %v to %s, want %v: nothing after the attempt in flight", got, slow, want)
+	}
+
+	if err := db.Acquire(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	appendEvents(t, b, 5)
+	for _, s := range subs {
+		from := uint64(6)
+		if s.ID == slow {
+			from = 4
+		}
+		waitFor(t, s.ID+" delivered on node B", func() bool { return len(recB.seqs(s.ID)) >= int(11-from) })
+		if got, want := recB.seqs(s.ID), seqRange(from, 10); !slices.Equal(got, want) {
+			t.Errorf("%s on node B: %v, want %v (no repeats)", s.ID, got, want)
 		}
 	}
 }
@@ -304,10 +380,16 @@ type failingStates struct {
 	fail   atomic.Bool
 	calls  atomic.Int32
 	during func()
+	// gate, if set, holds every read until it is closed (a store
+	// electing a leader), after entered is closed.
+	entered, gate chan struct{}
 }
 
 func (f *failingStates) PartitionStates(ctx context.Context, parts []int, n int) (map[int]uint64, map[string]*eventing.DeliveryState, error) {
-	f.calls.Add(1)
+	if f.calls.Add(1) == 1 && f.gate != nil {
+		close(f.entered)
+		<-f.gate
+	}
 	if f.fail.Load() {
 		if f.during != nil {
 			f.during()
@@ -347,6 +429,43 @@ func TestPartitionFeed_ReleasedWhileRetrying(t *testing.T) {
 	})
 	clock.Advance(2 * time.Second)
 	waitFor(t, "partition 1 taken over on the retry", func() bool { return d.Holds(1) })
+	if d.Holds(0) {
+		t.Fatal("partition 0 was taken over after its lease was released")
+	}
+}
+
+// A lease lost while its takeover reads the store is released at once,
+// not once the read ends: the lease manager calls Released on the
+// goroutine that renews its other leases, which would lapse while it
+// waited (the failover test saw a node fence all its leases that way).
+// The partition is not taken when the read then succeeds; the others of
+// the batch are.
+func TestPartitionFeed_ReleasedDuringATakeoverReadWaitsForNoStore(t *testing.T) {
+	srv := embedded(t)
+	st := &failingStates{Store: openStore(t, []string{srv.URL()}, "pr"), entered: make(chan struct{}), gate: make(chan struct{})}
+	d := eventing.NewDispatcher(st, nil, nil, eventing.DispatcherOptions{Partitions: 2, FlushInterval: time.Hour, RetentionInterval: time.Hour})
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+	feed := eventing.NewPartitionFeed(d, nil, nil)
+	go feed.Run(t.Context())
+	feed.Acquired(0)
+	feed.Acquired(1)
+	<-st.entered
+	released := make(chan struct{})
+	go func() {
+		feed.Released(0)
+		close(released)
+	}()
+	select {
+	case <-released:
+	case <-time.After(10 * time.Second): // a bound for a deadlock, not a speed
+		close(st.gate)
+		t.Fatal("Released waited for the takeover's read of the store")
+	}
+	close(st.gate)
+	waitFor(t, "partition 1 taken over", func() bool { return d.Holds(1) })
 	if d.Holds(0) {
 		t.Fatal("partition 0 was taken over after its lease was released")
 	}

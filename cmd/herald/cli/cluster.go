@@ -58,7 +58,7 @@ func joinCluster(ctx context.Context, st *jetstream.Store, svc *eventing.Service
 	name := nodeName(cfg.node, addr)
 	leases, err := st.Leases(ctx, jetstream.LeaseOptions{
 		Node: name, Partitions: cfg.partitions, TTL: cfg.leaseTTL, Clock: svc.Clock(), Logger: logger,
-		Acquired: feed.Acquired, Released: feed.Released,
+		Acquired: feed.Acquired, Released: feed.Released, Handover: feed.Handover,
 	})
 	if err != nil {
 		cancel()
