@@ -243,6 +243,132 @@ func TestPartitions_HandoverRepeatsNothing(t *testing.T) {
 	}
 }
 
+// Partitions handed back and forth between two nodes while events keep
+// coming, some deliveries failing and being retried: every event reaches
+// every subscription, in order, exactly once. (The handovers race the
+// matcher, the workers and the periodic flushes; a position raised past
+// an event a subscription had not got would lose it.)
+func TestPartitions_HandoverUnderLoadLosesAndRepeatsNothing(t *testing.T) {
+	srv := embedded(t)
+	a, b := openStore(t, []string{srv.URL()}, "hl"), openStore(t, []string{srv.URL()}, "hl")
+	const parts = 4
+	var subs []*eventing.Subscription
+	for i := range 16 {
+		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:hl%02d", i), Processor: "test", Message: "<x/>", Created: time.Now()}
+		if _, err := a.CreateSubscription(t.Context(), sub); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	var mu sync.Mutex
+	got := map[string][]uint64{}
+	var n atomic.Int64
+	endpoint := func(id string) eventing.Endpoint {
+		return funcEndpoint{id: id, deliver: func(ctx context.Context, ev *eventing.Notification) error {
+			if n.Add(1)%7 == 0 {
+				return errors.New("refused") // retried after the schedule's first step
+			}
+			mu.Lock()
+			got[id] = append(got[id], ev.Event.Seq)
+			mu.Unlock()
+			return nil
+		}}
+	}
+	node := func(st *jetstream.Store) *eventing.Dispatcher {
+		d := eventing.NewDispatcher(st, nil, nil, eventing.DispatcherOptions{Partitions: parts, FlushInterval: 20 * time.Millisecond,
+			Schedule: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}})
+		all, _ := eventing.CompileFilter(nil)
+		for _, sub := range subs {
+			cp := *sub
+			d.Add(&cp, all, endpoint(sub.ID))
+		}
+		if err := d.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.Shutdown(context.Background()) })
+		return d
+	}
+	da, db := node(a), node(b)
+	all := []int{0, 1, 2, 3}
+	if err := da.Acquire(t.Context(), all); err != nil {
+		t.Fatal(err)
+	}
+	const events = 300
+	appended := make(chan struct{})
+	go func() {
+		defer close(appended)
+		for i := range events {
+			st := a
+			if i%2 == 1 {
+				st = b
+			}
+			if _, err := st.Append(t.Context(), &eventing.Message{Topic: "t", Text: fmt.Sprint(i)}, time.Now()); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	from, to := da, db
+	handovers := 0
+	for done := false; !done; {
+		select {
+		case <-appended:
+			done = true
+		default:
+		}
+		time.Sleep(15 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		err := from.Handover(ctx, all)
+		cancel()
+		if err != nil {
+			t.Fatalf("handover %d: %v", handovers, err)
+		}
+		if err := to.Acquire(t.Context(), all); err != nil {
+			t.Fatal(err)
+		}
+		handovers++
+		from, to = to, from
+	}
+	for _, s := range subs {
+		waitFor(t, s.ID+" to get every event", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(got[s.ID]) >= events
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range subs {
+		if g, want := got[s.ID], seqRange(1, events); !slices.Equal(g, want) {
+			t.Errorf("%s got %d deliveries, want %d in order, once each; first difference at %d", s.ID, len(g), len(want), firstDiff(g, want))
+		}
+	}
+	t.Logf("%d handovers", handovers)
+}
+
+// firstDiff returns the first index at which a and b differ.
+func firstDiff(a, b []uint64) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// funcEndpoint delivers with a function.
+type funcEndpoint struct {
+	id      string
+	deliver func(context.Context, *eventing.Notification) error
+}
+
+func (e funcEndpoint) Deliver(ctx context.Context, n *eventing.Notification) error {
+	return e.deliver(ctx, n)
+}
+
+func (e funcEndpoint) Key() string { return e.id }
+
 // LowWater is the lowest position of every partition, whichever node
 // wrote it: the janitor's bound for trimming.
 func TestPartitions_LowWater(t *testing.T) {
