@@ -158,7 +158,7 @@ read:
 		want := min(max-len(out), readBatchMax)
 		got, err := s.getBatch(ctx, next, want, filter)
 		if err != nil {
-			return nil, after, fmt.Errorf("jetstream: read events: %w", err)
+			return nil, after, fmt.Errorf("jetstream: read events: direct get of %d from %d: %w", want, next, err)
 		}
 		for _, ev := range got {
 			if !keep(ev) {
@@ -173,7 +173,7 @@ read:
 		// byte limit): ask the leader.
 		ev, err := s.leaderNext(ctx, next, filter)
 		if err != nil {
-			return nil, after, fmt.Errorf("jetstream: read events: %w", err)
+			return nil, after, fmt.Errorf("jetstream: read events: the leader's next from %d: %w", next, err)
 		}
 		if ev == nil || !keep(ev) {
 			break
