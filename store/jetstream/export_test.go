@@ -47,3 +47,7 @@ func (s *Store) WatchServer(ctx context.Context) (string, error) {
 	}
 	return ci.Cluster.Leader, nil
 }
+
+// DeafLeader makes the log's reads find no answer from the stream
+// leader's API (deaf true) or an answer again.
+func (s *Store) DeafLeader(deaf bool) { s.leaderDeaf.Store(deaf) }

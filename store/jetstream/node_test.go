@@ -304,3 +304,35 @@ func TestCluster_AppendAcrossLeaderChange(t *testing.T) {
 		}
 	}
 }
+
+// While the stream's leader does not answer the API, a read of the log
+// still returns the events the direct gets found, through the last of
+// them: a subscription catching up goes on delivering. Only the end of
+// the log waits for the leader's word (a follower may lag behind it).
+func TestReadEvents_WithoutTheLeadersAnswer(t *testing.T) {
+	srv := embedded(t)
+	st := openStore(t, []string{srv.URL()}, "rd")
+	ctx := t.Context()
+	for i := range 5 {
+		if _, err := st.Append(ctx, &eventing.Message{Topic: "t", Text: fmt.Sprint(i)}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.DeafLeader(true)
+	evs, through, err := st.ReadEvents(ctx, 0, 100, "t")
+	if err != nil || len(evs) != 5 || through != 5 {
+		t.Fatalf("ReadEvents with the leader deaf = %d events through %d, %v; want the 5 events through 5", len(evs), through, err)
+	}
+	// An event of another topic: the direct gets find none of "t" after
+	// 5, and only the leader can say that there is none.
+	if _, err := st.Append(ctx, &eventing.Message{Topic: "u", Text: "other"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _, err := st.ReadEvents(ctx, 5, 100, "t"); err == nil {
+		t.Fatalf("ReadEvents to the end with the leader deaf = %d events, no error; want an error (the end is the leader's to say)", len(evs))
+	}
+	st.DeafLeader(false)
+	if evs, through, err := st.ReadEvents(ctx, 5, 100, "t"); err != nil || len(evs) != 0 || through != 6 {
+		t.Fatalf("ReadEvents to the end = %d events through %d, %v; want none through 6", len(evs), through, err)
+	}
+}

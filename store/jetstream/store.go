@@ -107,6 +107,9 @@ type Store struct {
 	// subsDeaf, when it is subsReplaced+1, makes the current subscription
 	// watcher drop what it receives: tests stall it so (export_test.go).
 	subsDeaf atomic.Int64
+	// leaderDeaf makes every message get of the log's leader fail, as
+	// while the stream's leader does not answer the API (tests only).
+	leaderDeaf atomic.Bool
 
 	revMu      sync.Mutex
 	revs       map[string]uint64 // delivery state revisions, by subscription id (state.go)
