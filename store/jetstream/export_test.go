@@ -1,6 +1,9 @@
 package jetstream
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Escape and Unescape expose the key codec to the tests.
 var (
@@ -51,3 +54,11 @@ func (s *Store) WatchServer(ctx context.Context) (string, error) {
 // DeafLeader makes the log's reads find no answer from the stream
 // leader's API (deaf true) or an answer again.
 func (s *Store) DeafLeader(deaf bool) { s.leaderDeaf.Store(deaf) }
+
+// StallLists makes the next n listings' watchers deliver nothing, as an
+// ordered consumer on a recovering server does, and a listing give up on
+// a watcher after stall.
+func (s *Store) StallLists(n int32, stall time.Duration) {
+	s.listStall.Store(int64(stall))
+	s.listDeaf.Store(n)
+}

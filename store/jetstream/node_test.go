@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -334,5 +335,31 @@ func TestReadEvents_WithoutTheLeadersAnswer(t *testing.T) {
 	st.DeafLeader(false)
 	if evs, through, err := st.ReadEvents(ctx, 5, 100, "t"); err != nil || len(evs) != 0 || through != 6 {
 		t.Fatalf("ReadEvents to the end = %d events through %d, %v; want none through 6", len(evs), through, err)
+	}
+}
+
+// A listing whose watcher delivers nothing (an ordered consumer placed on
+// a server that is still recovering) gives up on it after a stall and
+// lists again with a new one, instead of waiting as long as the consumer
+// does: a node taking partitions over after a kill waited 10 s so. A
+// listing whose every watcher stalls fails, and its caller tries again.
+func TestList_ReplacesAStalledWatcher(t *testing.T) {
+	srv := embedded(t)
+	st := openStore(t, []string{srv.URL()}, "ls")
+	sub := &eventing.Subscription{ID: "uuid:ls1", Processor: "test", Message: "<x/>", Created: time.Now()}
+	if _, err := st.CreateSubscription(t.Context(), sub); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SavePartitionStates(t.Context(), nil, map[string]*eventing.DeliveryState{sub.ID: {Cursor: 3, Pending: true}}); err != nil {
+		t.Fatal(err)
+	}
+	st.StallLists(1, 200*time.Millisecond)
+	_, states, err := st.PartitionStates(t.Context(), []int{0}, 1)
+	if err != nil || states[sub.ID] == nil || states[sub.ID].Cursor != 3 {
+		t.Fatalf("PartitionStates after one stalled watcher = %v, %v; want the state with cursor 3", states, err)
+	}
+	st.StallLists(100, 200*time.Millisecond)
+	if _, _, err := st.PartitionStates(t.Context(), []int{0}, 1); err == nil || !strings.Contains(err.Error(), "delivered nothing") {
+		t.Fatalf("PartitionStates with every watcher stalled: %v; want the stall", err)
 	}
 }

@@ -2,6 +2,7 @@ package jetstream
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -110,6 +111,10 @@ type Store struct {
 	// leaderDeaf makes every message get of the log's leader fail, as
 	// while the stream's leader does not answer the API (tests only).
 	leaderDeaf atomic.Bool
+	// listDeaf is how many listings' watchers from now on deliver
+	// nothing (tests only); listStall is listStall unless a test set it.
+	listDeaf  atomic.Int32
+	listStall atomic.Int64
 
 	revMu      sync.Mutex
 	revs       map[string]uint64 // delivery state revisions, by subscription id (state.go)
@@ -419,7 +424,7 @@ func (b *bucket) list(ctx context.Context, s *Store, pattern string, fn func(ent
 	last := info.State.LastSeq
 	var (
 		entries []entry
-		index   = map[string]int{}
+		index   map[string]int
 		newest  uint64
 	)
 	set := func(e entry, deleted bool) {
@@ -432,30 +437,17 @@ func (b *bucket) list(ctx context.Context, s *Store, pattern string, fn func(ent
 			entries = append(entries, e)
 		}
 	}
-	w, err := b.kv.Watch(ctx, pattern, natsjs.IgnoreDeletes())
-	if err != nil {
-		return fmt.Errorf("jetstream: list %s: %w", b.kv.Bucket(), err)
-	}
-	func() {
-		defer w.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				err = ctx.Err()
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					err = fmt.Errorf("jetstream: list %s: watcher stopped", b.kv.Bucket())
-					return
-				}
-				if e == nil {
-					return // the initial values are done
-				}
-				newest = max(newest, e.Revision())
-				set(entry{e.Key(), e.Value(), e.Revision()}, false)
-			}
+	for attempt := 1; ; attempt++ {
+		entries, index, newest = nil, map[string]int{}, 0
+		err = b.watchAll(ctx, s, pattern, func(e natsjs.KeyValueEntry) {
+			newest = max(newest, e.Revision())
+			set(entry{e.Key(), e.Value(), e.Revision()}, false)
+		})
+		if err == nil || !errors.Is(err, errListStalled) || attempt == listAttempts {
+			break
 		}
-	}()
+		s.logger.Warn("listing stalled; listing again with a new watcher", slog.String("bucket", b.kv.Bucket()), slog.Int("attempt", attempt))
+	}
 	if err != nil {
 		return err
 	}
@@ -480,6 +472,58 @@ func (b *bucket) list(ctx context.Context, s *Store, pattern string, fn func(ent
 		}
 	}
 	return nil
+}
+
+// listStall is how long a listing's watcher may deliver nothing before it
+// counts as stalled: an ordered consumer placed on a server that is
+// recovering (after a leader's death) can wait far longer than that
+// before it delivers (10 s in a failover test), and a new one may be
+// placed on a server that answers. listAttempts
+// bounds the watchers a listing tries.
+const (
+	listStall    = 5 * time.Second
+	listAttempts = 3
+)
+
+// errListStalled is a listing's watcher that delivered nothing for
+// listStall.
+var errListStalled = errors.New("the watcher delivered nothing in time")
+
+// watchAll calls fn with the current value of every key matching pattern,
+// from one KV watcher, until the watcher says the initial values are done.
+func (b *bucket) watchAll(ctx context.Context, s *Store, pattern string, fn func(natsjs.KeyValueEntry)) error {
+	w, err := b.kv.Watch(ctx, pattern, natsjs.IgnoreDeletes())
+	if err != nil {
+		return fmt.Errorf("jetstream: list %s: %w", b.kv.Bucket(), err)
+	}
+	defer w.Stop()
+	deaf := false
+	for v := s.listDeaf.Load(); v > 0 && !deaf; v = s.listDeaf.Load() {
+		deaf = s.listDeaf.CompareAndSwap(v, v-1)
+	}
+	stall := cmp.Or(time.Duration(s.listStall.Load()), listStall)
+	idle := time.NewTimer(stall) // wall time, as every request's bound
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle.C:
+			return fmt.Errorf("jetstream: list %s: %w (%v)", b.kv.Bucket(), errListStalled, stall)
+		case e, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("jetstream: list %s: watcher stopped", b.kv.Bucket())
+			}
+			if deaf {
+				continue // a test's stalled watcher
+			}
+			idle.Reset(stall)
+			if e == nil {
+				return nil // the initial values are done
+			}
+			fn(e)
+		}
+	}
 }
 
 // Close stops the watcher and closes the connection. Appends waiting for
