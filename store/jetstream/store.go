@@ -478,8 +478,8 @@ func (b *bucket) list(ctx context.Context, s *Store, pattern string, fn func(ent
 // counts as stalled: an ordered consumer placed on a server that is
 // recovering (after a leader's death) can wait far longer than that
 // before it delivers (10 s in a failover test), and a new one may be
-// placed on a server that answers. listAttempts
-// bounds the watchers a listing tries.
+// placed on a server that answers. listAttempts bounds the watchers a
+// listing tries.
 const (
 	listStall    = 5 * time.Second
 	listAttempts = 3
