@@ -248,9 +248,21 @@ func (d *Dispatcher) Release(parts []int) {
 	if d.opts.Partitions == 0 {
 		return
 	}
-	var subs []*subState
-	var gave []int
+	gave, subs := d.unhold(parts)
+	for _, s := range subs {
+		d.park(s)
+	}
+	if len(gave) > 0 {
+		d.logger.Info("partitions released", "partitions", gave, "subscriptions", len(subs))
+	}
+}
+
+// unhold marks those of parts that are held as not held (a new
+// generation each) and returns them with their subscriptions, for
+// Release and Handover.
+func (d *Dispatcher) unhold(parts []int) (gave []int, subs []*subState) {
 	d.mu.RLock()
+	defer d.mu.RUnlock()
 	for _, p := range parts {
 		if p >= 0 && p < len(d.held) && d.held[p].Swap(false) {
 			d.partGen[p].Add(1)
@@ -258,13 +270,7 @@ func (d *Dispatcher) Release(parts []int) {
 			subs = append(subs, d.byPart[p]...)
 		}
 	}
-	d.mu.RUnlock()
-	for _, s := range subs {
-		d.park(s)
-	}
-	if len(gave) > 0 {
-		d.logger.Info("partitions released", "partitions", gave, "subscriptions", len(subs))
-	}
+	return gave, subs
 }
 
 // Handover stops delivering partitions parts as Release does, but hands
@@ -281,17 +287,7 @@ func (d *Dispatcher) Handover(ctx context.Context, parts []int) error {
 	if d.opts.Partitions == 0 {
 		return errNotPartitioned
 	}
-	var subs []*subState
-	var gave []int
-	d.mu.RLock()
-	for _, p := range parts {
-		if p >= 0 && p < len(d.held) && d.held[p].Swap(false) {
-			d.partGen[p].Add(1)
-			gave = append(gave, p)
-			subs = append(subs, d.byPart[p]...)
-		}
-	}
-	d.mu.RUnlock()
+	gave, subs := d.unhold(parts)
 	if len(gave) == 0 {
 		return nil
 	}
@@ -341,13 +337,11 @@ func (d *Dispatcher) saveHanded(ctx context.Context, gave []int, subs []*subStat
 				st := s.state(matched)
 				switch {
 				case st.empty():
-					states[s.id] = nil
+					st = nil // as in Flush: the position says it all
 				case !withLog:
 					st.Log = nil
-					states[s.id] = st
-				default:
-					states[s.id] = st
 				}
+				states[s.id] = st
 			}
 		}
 		d.parkLocked(s)

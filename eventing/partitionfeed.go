@@ -77,25 +77,27 @@ func (f *PartitionFeed) Held() []int {
 // Released stops delivering partition p before it returns. It waits for
 // no store read: a batch that is reading p's states does not take p.
 func (f *PartitionFeed) Released(p int) {
-	f.mu.Lock()
-	delete(f.held, p)
-	delete(f.pending, p)
-	f.gen[p]++
-	f.mu.Unlock()
+	f.takeBack(p)
 	f.d.Release([]int{p})
+}
+
+// takeBack notes that the lease manager took ps back: they are neither
+// held nor pending, and a batch that gathered them does not take them.
+func (f *PartitionFeed) takeBack(ps ...int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range ps {
+		delete(f.held, p)
+		delete(f.pending, p)
+		f.gen[p]++
+	}
 }
 
 // Handover hands partitions ps over cleanly before the lease manager
 // gives them away (Dispatcher.Handover), bounded by ctx; the Released
 // that follows for each finds them parked already.
 func (f *PartitionFeed) Handover(ctx context.Context, ps []int) {
-	f.mu.Lock()
-	for _, p := range ps {
-		delete(f.held, p)
-		delete(f.pending, p)
-		f.gen[p]++
-	}
-	f.mu.Unlock()
+	f.takeBack(ps...)
 	if err := f.d.Handover(ctx, ps); err != nil {
 		f.logger.Warn("partitions handed over without their last states; the next holder repeats what was not saved", slog.Any("partitions", ps), slog.Any("err", err))
 	}

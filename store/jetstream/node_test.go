@@ -346,10 +346,7 @@ func TestReadEvents_WithoutTheLeadersAnswer(t *testing.T) {
 func TestList_ReplacesAStalledWatcher(t *testing.T) {
 	srv := embedded(t)
 	st := openStore(t, []string{srv.URL()}, "ls")
-	sub := &eventing.Subscription{ID: "uuid:ls1", Processor: "test", Message: "<x/>", Created: time.Now()}
-	if _, err := st.CreateSubscription(t.Context(), sub); err != nil {
-		t.Fatal(err)
-	}
+	sub := createSubs(t, st, "ls", 1)[0]
 	if err := st.SavePartitionStates(t.Context(), nil, map[string]*eventing.DeliveryState{sub.ID: {Cursor: 3, Pending: true}}); err != nil {
 		t.Fatal(err)
 	}

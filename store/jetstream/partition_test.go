@@ -93,14 +93,7 @@ func TestPartitions_Handover(t *testing.T) {
 	srv := embedded(t)
 	a, b := openStore(t, []string{srv.URL()}, "ph"), openStore(t, []string{srv.URL()}, "ph")
 	const parts = 4
-	var subs []*eventing.Subscription
-	for i := range 12 {
-		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:s%02d", i), Processor: "test", Message: "<x/>", Created: time.Now()}
-		if _, err := a.CreateSubscription(t.Context(), sub); err != nil {
-			t.Fatal(err)
-		}
-		subs = append(subs, sub)
-	}
+	subs := createSubs(t, a, "s", 12)
 	recA, recB := newRecorder(), newRecorder()
 	da := partitionedNode(t, a, subs, recA, parts)
 	db := partitionedNode(t, b, subs, recB, parts)
@@ -182,14 +175,7 @@ func TestPartitions_HandoverRepeatsNothing(t *testing.T) {
 	srv := embedded(t)
 	a, b := openStore(t, []string{srv.URL()}, "hn"), openStore(t, []string{srv.URL()}, "hn")
 	const parts = 2
-	var subs []*eventing.Subscription
-	for i := range 8 {
-		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:h%02d", i), Processor: "test", Message: "<x/>", Created: time.Now()}
-		if _, err := a.CreateSubscription(t.Context(), sub); err != nil {
-			t.Fatal(err)
-		}
-		subs = append(subs, sub)
-	}
+	subs := createSubs(t, a, "h", 8)
 	slow := subs[0].ID
 	entered, gate := make(chan struct{}), make(chan struct{})
 	recA, recB := newRecorder(), newRecorder()
@@ -252,14 +238,7 @@ func TestPartitions_HandoverUnderLoadLosesAndRepeatsNothing(t *testing.T) {
 	srv := embedded(t)
 	a, b := openStore(t, []string{srv.URL()}, "hl"), openStore(t, []string{srv.URL()}, "hl")
 	const parts = 4
-	var subs []*eventing.Subscription
-	for i := range 16 {
-		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:hl%02d", i), Processor: "test", Message: "<x/>", Created: time.Now()}
-		if _, err := a.CreateSubscription(t.Context(), sub); err != nil {
-			t.Fatal(err)
-		}
-		subs = append(subs, sub)
-	}
+	subs := createSubs(t, a, "hl", 16)
 	var mu sync.Mutex
 	got := map[string][]uint64{}
 	var n atomic.Int64
@@ -375,14 +354,7 @@ func TestPartitions_LowWater(t *testing.T) {
 	srv := embedded(t)
 	a, b := openStore(t, []string{srv.URL()}, "lw"), openStore(t, []string{srv.URL()}, "lw")
 	const parts = 2
-	var subs []*eventing.Subscription
-	for i := range 6 {
-		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:l%02d", i), Processor: "test", Message: "<x/>", Created: time.Now()}
-		if _, err := a.CreateSubscription(t.Context(), sub); err != nil {
-			t.Fatal(err)
-		}
-		subs = append(subs, sub)
-	}
+	subs := createSubs(t, a, "l", 6)
 	if low, err := a.LowWater(t.Context(), parts); err != nil || low != 0 {
 		t.Fatalf("LowWater before any flush = %d, %v; want 0", low, err)
 	}
@@ -422,6 +394,20 @@ func TestPartitions_LowWater(t *testing.T) {
 			t.Errorf("DeliveryState(%s) = %+v, %v; want cursor 8, nothing pending", s.ID, st, err)
 		}
 	}
+}
+
+// createSubs stores n subscriptions on st, uuid:<prefix>00 and on.
+func createSubs(t *testing.T, st *jetstream.Store, prefix string, n int) []*eventing.Subscription {
+	t.Helper()
+	var subs []*eventing.Subscription
+	for i := range n {
+		sub := &eventing.Subscription{ID: fmt.Sprintf("uuid:%s%02d", prefix, i), Processor: "test", Message: "<x/>", Created: time.Now()}
+		if _, err := st.CreateSubscription(t.Context(), sub); err != nil {
+			t.Fatal(err)
+		}
+		subs = append(subs, sub)
+	}
+	return subs
 }
 
 func seqRange(from, to uint64) []uint64 {
@@ -602,10 +588,7 @@ func TestPartitionFeed_ReleasedDuringATakeoverReadWaitsForNoStore(t *testing.T) 
 func TestPartitions_BackAfterARetryWait(t *testing.T) {
 	srv := embedded(t)
 	st := openStore(t, []string{srv.URL()}, "rw")
-	sub := &eventing.Subscription{ID: "uuid:r1", Processor: "test", Message: "<x/>", Created: time.Now()}
-	if _, err := st.CreateSubscription(t.Context(), sub); err != nil {
-		t.Fatal(err)
-	}
+	sub := createSubs(t, st, "r", 1)[0]
 	rec := newRecorder()
 	rec.fail.Store(true)
 	all, _ := eventing.CompileFilter(nil)
